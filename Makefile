@@ -1,0 +1,81 @@
+# Xent — the two commands a newcomer runs are `make bench` and `make test`; both set themselves up.
+#
+#   make bench            the benchmark (release build for this host's ISA)
+#   make test             every test: Swift (portable and AVX2 builds), C/C++, symbols, Python
+#   make lib              build/lib/libxent.so (static Swift runtime, only xent_* exported)
+#   make install PREFIX=  header, library and xent.pc under PREFIX (default /usr/local)
+#   make deps             install the system packages a fresh Debian machine lacks
+
+SHELL      := /bin/bash
+PREFIX     ?= /usr/local
+VERSION    := $(shell sed -n 's/^\#define XENT_VERSION_STRING "\(.*\)"/\1/p' include/xent.h)
+PYTHON     ?= python3
+VENV       ?= $(CURDIR)/.build-venv
+TEST_PREFIX := $(CURDIR)/build/test-prefix
+
+# AVX2+FMA when this CPU has them (Swift code generation follows -Xcc -march), else portable.
+HOST_AVX2  := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo 1)
+ISA_FLAGS  := $(if $(HOST_AVX2),-Xcc -march=x86-64-v3,)
+LIB_SCRATCH := .build-lib$(if $(HOST_AVX2),-avx2,)
+
+LIB_FLAGS  := -Xswiftc -static-stdlib \
+              -Xlinker --version-script=$(CURDIR)/lib/xent.map \
+              -Xlinker -rpath -Xlinker '$$ORIGIN'
+
+.PHONY: all deps lib install test test-swift test-swift-avx2 test-c test-symbols test-python bench clean
+
+all: lib
+
+deps:
+	@# libsleef-dev: SLEEF's header and shared library (Debian ships no static one).
+	@if [ ! -f /usr/include/x86_64-linux-gnu/sleef.h ] && [ ! -f /usr/include/sleef.h ] \
+	    && [ ! -f /usr/include/aarch64-linux-gnu/sleef.h ]; then \
+	  echo "installing libsleef-dev"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsleef-dev pkg-config >/dev/null; \
+	fi
+	@command -v pkg-config >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq pkg-config >/dev/null; }
+
+lib: deps
+	swift build -c release --product xent --scratch-path $(LIB_SCRATCH) $(ISA_FLAGS) $(LIB_FLAGS)
+	@mkdir -p build/lib
+	cp $(LIB_SCRATCH)/release/libxent.so build/lib/libxent.so
+	strip --strip-unneeded build/lib/libxent.so
+	cp build/lib/libxent.so python/xent/libxent.so
+
+install: lib
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 0644 include/xent.h $(PREFIX)/include/xent.h
+	install -m 0755 build/lib/libxent.so $(PREFIX)/lib/libxent.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' xent.pc.in > $(PREFIX)/lib/pkgconfig/xent.pc
+
+# ---- tests --------------------------------------------------------------------------------------
+
+test: test-swift test-swift-avx2 test-c test-symbols test-python
+	@echo "make test: all suites passed"
+
+test-swift: deps
+	swift test
+
+test-swift-avx2: deps
+	@if [ -n "$(HOST_AVX2)" ]; then \
+	  swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
+	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
+
+test-c:
+	$(MAKE) install PREFIX=$(TEST_PREFIX)
+	bash tests/c/run.sh $(TEST_PREFIX)
+
+test-symbols: lib
+	bash tests/abi/check_symbols.sh build/lib/libxent.so include/xent.h
+
+test-python: lib
+	bash python/run_tests.sh $(VENV)
+
+# ---- benchmark ----------------------------------------------------------------------------------
+
+bench: lib
+	swift run -c release --package-path Benchmarks --scratch-path $(CURDIR)/.build-bench $(ISA_FLAGS) xent-demo
+
+clean:
+	rm -rf .build .build-* build python/xent/libxent.so

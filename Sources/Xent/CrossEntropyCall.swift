@@ -1,0 +1,205 @@
+// The cross-entropy driver below both public APIs (Swift and C): validation of everything, then the
+// fused kernel over fixed row chunks.
+
+/// The targets of a cross-entropy call.
+package enum Targets<T> {
+  /// One class index per row (`rows` values).
+  case labels(Buffer<Int64>)
+  /// A `rows × cols` matrix of target weights with its own row stride.
+  case soft(Buffer<T>, stride: Int)
+}
+
+/// Every argument of one cross-entropy call.
+package struct CrossEntropyCall<T: SoftmaxScalar> {
+  package var logits: Buffer<T>
+  package var layout: MatrixLayout
+  package var targets: Targets<T>
+  package var options: CrossEntropyOptions
+  /// `rows` values for `.none`, one value otherwise. Required.
+  package var loss: Buffer<T>
+  /// `rows × gradStride`, or nil address. May be `logits` exactly when `gradStride == rowStride`.
+  package var grad: Buffer<T>
+  package var gradStride: Int
+  /// `rows` values, or nil address.
+  package var lse: Buffer<T>
+  /// `cols` values, or nil address: Σ over rows of the gradient rows (eq. 8).
+  package var bias: Buffer<T>
+
+  package init(
+    logits: Buffer<T>, layout: MatrixLayout, targets: Targets<T>, options: CrossEntropyOptions,
+    loss: Buffer<T>, grad: Buffer<T> = .init(nil as UnsafePointer<T>?), gradStride: Int? = nil,
+    lse: Buffer<T> = .init(nil as UnsafePointer<T>?), bias: Buffer<T> = .init(nil as UnsafePointer<T>?)
+  ) {
+    self.logits = logits
+    self.layout = layout
+    self.targets = targets
+    self.options = options
+    self.loss = loss
+    self.grad = grad
+    self.gradStride = gradStride ?? layout.rowStride
+    self.lse = lse
+    self.bias = bias
+  }
+
+  /// Checks every argument; returns the number of rows that count (not ignored).
+  func validate() throws(XentError) -> Int {
+    let rows = layout.rows, cols = layout.cols
+    try Check.notNull(logits, "logits")
+    switch targets {
+    case .labels(let b): try Check.notNull(b, "labels")
+    case .soft(let b, _): try Check.notNull(b, "targets")
+    }
+    try Check.notNull(loss, "loss")
+
+    let extent = try Check.layout(layout, "logits", T.self)
+    try Check.length(logits, extent, "logits")
+    var inputs = [Check.range(logits, elements: extent, "logits")]
+    switch targets {
+    case .labels(let b):
+      try Check.length(b, rows, "labels")
+      inputs.append(Check.range(b, elements: rows, "labels"))
+    case .soft(let b, let stride):
+      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: stride), "targets", T.self)
+      try Check.length(b, e, "targets")
+      inputs.append(Check.range(b, elements: e, "targets"))
+    }
+    let lossCount = options.reduction == .none ? rows : 1
+    try Check.length(loss, lossCount, "loss")
+    var outputs = [Check.range(loss, elements: lossCount, "loss")]
+    if grad.address != nil {
+      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", T.self)
+      try Check.length(grad, e, "gradient")
+      outputs.append(Check.range(grad, elements: e, "gradient"))
+    }
+    if lse.address != nil {
+      try Check.length(lse, rows, "lse")
+      outputs.append(Check.range(lse, elements: rows, "lse"))
+    }
+    if bias.address != nil {
+      try Check.length(bias, cols, "bias gradient")
+      outputs.append(Check.range(bias, elements: cols, "bias gradient"))
+    }
+    try Check.options(options)
+    // In place: the gradient may be the logits exactly, with the same row stride.
+    let inPlace = gradStride == layout.rowStride ? ("gradient", "logits") : nil
+    try Check.noOverlap(inputs: inputs, outputs: outputs, inPlace: inPlace)
+
+    guard case .labels(let b) = targets else { return rows }
+    let labels = b.address!.assumingMemoryBound(to: Int64.self)
+    var counted = 0
+    for i in 0..<rows {
+      let label = labels[i]
+      if label == options.ignoreIndex { continue }
+      if label < 0 || label >= Int64(cols) { throw .labelOutOfRange(row: i, label: label, cols: cols) }
+      counted += 1
+    }
+    return counted
+  }
+
+  /// Validates, then computes. On error nothing has been written.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  package func run() throws(XentError) {
+    let counted = try validate()
+    let soft: Bool
+    if case .soft = targets { soft = true } else { soft = false }
+    switch (soft, options.labelSmoothing > 0) {
+    case (false, false): compute(counted: counted, PlainStatistics.self)
+    case (false, true): compute(counted: counted, SmoothedStatistics.self)
+    case (true, false): compute(counted: counted, SoftStatistics.self)
+    case (true, true): compute(counted: counted, SoftSmoothedStatistics.self)
+    }
+  }
+
+  /// The kernel proper: no checks, no allocation.
+  private func compute<M: StatisticsMode>(counted: Int, _: M.Type) {
+    let rows = layout.rows, cols = layout.cols, stride = layout.rowStride
+    let x0 = logits.address!.assumingMemoryBound(to: T.self)
+    let lossOut = UnsafeMutablePointer(mutating: loss.address!.assumingMemoryBound(to: T.self))
+    let gradOut = grad.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
+    let lseOut = lse.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
+    let biasOut = bias.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
+    var labels: UnsafePointer<Int64>? = nil
+    var y0: UnsafePointer<T>? = nil
+    var yStride = 0
+    switch targets {
+    case .labels(let b): labels = b.address!.assumingMemoryBound(to: Int64.self)
+    case .soft(let b, let s): y0 = b.address!.assumingMemoryBound(to: T.self); yStride = s
+    }
+    let reduction = options.reduction
+    let eps = options.labelSmoothing
+    let ignore = options.ignoreIndex
+    let wantsGradient = gradOut != nil || biasOut != nil
+
+    // s = gradScale / denominator; the target is t = (1 − ε)·y + ε/cols (y one-hot or soft).
+    let denominator = reduction == .mean ? counted : 1
+    let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
+    let a = scale * (1 - eps)                  // coefficient of y in s·t
+    let c = scale * eps / Double(cols)         // uniform part of s·t
+
+    if let biasOut { T.zeroRow(biasOut, count: cols) }
+
+    // One row: statistics pass, loss, then the output pass. Returns the row's loss.
+    @inline(__always) func row(_ i: Int) -> Double {
+      let x = x0 + i * stride
+      let y = y0.map { $0 + i * yStride }
+      let g = gradOut.map { $0 + i * gradStride }
+      var label = 0
+      if let labels {
+        let l = labels[i]
+        if l == ignore {
+          if let lseOut { lseOut[i] = T(T.rowStatistics(x, nil, count: cols, PlainStatistics.self).logSumExp) }
+          if let g { T.zeroRow(g, count: cols) }
+          if reduction == .none { lossOut[i] = 0 }
+          return 0
+        }
+        label = Int(l)
+      }
+      let st = T.rowStatistics(x, y, count: cols, M.self)
+      if let lseOut { lseOut[i] = T(st.logSumExp) }
+
+      // Σ t over the row: 1 for labels, (1 − ε)Σy + ε for soft targets.
+      let targetSum = M.soft ? (1 - eps) * st.sumY + eps : 1
+      var loss = 0.0
+      if st.sumExp == 0 {
+        // All −inf: every log ŷ_j is −inf, so any positive target weight makes the loss +inf.
+        loss = targetSum != 0 ? .infinity : 0
+      } else {
+        let logSum = scalarLog(st.sumExp)
+        // lse − x_label = (ref − x_label) + log Σexp: the difference first, exact near the maximum.
+        if !M.soft && eps < 1 { loss += (1 - eps) * ((Double(st.ref) - Double(x[label])) + logSum) }
+        // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
+        if M.soft && eps < 1 && st.sumY != 0 { loss += (1 - eps) * (st.sumY * logSum - st.sumYX) }
+        // lse − mean(x) = log Σexp − Σ(x − ref)/cols.
+        if M.sumsX { loss += eps * (logSum - st.sumX / Double(cols)) }
+      }
+      if reduction == .none { lossOut[i] = T(loss) }
+
+      if wantsGradient {
+        // ŷ·Σt = exp(x − ref)·(Σt / Σexp); an all −inf row has ŷ = 0.
+        let f = st.sumExp == 0 ? 0 : scale * targetSum / st.sumExp
+        T.gradientRow(x, y, count: cols, ref: st.ref, f: T(f), a: T(a), c: T(c),
+                      grad: g, bias: biasOut, M.self)
+        if !M.soft && a != 0 {
+          // The one-hot part, −s(1 − ε) at the label, subtracted in Double and rounded once more.
+          if let g { g[label] = T(Double(g[label]) - a) }
+          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - a) }
+        }
+      }
+      return loss
+    }
+
+    // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.
+    let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
+    let total = sumOverRowChunks(rows: rows, threads: threads) { range in
+      var s = 0.0
+      for i in range { s += row(i) }
+      return s
+    }
+    switch reduction {
+    case .none: break
+    case .sum: lossOut[0] = T(total)
+    case .mean: lossOut[0] = counted == 0 ? 0 : T(total / Double(counted))
+    }
+  }
+}

@@ -1,0 +1,170 @@
+// The streaming statistics pass: one read of a row gives its maximum, Σ exp(x − max) and, when asked,
+// Σ (x − max) (label smoothing) and Σ y, Σ y·(x − max) (soft targets).
+//
+// The row is consumed in blocks of 32 vectors (256 floats / 128 doubles, 1 KiB: L1-resident). Each
+// block is read twice, from L1: once for its maximum, then for the sums relative to the running
+// reference `r`. When a block raises the maximum, the sums so far are moved to the new reference
+// exactly by the identities
+//     Σ exp(x − r') = e^(r − r') · Σ exp(x − r),   Σ (x − r') = Σ (x − r) + k·(r − r'),
+//     Σ y(x − r') = Σ y(x − r) + (Σ y)·(r − r'),
+// so the whole row is read from memory once (online softmax, per block rather than per element: one
+// scalar exp per raised block instead of one vector exp per vector).
+//
+// Accuracy: block partial sums are formed in the element type (each lane adds ≤ 16 terms), then
+// added to Double running sums with Neumaier compensation. The float32 error is then dominated by
+// SLEEF's exp (≤ 1 ulp per term), independent of the row length.
+//
+// Special values: the reference is the running maximum, or 0 while every element seen is −inf or NaN
+// (so exp(−inf − r) = 0, never exp(−inf + inf) = NaN). A NaN element makes Σexp NaN (the maximum
+// ignores it, the sum does not); a +inf element makes r = +inf and Σexp NaN.
+
+/// What the statistics pass accumulates besides the maximum and Σexp. Static flags: each mode is a
+/// separate specialization and unused accumulators are dead code.
+protocol StatisticsMode {
+  static var sumsX: Bool { get }
+  static var soft: Bool { get }
+}
+enum PlainStatistics: StatisticsMode { static var sumsX: Bool { false }; static var soft: Bool { false } }
+enum SmoothedStatistics: StatisticsMode { static var sumsX: Bool { true }; static var soft: Bool { false } }
+enum SoftStatistics: StatisticsMode { static var sumsX: Bool { false }; static var soft: Bool { true } }
+enum SoftSmoothedStatistics: StatisticsMode { static var sumsX: Bool { true }; static var soft: Bool { true } }
+
+/// The statistics of one row, relative to the reference `ref`.
+struct RowStatistics<T: SoftmaxScalar> {
+  /// The reference the sums are taken against: the row maximum, or 0 if the row has no element
+  /// above −inf.
+  var ref: T = 0
+  /// Σ exp(x − ref) (0 exactly when every element is −inf).
+  var sumExp: Double = 0
+  /// Σ (x − ref) (only in smoothing modes).
+  var sumX: Double = 0
+  /// Σ y (only in soft modes).
+  var sumY: Double = 0
+  /// Σ over y ≠ 0 of y·(x − ref) (only in soft modes).
+  var sumYX: Double = 0
+
+  /// log Σ exp(x) = ref + log Σ exp(x − ref); −inf for an all −inf row.
+  var logSumExp: Double { Double(ref) + scalarLog(sumExp) }
+}
+
+extension SoftmaxScalar {
+  /// Maximum of `len` elements (NaN ignored), 4 independent accumulators.
+  @inline(__always)
+  static func blockMax(_ p: UnsafePointer<Self>, _ len: Int) -> Self {
+    let w = _lanes
+    var m0 = _Vector(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+    var i = 0
+    while i + 4 * w <= len {
+      m0 = maxIgnoringNaN(m0, load(p, i))
+      m1 = maxIgnoringNaN(m1, load(p, i + w))
+      m2 = maxIgnoringNaN(m2, load(p, i + 2 * w))
+      m3 = maxIgnoringNaN(m3, load(p, i + 3 * w))
+      i += 4 * w
+    }
+    while i + w <= len {
+      m0 = maxIgnoringNaN(m0, load(p, i))
+      i += w
+    }
+    if i < len {
+      m1 = maxIgnoringNaN(m1, loadPartial(p, i, count: len - i, padding: -.infinity))
+    }
+    return horizontalMax(maxIgnoringNaN(maxIgnoringNaN(m0, m1), maxIgnoringNaN(m2, m3)))
+  }
+
+  /// The block's sums relative to `r`, lane-wise: Σexp(x − r), Σ(x − r), Σy, Σ_{y≠0} y(x − r).
+  @inline(__always)
+  static func blockSums<M: StatisticsMode>(
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, _ len: Int, ref: Self, _: M.Type
+  ) -> (exp: _Vector, x: _Vector, y: _Vector, yx: _Vector) {
+    let w = _lanes
+    let r = _Vector(repeating: ref)
+    let zero = _Vector(repeating: 0)
+    var e0 = zero, e1 = zero, sx = zero, sy = zero, syx = zero
+
+    @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector) {
+      let d = v - r
+      e += _exp(d)
+      if M.sumsX { sx += d }
+      if M.soft {
+        sy += t
+        // y = 0 contributes 0 even where x = −inf (0·−inf would be NaN).
+        syx += (t * d).replacing(with: 0, where: t .== zero)
+      }
+    }
+    var i = 0
+    while i + 2 * w <= len {
+      add(load(x, i), M.soft ? load(y!, i) : zero, &e0)
+      add(load(x, i + w), M.soft ? load(y!, i + w) : zero, &e1)
+      i += 2 * w
+    }
+    if i + w <= len {
+      add(load(x, i), M.soft ? load(y!, i) : zero, &e0)
+      i += w
+    }
+    if i < len {
+      // Padding: x = −inf adds exp(−inf) = 0 and y = 0 adds 0; Σ(x − r) must skip the padded lanes.
+      let v = loadPartial(x, i, count: len - i, padding: -.infinity)
+      let t = M.soft ? loadPartial(y!, i, count: len - i, padding: 0) : zero
+      let d = v - r
+      e1 += _exp(d)
+      if M.sumsX {
+        var live = _Vector(repeating: 0)
+        for k in 0..<(len - i) { live[k] = 1 }
+        sx += d.replacing(with: 0, where: live .== zero)
+      }
+      if M.soft {
+        sy += t
+        syx += (t * d).replacing(with: 0, where: t .== zero)
+      }
+    }
+    return (e0 + e1, sx, sy, syx)
+  }
+
+  /// One read of a row: its maximum and the sums of `RowStatistics`, relative to that maximum.
+  /// `y` is the target row (soft modes only).
+  @inline(__always)
+  static func rowStatistics<M: StatisticsMode>(
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type
+  ) -> RowStatistics<Self> {
+    let block = 32 * _lanes
+    var st = RowStatistics<Self>()
+    var runningMax = -Self.infinity
+    var compensation = 0.0
+    var start = 0
+    while start < n {
+      let len = Swift.min(block, n - start)
+      let bm = blockMax(x + start, len)
+      if bm > runningMax {
+        // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf.
+        let d = Double(st.ref) - Double(bm)
+        if st.sumExp != 0 {
+          let f = scalarExp(d)
+          st.sumExp *= f
+          compensation *= f
+        }
+        if M.sumsX && start > 0 { st.sumX += Double(start) * d }
+        if M.soft && st.sumY != 0 { st.sumYX += st.sumY * d }
+        runningMax = bm
+        st.ref = bm
+      }
+      let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, M.self)
+      // Neumaier: s + e exactly = t + (error), the errors collected in `compensation`.
+      let e = horizontalSumDouble(b.exp)
+      let t = st.sumExp + e
+      if abs(st.sumExp) >= abs(e) {
+        compensation += (st.sumExp - t) + e
+      } else {
+        compensation += (e - t) + st.sumExp
+      }
+      st.sumExp = t
+      if M.sumsX { st.sumX += horizontalSumDouble(b.x) }
+      if M.soft {
+        st.sumY += horizontalSumDouble(b.y)
+        st.sumYX += horizontalSumDouble(b.yx)
+      }
+      start += len
+    }
+    st.sumExp += compensation
+    return st
+  }
+}

@@ -1,0 +1,83 @@
+// The driver of the per-row functions: log-sum-exp, softmax, log-softmax.
+
+package enum RowFunction: Sendable {
+  /// `out[i] = log Σ_j exp(x_ij)`; `out` has `rows` values.
+  case logSumExp
+  /// `out_ij = exp(x_ij − lse_i)`; `out` is `rows × outStride`.
+  case softmax
+  /// `out_ij = x_ij − lse_i`; `out` is `rows × outStride`.
+  case logSoftmax
+}
+
+/// Every argument of one per-row call.
+package struct RowFunctionCall<T: SoftmaxScalar> {
+  package var function: RowFunction
+  package var x: Buffer<T>
+  package var layout: MatrixLayout
+  package var out: Buffer<T>
+  package var outStride: Int
+  package var threads: Int
+
+  package init(
+    _ function: RowFunction, x: Buffer<T>, layout: MatrixLayout, out: Buffer<T>, outStride: Int? = nil,
+    threads: Int = 0
+  ) {
+    self.function = function
+    self.x = x
+    self.layout = layout
+    self.out = out
+    self.outStride = outStride ?? layout.cols
+    self.threads = threads
+  }
+
+  func validate() throws(XentError) {
+    try Check.notNull(x, "x")
+    try Check.notNull(out, "out")
+    let extent = try Check.layout(layout, "x", T.self)
+    try Check.length(x, extent, "x")
+    let outExtent: Int
+    if function == .logSumExp {
+      outExtent = layout.rows
+    } else {
+      outExtent = try Check.layout(
+        MatrixLayout(rows: layout.rows, cols: layout.cols, rowStride: outStride), "out", T.self)
+    }
+    try Check.length(out, outExtent, "out")
+    if threads < 0 { throw .invalidOption("thread count \(threads) is negative") }
+    // softmax and log-softmax may run in place (out == x with the same stride).
+    let inPlace = function != .logSumExp && outStride == layout.rowStride ? ("out", "x") : nil
+    try Check.noOverlap(
+      inputs: [Check.range(x, elements: extent, "x")],
+      outputs: [Check.range(out, elements: outExtent, "out")], inPlace: inPlace)
+  }
+
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  package func run() throws(XentError) {
+    try validate()
+    let stride = layout.rowStride, cols = layout.cols
+    let x0 = x.address!.assumingMemoryBound(to: T.self)
+    let o0 = UnsafeMutablePointer(mutating: out.address!.assumingMemoryBound(to: T.self))
+    let function = function, outStride = outStride
+    let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)
+    _ = sumOverRowChunks(rows: layout.rows, threads: threads) { range in
+      for i in range {
+        let x = x0 + i * stride
+        let st = T.rowStatistics(x, nil, count: cols, PlainStatistics.self)
+        switch function {
+        case .logSumExp:
+          o0[i] = T(st.logSumExp)
+        case .softmax:
+          // 1/Σexp formed in Double, rounded once; an all −inf row (Σexp = 0) gives zeros.
+          let f = st.sumExp == 0 ? 0 : 1 / st.sumExp
+          T.softmaxRow(x, count: cols, ref: st.ref, scale: T(f), log: nil, out: o0 + i * outStride)
+        case .logSoftmax:
+          // An all −inf row gives −inf: (−inf − 0) − 0.
+          let l = st.sumExp == 0 ? 0 : scalarLog(st.sumExp)
+          T.softmaxRow(x, count: cols, ref: st.ref, scale: 1, log: T(l), out: o0 + i * outStride)
+        }
+      }
+      return 0
+    }
+  }
+}

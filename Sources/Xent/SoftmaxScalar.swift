@@ -1,0 +1,46 @@
+internal import _XentShims
+
+/// A floating-point type that Xent's kernels support: `Float` (8 lanes, `SIMD8<Float>`) and `Double`
+/// (4 lanes, `SIMD4<Double>`).
+///
+/// The underscored requirements are the kernels' vector primitives. They are implementation details,
+/// public only because protocol requirements must be; do not conform other types.
+public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
+  /// The kernel's vector type (one AVX2 register in the AVX2 build).
+  associatedtype _Vector: SIMD where _Vector.Scalar == Self
+  /// Lane-wise `exp(x)`, SLEEF's 1.0-ulp function for this build's ISA.
+  static func _exp(_ x: _Vector) -> _Vector
+  /// Lane-wise `log(x)`, SLEEF's 1.0-ulp function for this build's ISA.
+  static func _log(_ x: _Vector) -> _Vector
+  /// Number of lanes of `_Vector`.
+  static var _lanes: Int { get }
+}
+
+extension Float: SoftmaxScalar {
+  public typealias _Vector = SIMD8<Float>
+  @inline(__always) public static func _exp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_exp_f32x8(x) }
+  @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
+  @inline(__always) public static var _lanes: Int { 8 }
+}
+
+extension Double: SoftmaxScalar {
+  public typealias _Vector = SIMD4<Double>
+  @inline(__always) public static func _exp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_exp_f64x4(x) }
+  @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
+  @inline(__always) public static var _lanes: Int { 4 }
+}
+
+/// Scalar exp/log in Double through SLEEF's 1.0-ulp vector function on a splat (no libm import in the
+/// Swift module; the cost is once per row or per block, never per element).
+@inline(__always) func scalarExp(_ x: Double) -> Double { xentshim_exp_f64x4(SIMD4(repeating: x))[0] }
+@inline(__always) func scalarLog(_ x: Double) -> Double { xentshim_log_f64x4(SIMD4(repeating: x))[0] }
+
+/// The vector path compiled into this build: `"avx2"` (built with `-Xcc -march=x86-64-v3`),
+/// `"sse2"` (portable x86-64), or `"neon"` (aarch64).
+public var isa: String { String(cString: xentshim_isa_name()) }
+
+/// Whether the CPU running this process can run the AVX2+FMA build (x86-64 only).
+public var cpuSupportsAVX2: Bool { xentshim_cpu_has_avx2_fma() != 0 }
+
+/// `isa` as a static C string (for the C ABI).
+package var isaCString: UnsafePointer<CChar> { xentshim_isa_name() }

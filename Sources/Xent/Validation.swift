@@ -1,0 +1,100 @@
+// Argument checks shared by the Swift API and the C ABI. They run, all of them, before a kernel
+// writes anything.
+
+/// A buffer argument: its address and, when the caller knows it (Swift spans), its length in
+/// elements. `nil` pointers are reported by name.
+package struct Buffer<Element> {
+  package var address: UnsafeRawPointer?
+  package var count: Int?
+
+  package init(_ p: UnsafePointer<Element>?, count: Int? = nil) {
+    address = UnsafeRawPointer(p)
+    self.count = count
+  }
+  package init(_ p: UnsafeMutablePointer<Element>?, count: Int? = nil) {
+    address = UnsafeRawPointer(p)
+    self.count = count
+  }
+}
+
+/// The byte range an argument spans, for the overlap check.
+struct ByteRange {
+  var name: String
+  var lower: UInt
+  var upper: UInt
+  var isEmpty: Bool { lower == upper }
+  func overlaps(_ o: ByteRange) -> Bool { !isEmpty && !o.isEmpty && lower < o.upper && o.lower < upper }
+}
+
+enum Check {
+  static func notNull<E>(_ b: Buffer<E>, _ name: String) throws(XentError) {
+    if b.address == nil { throw .nullPointer(argument: name) }
+  }
+
+  /// Checks `layout` for element type `E` and returns its extent in elements.
+  static func layout<E>(_ l: MatrixLayout, _ what: String, _: E.Type) throws(XentError) -> Int {
+    if l.rows < 0 { throw .invalidShape("\(what): rows (\(l.rows)) is negative") }
+    if l.cols <= 0 { throw .invalidShape("\(what): cols is \(l.cols); the class dimension must not be empty") }
+    if l.rowStride < l.cols {
+      throw .invalidShape("\(what): row stride \(l.rowStride) is smaller than cols \(l.cols)")
+    }
+    guard let extent = l.extent, extent <= Int.max / MemoryLayout<E>.stride else {
+      throw .invalidShape("\(what): \(l) overflows the address space")
+    }
+    return extent
+  }
+
+  /// A buffer of `count` elements must hold `needed`.
+  static func length<E>(_ b: Buffer<E>, _ needed: Int, _ name: String) throws(XentError) {
+    if let c = b.count, c < needed {
+      throw .invalidShape("\(name) has \(c) elements; its layout needs \(needed)")
+    }
+  }
+
+  static func range<E>(_ b: Buffer<E>, elements: Int, _ name: String) -> ByteRange {
+    let lower = UInt(bitPattern: b.address)
+    return ByteRange(name: name, lower: lower, upper: lower &+ UInt(elements * MemoryLayout<E>.stride))
+  }
+
+  /// No output may overlap an input or another output, except the pairs in `inPlace` (exact same
+  /// start, which the caller has checked has the same layout).
+  static func noOverlap(inputs: [ByteRange], outputs: [ByteRange], inPlace: (String, String)? = nil)
+    throws(XentError)
+  {
+    for (k, o) in outputs.enumerated() {
+      for other in inputs where o.overlaps(other) {
+        if let (a, b) = inPlace, o.name == a, other.name == b, o.lower == other.lower { continue }
+        throw .aliasing("\(o.name) overlaps \(other.name)")
+      }
+      for other in outputs[..<k] where o.overlaps(other) {
+        throw .aliasing("\(o.name) overlaps \(other.name)")
+      }
+    }
+  }
+
+  static func options(_ o: CrossEntropyOptions) throws(XentError) {
+    let e = o.labelSmoothing
+    if !(e >= 0 && e <= 1) { throw .invalidOption("label smoothing \(e) is outside [0, 1]") }
+    if !o.gradScale.isFinite { throw .invalidOption("grad scale \(o.gradScale) is not finite") }
+    if o.threads < 0 { throw .invalidOption("thread count \(o.threads) is negative") }
+  }
+}
+
+// MARK: Buffers from Swift buffer pointers (spans)
+
+extension Buffer {
+  /// A required argument from Swift: never NULL (an empty buffer gets a dangling, never-dereferenced
+  /// address, since its layout must then need no element).
+  package init(required b: UnsafeBufferPointer<Element>) {
+    address = UnsafeRawPointer(b.baseAddress) ?? UnsafeRawPointer(bitPattern: MemoryLayout<Element>.alignment)
+    count = b.count
+  }
+  package init(required b: UnsafeMutableBufferPointer<Element>) {
+    self.init(required: UnsafeBufferPointer(b))
+  }
+  /// An optional output from Swift: an empty buffer means "not requested".
+  package init(optional b: UnsafeMutableBufferPointer<Element>) {
+    address = b.isEmpty ? nil : UnsafeRawPointer(b.baseAddress)
+    count = b.count
+  }
+}

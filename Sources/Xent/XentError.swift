@@ -1,0 +1,40 @@
+/// Why a Xent call was refused. Every check runs before the first write: when a call throws, none of
+/// its outputs has been touched.
+///
+/// `status` is the matching `XENT_ERR_*` code of the C ABI (`include/xent.h`).
+public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
+  /// A required pointer was NULL (C ABI only). `XENT_ERR_NULL_POINTER`.
+  case nullPointer(argument: String)
+  /// `cols == 0`, a negative count, a stride smaller than `cols`, a size that overflows, or a buffer
+  /// shorter than its layout needs. `XENT_ERR_INVALID_SHAPE`.
+  case invalidShape(String)
+  /// The label of `row` is outside `[0, cols)` and is not the ignore index. `XENT_ERR_LABEL_OUT_OF_RANGE`.
+  case labelOutOfRange(row: Int, label: Int64, cols: Int)
+  /// An option is out of its range (reduction, smoothing outside [0, 1], non-finite scale, …).
+  /// `XENT_ERR_INVALID_OPTION`.
+  case invalidOption(String)
+  /// An output overlaps an input or another output, other than the documented in-place case.
+  /// `XENT_ERR_ALIASING`.
+  case aliasing(String)
+
+  /// The C ABI status code.
+  public var status: Int32 {
+    switch self {
+    case .nullPointer: 1
+    case .invalidShape: 2
+    case .labelOutOfRange: 3
+    case .invalidOption: 4
+    case .aliasing: 5
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .nullPointer(let a): "\(a) is NULL"
+    case .invalidShape(let s): s
+    case .labelOutOfRange(let row, let label, let cols): "label \(label) at row \(row) is outside [0, \(cols))"
+    case .invalidOption(let s): s
+    case .aliasing(let s): s
+    }
+  }
+}

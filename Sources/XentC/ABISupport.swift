@@ -1,0 +1,55 @@
+// Shared helpers of the C ABI layer: options decoding, error reporting, static strings.
+// Each exported function (see the other files) converts its arguments, calls the Xent driver
+// (which validates everything before writing) and turns an XentError into a status code.
+
+import Xent
+import _XentCHeader
+
+/// The v1 size of `xent_options`; a smaller `struct_size` is refused.
+let optionsV1Size = MemoryLayout<xent_options>.size
+
+/// Default options, as `xent_options_init` fills them.
+func defaultCOptions() -> xent_options {
+  xent_options(
+    struct_size: MemoryLayout<xent_options>.size, reduction: Int32(XENT_REDUCTION_MEAN), num_threads: 0,
+    ignore_index: -100, label_smoothing: 0, grad_scale: 1)
+}
+
+/// Reads `opts` up to min(struct_size, sizeof) and converts it. NULL = defaults.
+func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> CrossEntropyOptions {
+  var o = defaultCOptions()
+  if let opts {
+    let size = opts.pointee.struct_size
+    if size < optionsV1Size {
+      throw .invalidOption("xent_options.struct_size is \(size); at least \(optionsV1Size) expected (call xent_options_init)")
+    }
+    withUnsafeMutableBytes(of: &o) { dst in
+      dst.copyMemory(from: UnsafeRawBufferPointer(start: opts, count: min(size, optionsV1Size)))
+    }
+  }
+  guard let reduction = Reduction(rawValue: o.reduction) else {
+    throw .invalidOption("reduction \(o.reduction) is not XENT_REDUCTION_NONE, _SUM or _MEAN")
+  }
+  return CrossEntropyOptions(
+    reduction: reduction, ignoreIndex: o.ignore_index, labelSmoothing: Double(o.label_smoothing),
+    gradScale: Double(o.grad_scale), threads: Int(o.num_threads))
+}
+
+/// Runs `body`; records the outcome in the thread's last-error message and returns the status.
+@inline(__always)
+func status(_ body: () throws(XentError) -> Void) -> xent_status {
+  do {
+    try body()
+    xentabi_clear_last_error()
+    return xent_status(XENT_OK)
+  } catch {
+    error.description.withCString { xentabi_set_last_error($0) }
+    return error.status
+  }
+}
+
+/// A NUL-terminated string with static storage, as C callers expect from `const char *` results.
+func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+  UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+

@@ -1,0 +1,165 @@
+// The kernel entry points of include/xent.h: convert, call the Xent driver, return the status.
+// Generated shape, written out: each function is one line over the generic helpers at the bottom.
+
+import Xent
+import _XentCHeader
+
+// MARK: Float
+
+@c @implementation
+public func xent_cross_entropy_f32(
+  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, rowStride, lse, nil)
+}
+
+@c @implementation
+public func xent_cross_entropy_ex_f32(
+  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ gradStride: Int,
+  _ lse: UnsafeMutablePointer<Float>?, _ biasGrad: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, gradStride, lse, biasGrad)
+}
+
+@c @implementation
+public func xent_soft_cross_entropy_f32(
+  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: UnsafePointer<Float>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
+               rowStride, lse, nil)
+}
+
+@c @implementation
+public func xent_soft_cross_entropy_ex_f32(
+  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: UnsafePointer<Float>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ gradStride: Int,
+  _ lse: UnsafeMutablePointer<Float>?, _ biasGrad: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
+               gradStride, lse, biasGrad)
+}
+
+@c @implementation
+public func xent_logsumexp_f32(
+  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows)
+}
+
+@c @implementation
+public func xent_softmax_f32(
+  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: UnsafeMutablePointer<Float>?, _ outStride: Int
+) -> xent_status {
+  rowFunction(.softmax, x, rows, cols, rowStride, out, outStride)
+}
+
+@c @implementation
+public func xent_log_softmax_f32(
+  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: UnsafeMutablePointer<Float>?, _ outStride: Int
+) -> xent_status {
+  rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride)
+}
+
+// MARK: Double
+
+@c @implementation
+public func xent_cross_entropy_f64(
+  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, rowStride, lse, nil)
+}
+
+@c @implementation
+public func xent_cross_entropy_ex_f64(
+  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ gradStride: Int,
+  _ lse: UnsafeMutablePointer<Double>?, _ biasGrad: UnsafeMutablePointer<Double>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, gradStride, lse, biasGrad)
+}
+
+@c @implementation
+public func xent_soft_cross_entropy_f64(
+  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: UnsafePointer<Double>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
+               rowStride, lse, nil)
+}
+
+@c @implementation
+public func xent_soft_cross_entropy_ex_f64(
+  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: UnsafePointer<Double>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
+  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ gradStride: Int,
+  _ lse: UnsafeMutablePointer<Double>?, _ biasGrad: UnsafeMutablePointer<Double>?
+) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
+               gradStride, lse, biasGrad)
+}
+
+@c @implementation
+public func xent_logsumexp_f64(
+  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: UnsafeMutablePointer<Double>?
+) -> xent_status {
+  rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows)
+}
+
+@c @implementation
+public func xent_softmax_f64(
+  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: UnsafeMutablePointer<Double>?, _ outStride: Int
+) -> xent_status {
+  rowFunction(.softmax, x, rows, cols, rowStride, out, outStride)
+}
+
+@c @implementation
+public func xent_log_softmax_f64(
+  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: UnsafeMutablePointer<Double>?, _ outStride: Int
+) -> xent_status {
+  rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride)
+}
+
+// MARK: Generic helpers
+
+@inline(__always)
+private func crossEntropy<T: SoftmaxScalar>(
+  _ logits: UnsafePointer<T>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ targets: Targets<T>,
+  _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<T>?, _ grad: UnsafeMutablePointer<T>?,
+  _ gradStride: Int, _ lse: UnsafeMutablePointer<T>?, _ bias: UnsafeMutablePointer<T>?
+) -> xent_status {
+  status { () throws(XentError) in
+    try CrossEntropyCall(
+      logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
+      targets: targets, options: try decodeOptions(opts), loss: Buffer(loss), grad: Buffer(grad),
+      gradStride: gradStride, lse: Buffer(lse), bias: Buffer(bias)
+    ).run()
+  }
+}
+
+@inline(__always)
+private func rowFunction<T: SoftmaxScalar>(
+  _ function: RowFunction, _ x: UnsafePointer<T>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: UnsafeMutablePointer<T>?, _ outStride: Int
+) -> xent_status {
+  status { () throws(XentError) in
+    try RowFunctionCall(
+      function, x: Buffer(x), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
+      out: Buffer(out), outStride: outStride
+    ).run()
+  }
+}

@@ -1,0 +1,12 @@
+/* The shim's only out-of-line code: a CPU feature query. Vector-taking wrappers are all static
+   inline in the header, so they are compiled with the caller's ISA flags (see the header). */
+#include "_XentShims.h"
+
+int xentshim_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
+}

@@ -1,0 +1,97 @@
+/*
+ * _XentShims.h: the only door between Xent and SLEEF.
+ *
+ * Static inline, one-line forwarders over SLEEF's vectorized exp and log (1.0-ulp variants, "u10"),
+ * for the two vector shapes Xent's kernels use: 8 x float and 4 x double. Nothing of <sleef.h> is
+ * included or re-exported: the handful of SLEEF prototypes needed are declared here with our own
+ * vector typedefs (same LLVM vector types, so the same calling convention as __m256/__m128).
+ *
+ * Vector ABI rule (see FACTS.md): a 256-bit vector passed by value is only correct between code
+ * compiled for the same ISA. These wrappers are compiled by the same compiler invocation that compiles
+ * the Swift caller (the Clang importer), so the ISA always matches:
+ *   - built with AVX2+FMA (-Xcc -march=x86-64-v3): SLEEF's fixed-ISA 256-bit entry points;
+ *   - x86-64 otherwise: SLEEF's any-CPU 128-bit dispatchers on the two halves;
+ *   - aarch64: SLEEF's Advanced SIMD (NEON) 128-bit entry points on the two halves.
+ */
+#ifndef XENT_SHIMS_H
+#define XENT_SHIMS_H
+
+typedef float  xentshim_f32x8 __attribute__((__vector_size__(32)));
+typedef double xentshim_f64x4 __attribute__((__vector_size__(32)));
+typedef float  xentshim_f32x4 __attribute__((__vector_size__(16)));
+typedef double xentshim_f64x2 __attribute__((__vector_size__(16)));
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#  define XENTSHIM_ISA_AVX2 1
+#else
+#  define XENTSHIM_ISA_AVX2 0
+#endif
+
+#if XENTSHIM_ISA_AVX2
+
+extern xentshim_f32x8 Sleef_expf8_u10avx2(xentshim_f32x8);
+extern xentshim_f32x8 Sleef_logf8_u10avx2(xentshim_f32x8);
+extern xentshim_f64x4 Sleef_expd4_u10avx2(xentshim_f64x4);
+extern xentshim_f64x4 Sleef_logd4_u10avx2(xentshim_f64x4);
+
+static inline xentshim_f32x8 xentshim_exp_f32x8(xentshim_f32x8 x) { return Sleef_expf8_u10avx2(x); }
+static inline xentshim_f32x8 xentshim_log_f32x8(xentshim_f32x8 x) { return Sleef_logf8_u10avx2(x); }
+static inline xentshim_f64x4 xentshim_exp_f64x4(xentshim_f64x4 x) { return Sleef_expd4_u10avx2(x); }
+static inline xentshim_f64x4 xentshim_log_f64x4(xentshim_f64x4 x) { return Sleef_logd4_u10avx2(x); }
+static inline const char *xentshim_isa_name(void) { return "avx2"; }
+
+#else /* two 128-bit halves */
+
+#  if defined(__aarch64__)
+extern xentshim_f32x4 Sleef_expf4_u10advsimd(xentshim_f32x4);
+extern xentshim_f32x4 Sleef_logf4_u10advsimd(xentshim_f32x4);
+extern xentshim_f64x2 Sleef_expd2_u10advsimd(xentshim_f64x2);
+extern xentshim_f64x2 Sleef_logd2_u10advsimd(xentshim_f64x2);
+#    define XENTSHIM_EXPF4 Sleef_expf4_u10advsimd
+#    define XENTSHIM_LOGF4 Sleef_logf4_u10advsimd
+#    define XENTSHIM_EXPD2 Sleef_expd2_u10advsimd
+#    define XENTSHIM_LOGD2 Sleef_logd2_u10advsimd
+#    define XENTSHIM_ISA_NAME "neon"
+#  elif defined(__x86_64__)
+extern xentshim_f32x4 Sleef_expf4_u10(xentshim_f32x4);
+extern xentshim_f32x4 Sleef_logf4_u10(xentshim_f32x4);
+extern xentshim_f64x2 Sleef_expd2_u10(xentshim_f64x2);
+extern xentshim_f64x2 Sleef_logd2_u10(xentshim_f64x2);
+#    define XENTSHIM_EXPF4 Sleef_expf4_u10
+#    define XENTSHIM_LOGF4 Sleef_logf4_u10
+#    define XENTSHIM_EXPD2 Sleef_expd2_u10
+#    define XENTSHIM_LOGD2 Sleef_logd2_u10
+#    define XENTSHIM_ISA_NAME "sse2"
+#  else
+#    error "Xent supports x86-64 and aarch64"
+#  endif
+
+static inline xentshim_f32x8 xentshim_exp_f32x8(xentshim_f32x8 x) {
+  xentshim_f32x4 lo = XENTSHIM_EXPF4(__builtin_shufflevector(x, x, 0, 1, 2, 3));
+  xentshim_f32x4 hi = XENTSHIM_EXPF4(__builtin_shufflevector(x, x, 4, 5, 6, 7));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+static inline xentshim_f32x8 xentshim_log_f32x8(xentshim_f32x8 x) {
+  xentshim_f32x4 lo = XENTSHIM_LOGF4(__builtin_shufflevector(x, x, 0, 1, 2, 3));
+  xentshim_f32x4 hi = XENTSHIM_LOGF4(__builtin_shufflevector(x, x, 4, 5, 6, 7));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+static inline xentshim_f64x4 xentshim_exp_f64x4(xentshim_f64x4 x) {
+  xentshim_f64x2 lo = XENTSHIM_EXPD2(__builtin_shufflevector(x, x, 0, 1));
+  xentshim_f64x2 hi = XENTSHIM_EXPD2(__builtin_shufflevector(x, x, 2, 3));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3);
+}
+static inline xentshim_f64x4 xentshim_log_f64x4(xentshim_f64x4 x) {
+  xentshim_f64x2 lo = XENTSHIM_LOGD2(__builtin_shufflevector(x, x, 0, 1));
+  xentshim_f64x2 hi = XENTSHIM_LOGD2(__builtin_shufflevector(x, x, 2, 3));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3);
+}
+static inline const char *xentshim_isa_name(void) { return XENTSHIM_ISA_NAME; }
+
+#endif
+
+/* Run-time CPU check (defined in _XentShims.c; no vectors cross it): 1 when this CPU can run the
+   AVX2+FMA build, 0 otherwise (always 0 off x86-64). Used by tests to decide which builds to run. */
+int xentshim_cpu_has_avx2_fma(void);
+
+#endif /* XENT_SHIMS_H */

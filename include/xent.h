@@ -1,0 +1,377 @@
+/*
+ * xent.h -- the public C interface of Xent, a fast softmax cross-entropy kernel.
+ *
+ * This header is the contract. It is C99 and also valid C++ (the declarations are wrapped in extern "C"), and it
+ * includes only <stddef.h> and <stdint.h>. Everything below is part of the stable v1 ABI:
+ *   - names, values and signatures are never changed or renumbered; new functions, status codes and options
+ *     fields are only ever added (each declaration notes the version that introduced it);
+ *   - status codes are plain int32_t (no C enum crosses the ABI);
+ *   - xent_options begins with struct_size, so fields can be appended without breaking compiled callers;
+ *   - the shared library exports exactly the functions declared here (all named xent_*).
+ *
+ * Conventions shared by every computing function
+ * -----------------------------------------------
+ * Matrices are row-major: row i of a matrix `a` with stride `s` is a[i*s + 0 .. i*s + cols-1]; the elements
+ * between cols and s are never read or written. Strides are counted in elements, not bytes.
+ *
+ * Validation happens before anything is written: when a function returns a status other than XENT_OK, none of
+ * its outputs has been touched. The checks (when several apply, one of them is reported):
+ *   XENT_ERR_NULL_POINTER       a required pointer is NULL (even when rows == 0);
+ *   XENT_ERR_INVALID_OPTION     opts->struct_size < sizeof the v1 xent_options, reduction not one of
+ *                               XENT_REDUCTION_*, label_smoothing NaN or outside [0, 1], grad_scale not finite,
+ *                               num_threads < 0;
+ *   XENT_ERR_INVALID_SHAPE      cols == 0; a stride < cols (row_stride, grad_stride when grad != NULL,
+ *                               target_stride, out_stride); the byte extent ((rows-1)*stride + cols)*sizeof(elem)
+ *                               of any matrix overflows size_t or exceeds PTRDIFF_MAX;
+ *   XENT_ERR_ALIASING           the byte extent of an output overlaps an input or another output, other than
+ *                               the documented in-place cases;
+ *   XENT_ERR_LABEL_OUT_OF_RANGE a label outside [0, cols) that is not opts->ignore_index.
+ *
+ * rows == 0 is valid: no input element is read; a SUM or MEAN loss receives 0 (NONE writes nothing) and
+ * bias_grad, when given, receives cols zeros.
+ *
+ * After a call that fails, xent_last_error_message() returns a detail message for the calling thread; after a
+ * call that succeeds it returns "". All functions are thread-safe and may be called concurrently on disjoint
+ * outputs.
+ *
+ * Special values (every function): a logit of -inf has probability exactly 0 (a masked vocabulary entry). A row
+ * whose logits are all -inf has lse = -inf, softmax 0 everywhere, log_softmax -inf everywhere. A NaN or +inf
+ * logit makes that row's results (loss, lse, softmax, log_softmax, gradient) NaN and leaves the other rows exact.
+ * Finite logits of any magnitude (e.g. 1e30) give the exact finite answer: the maximum is subtracted first.
+ *
+ * Error bounds quoted below are measured by Tests/XentTests (and tests/c) against extended-precision references.
+ */
+#ifndef XENT_H
+#define XENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Export macro ---------------------------------------------------------------------------------------- */
+
+#ifndef XENT_API
+#  if defined(__GNUC__) || defined(__clang__)
+#    define XENT_API __attribute__((visibility("default")))
+#  else
+#    define XENT_API
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ----------------------------------------------------------------------------------------------- */
+
+#define XENT_VERSION_MAJOR 1
+#define XENT_VERSION_MINOR 0
+#define XENT_VERSION_PATCH 0
+#define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
+#define XENT_VERSION_STRING "1.0.0"
+
+/* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
+
+typedef int32_t xent_status;
+
+#define XENT_OK                     0 /* success */
+#define XENT_ERR_NULL_POINTER       1 /* a required pointer is NULL */
+#define XENT_ERR_INVALID_SHAPE      2 /* cols == 0, a stride < cols, size overflow */
+#define XENT_ERR_LABEL_OUT_OF_RANGE 3 /* label outside [0, cols) and not the ignore index */
+#define XENT_ERR_INVALID_OPTION     4 /* unknown reduction, smoothing outside [0,1], struct_size too small, ... */
+#define XENT_ERR_ALIASING           5 /* an output overlaps an input other than the documented in-place case */
+#define XENT_ERR_UNSUPPORTED        6 /* the request is valid but not supported by this build */
+
+/* ---- Options ------------------------------------------------------------------------------------------------ */
+
+#define XENT_REDUCTION_NONE 0 /* loss receives one value per row */
+#define XENT_REDUCTION_SUM  1 /* loss receives the sum over rows */
+#define XENT_REDUCTION_MEAN 2 /* loss receives the sum divided by the number of counted rows */
+
+/*
+ * Options of the cross-entropy functions. Always initialize with xent_options_init() and then set fields; a
+ * caller compiled against a later header passes a larger struct_size, and the library reads only the fields
+ * it knows (the first min(struct_size, sizeof(xent_options)) bytes). struct_size below the v1 size is
+ * XENT_ERR_INVALID_OPTION. Passing opts == NULL means all defaults.
+ *
+ * Since 1.0.0.
+ */
+typedef struct xent_options {
+    size_t  struct_size;      /* sizeof(xent_options) as the caller compiled it */
+    int32_t reduction;        /* XENT_REDUCTION_*; default XENT_REDUCTION_MEAN */
+    int32_t num_threads;      /* >= 0; 0 = automatic (default); 1 = the calling thread only */
+    int64_t ignore_index;     /* rows whose label equals this are ignored; default -100 */
+    float   label_smoothing;  /* epsilon in [0, 1]; default 0 */
+    float   grad_scale;       /* finite factor applied to the gradient (e.g. a loss scale); default 1 */
+} xent_options;
+
+/*
+ * Fills *opts with the defaults: struct_size = sizeof(xent_options), reduction = XENT_REDUCTION_MEAN,
+ * num_threads = 0, ignore_index = -100, label_smoothing = 0, grad_scale = 1. Does nothing when opts is NULL.
+ *
+ * Since 1.0.0.
+ */
+XENT_API void xent_options_init(xent_options *opts);
+
+/* ---- Library information ------------------------------------------------------------------------------------ */
+
+/*
+ * The version of the library actually loaded, as MAJOR*10000 + MINOR*100 + PATCH. Compare with
+ * XENT_VERSION_NUMBER to detect a header/library mismatch.
+ *
+ * Since 1.0.0.
+ */
+XENT_API uint32_t xent_version_number(void);
+
+/*
+ * The version of the library actually loaded, as "MAJOR.MINOR.PATCH" (static storage, never NULL).
+ *
+ * Since 1.0.0.
+ */
+XENT_API const char *xent_version_string(void);
+
+/*
+ * A short, static, English description of a status code. Never NULL: unknown codes give "unknown status".
+ *
+ * Since 1.0.0.
+ */
+XENT_API const char *xent_status_string(xent_status status);
+
+/*
+ * The detail message of the calling thread's most recent computing call: "" if it succeeded, otherwise a
+ * description of what was wrong (for XENT_ERR_LABEL_OUT_OF_RANGE it names the row and the label, e.g.
+ * "label 10 at row 3 is outside [0, 10)"). Thread-local; never NULL. The pointer stays valid until the calling
+ * thread makes its next Xent call.
+ *
+ * Since 1.0.0.
+ */
+XENT_API const char *xent_last_error_message(void);
+
+/*
+ * The name of the vector instruction set the kernels use: "avx2" (x86-64 built for x86-64-v3), "sse2"
+ * (portable x86-64 build) or "neon" (aarch64). Static storage, never NULL.
+ *
+ * Since 1.0.0.
+ */
+XENT_API const char *xent_isa_name(void);
+
+/* ---- Cross-entropy with integer labels --------------------------------------------------------------------- */
+
+/*
+ * Softmax cross-entropy with integer class labels (float).
+ *
+ * For each row i, with x = logits row i (cols values) and lse = log(sum_j exp(x_j)) (computed as
+ * m + log(sum_j exp(x_j - m)), m = max_j x_j), eps = label_smoothing and the target distribution
+ *     t_j = (1 - eps) * [j == labels[i]] + eps / cols,
+ *     loss_i = sum_j t_j * (lse - x_j) = (1 - eps) * (lse - x_label) + eps * (lse - mean_j x_j),
+ *     grad row i = s * (softmax(x) - t),   softmax(x)_j = exp(x_j - lse),
+ * with s = grad_scale / denominator. The reduction gives loss[0] = sum_i loss_i (SUM, denominator 1),
+ * loss[0] = sum_i loss_i / n (MEAN, denominator n = number of rows whose label != ignore_index; when n == 0
+ * the loss is 0 and the gradient all zeros), or loss[i] = loss_i (NONE, denominator 1). SUM and MEAN are
+ * accumulated in double. Rows whose label equals ignore_index have loss 0 and an all-zero gradient row, are not
+ * counted in n, and still get their lse written.
+ *
+ * Shapes: logits: rows x cols, row stride row_stride >= cols; labels: rows values; loss: rows values (NONE) or
+ * one value (SUM, MEAN); grad: rows x cols with row stride row_stride; lse: rows values.
+ * Required: logits, labels, loss. May be NULL: opts (defaults), grad, lse.
+ * Aliasing: grad may be exactly logits (in-place gradient: the logits are overwritten). No other overlap of the
+ * byte extents of loss, grad, lse with each other or with logits/labels is allowed (XENT_ERR_ALIASING).
+ *
+ * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_INVALID_OPTION, XENT_ERR_ALIASING,
+ * XENT_ERR_LABEL_OUT_OF_RANGE (see the top of this file); nothing is written on error.
+ *
+ * Error bound: f32: loss relative error <= 2e-7 (per row), gradient absolute error <= 2e-7*|grad_scale|/
+ * denominator per element, lse relative error <= 2e-7; measured by Tests/XentTests.
+ *
+ * Special values: an all -inf row has lse = -inf, loss +inf and gradient -s*t (softmax taken as 0); a label
+ * whose logit is -inf (others finite) gives loss +inf and a finite gradient; a NaN or +inf logit makes that
+ * row's loss, lse and gradient NaN (and hence a SUM/MEAN loss NaN) and leaves other rows exact.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_cross_entropy_f32(const float *logits, size_t rows, size_t cols, size_t row_stride,
+                                            const int64_t *labels, const xent_options *opts,
+                                            float *loss, float *grad, float *lse);
+
+/*
+ * As xent_cross_entropy_f32, for double.
+ * Error bound: f64: loss, lse relative error <= 1e-14, gradient absolute error <= 1e-14*|grad_scale|/denominator;
+ * measured by Tests/XentTests.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_cross_entropy_f64(const double *logits, size_t rows, size_t cols, size_t row_stride,
+                                            const int64_t *labels, const xent_options *opts,
+                                            double *loss, double *grad, double *lse);
+
+/*
+ * Extended xent_cross_entropy_f32: the gradient has its own row stride, and the batch-summed gradient (eq. 8)
+ * can be produced in the same pass.
+ *
+ * Everything is as in xent_cross_entropy_f32, plus:
+ *   grad:      NULL, or rows x cols with row stride grad_stride (grad_stride >= cols when grad != NULL;
+ *              ignored when grad == NULL). In-place use: grad == logits with grad_stride == row_stride.
+ *   bias_grad: NULL, or cols values receiving bias_grad_j = sum_i grad_ij, i.e. d loss / d b_j for a bias b
+ *              added to every row (same scaling s as grad; ignored rows contribute 0; rows == 0 gives zeros).
+ *              It may be requested with grad == NULL; then the rows x cols gradient is never materialized.
+ *              Its extent must not overlap any input or other output.
+ *
+ * Error bound: as xent_cross_entropy_f32; bias_grad_j absolute error <= 2e-7*|grad_scale|*rows/denominator.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_cross_entropy_ex_f32(const float *logits, size_t rows, size_t cols, size_t row_stride,
+                                               const int64_t *labels, const xent_options *opts,
+                                               float *loss, float *grad, size_t grad_stride, float *lse,
+                                               float *bias_grad);
+
+/*
+ * As xent_cross_entropy_ex_f32, for double (error bounds as xent_cross_entropy_f64).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_cross_entropy_ex_f64(const double *logits, size_t rows, size_t cols, size_t row_stride,
+                                               const int64_t *labels, const xent_options *opts,
+                                               double *loss, double *grad, size_t grad_stride, double *lse,
+                                               double *bias_grad);
+
+/* ---- Cross-entropy with soft targets ----------------------------------------------------------------------- */
+
+/*
+ * Softmax cross-entropy with soft (probability) targets (float).
+ *
+ * For each row i, with x = logits row i, y = targets row i (cols values), eps = label_smoothing,
+ *     t_j = (1 - eps) * y_j + eps / cols,
+ *     loss_i = sum_j t_j * (lse - x_j)        (terms with t_j == 0 count as 0, so a -inf logit with a zero
+ *                                               target is fine),
+ *     grad row i = s * ((sum_j t_j) * softmax(x) - t),
+ * which is the exact gradient of loss_i for any target sum (targets need not sum to 1 and are not validated).
+ * s = grad_scale / denominator, denominator = rows for MEAN (no row is ever ignored; rows == 0 gives loss 0),
+ * 1 for SUM and NONE. ignore_index is not used.
+ *
+ * Shapes: logits rows x cols (row_stride >= cols); targets rows x cols (target_stride >= cols); loss rows values
+ * (NONE) or one value; grad rows x cols with row stride row_stride; lse rows values.
+ * Required: logits, targets, loss. May be NULL: opts, grad, lse.
+ * Aliasing: grad may be exactly logits (in place). No other overlap is allowed (XENT_ERR_ALIASING).
+ *
+ * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_INVALID_OPTION, XENT_ERR_ALIASING; nothing is
+ * written on error.
+ *
+ * Error bound: f32: loss relative error <= 2e-7 (relative to sum_j |t_j (lse - x_j)|), gradient absolute error
+ * <= 2e-7*|grad_scale|*max(1, sum_j |t_j|)/denominator; measured by Tests/XentTests.
+ *
+ * Special values: as xent_cross_entropy_f32; a -inf logit with a nonzero target gives loss +inf.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_soft_cross_entropy_f32(const float *logits, size_t rows, size_t cols, size_t row_stride,
+                                                 const float *targets, size_t target_stride,
+                                                 const xent_options *opts,
+                                                 float *loss, float *grad, float *lse);
+
+/*
+ * As xent_soft_cross_entropy_f32, for double (f64: <= 1e-14 relative; measured by Tests/XentTests).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_soft_cross_entropy_f64(const double *logits, size_t rows, size_t cols,
+                                                 size_t row_stride,
+                                                 const double *targets, size_t target_stride,
+                                                 const xent_options *opts,
+                                                 double *loss, double *grad, double *lse);
+
+/*
+ * Extended xent_soft_cross_entropy_f32: a separate gradient row stride and the batch-summed gradient.
+ *   grad:      NULL, or rows x cols with row stride grad_stride (>= cols when grad != NULL); in place when
+ *              grad == logits and grad_stride == row_stride.
+ *   bias_grad: NULL, or cols values receiving sum_i grad_ij (same scaling as grad), computed in the same pass;
+ *              may be requested with grad == NULL (the full gradient is then never materialized).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_soft_cross_entropy_ex_f32(const float *logits, size_t rows, size_t cols,
+                                                    size_t row_stride,
+                                                    const float *targets, size_t target_stride,
+                                                    const xent_options *opts,
+                                                    float *loss, float *grad, size_t grad_stride, float *lse,
+                                                    float *bias_grad);
+
+/*
+ * As xent_soft_cross_entropy_ex_f32, for double.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_soft_cross_entropy_ex_f64(const double *logits, size_t rows, size_t cols,
+                                                    size_t row_stride,
+                                                    const double *targets, size_t target_stride,
+                                                    const xent_options *opts,
+                                                    double *loss, double *grad, size_t grad_stride, double *lse,
+                                                    double *bias_grad);
+
+/* ---- Row-wise primitives ------------------------------------------------------------------------------------ */
+
+/*
+ * Row-wise log-sum-exp: out[i] = log(sum_j exp(x_ij)), computed as m + log(sum_j exp(x_ij - m)), m = max_j x_ij.
+ *
+ * Shapes: x rows x cols (row_stride >= cols); out rows values. Required: x, out. out must not overlap x.
+ * Error bound: f32: relative error <= 2e-7 (absolute 2e-7 near 0); measured by Tests/XentTests.
+ * Special values: an all -inf row gives -inf; a NaN or +inf element gives NaN for that row.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_logsumexp_f32(const float *x, size_t rows, size_t cols, size_t row_stride, float *out);
+
+/*
+ * As xent_logsumexp_f32, for double (f64: <= 1e-14 relative).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_logsumexp_f64(const double *x, size_t rows, size_t cols, size_t row_stride,
+                                        double *out);
+
+/*
+ * Row-wise softmax: out_ij = exp(x_ij - lse_i), lse_i = log(sum_j exp(x_ij)).
+ *
+ * Shapes: x rows x cols (row_stride >= cols); out rows x cols (out_stride >= cols). Required: x, out.
+ * Aliasing: out may be exactly x with out_stride == row_stride (in place); no other overlap.
+ * Error bound: f32: absolute error <= 2e-7 per element (relative 2e-7 for elements not tiny);
+ * measured by Tests/XentTests.
+ * Special values: -inf gives 0; an all -inf row gives all 0; a NaN or +inf element gives a NaN row.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_softmax_f32(const float *x, size_t rows, size_t cols, size_t row_stride,
+                                      float *out, size_t out_stride);
+
+/*
+ * As xent_softmax_f32, for double (f64: <= 1e-14).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_softmax_f64(const double *x, size_t rows, size_t cols, size_t row_stride,
+                                      double *out, size_t out_stride);
+
+/*
+ * Row-wise log-softmax: out_ij = x_ij - lse_i, evaluated in the order (x_ij - m) - log(sum_j exp(x_ij - m)).
+ *
+ * Shapes, aliasing and in-place use as xent_softmax_f32.
+ * Error bound: f32: absolute error <= 2e-7 * max(1, |out_ij|); measured by Tests/XentTests.
+ * Special values: -inf gives -inf; an all -inf row gives all -inf; a NaN or +inf element gives a NaN row.
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_log_softmax_f32(const float *x, size_t rows, size_t cols, size_t row_stride,
+                                          float *out, size_t out_stride);
+
+/*
+ * As xent_log_softmax_f32, for double (f64: <= 1e-14).
+ *
+ * Since 1.0.0.
+ */
+XENT_API xent_status xent_log_softmax_f64(const double *x, size_t rows, size_t cols, size_t row_stride,
+                                          double *out, size_t out_stride);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* XENT_H */

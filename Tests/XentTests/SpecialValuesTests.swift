@@ -1,0 +1,93 @@
+// Special values: masked (−inf) vocabulary, all −inf rows, NaN and +inf isolation, huge logits,
+// one class. Each test checks the exact documented value.
+
+import Testing
+import Xent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Per-row loss (.none), gradient (gradScale 1), lse of a small matrix given as rows.
+func perRow<T: SoftmaxScalar>(_ m: [[T]], labels: [Int64], options: CrossEntropyOptions = .init(reduction: .none))
+  throws -> (loss: [T], grad: [[T]], lse: [T])
+{
+  let cols = m[0].count
+  let x = m.flatMap { $0 }
+  let layout = MatrixLayout(rows: m.count, cols: cols)
+  var loss = [T](repeating: -7, count: m.count), grad = [T](repeating: -7, count: x.count)
+  var lse = [T](repeating: -7, count: m.count), none = [T]()
+  do {
+    var l = loss.mutableSpan, g = grad.mutableSpan, s = lse.mutableSpan, b = none.mutableSpan
+    try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options,
+                     loss: &l, gradient: &g, logSumExp: &s, biasGradient: &b)
+  }
+  return (loss, (0..<m.count).map { Array(grad[($0 * cols)..<($0 * cols + cols)]) }, lse)
+}
+
+@Suite("Special values")
+struct SpecialValuesTests {
+  @Test("−inf logits are probability 0 (masked vocabulary)")
+  func masked() throws {
+    let inf = Float.infinity
+    let (loss, grad, lse) = try perRow([[0, -inf, 0, -inf, 0, -inf, -inf, -inf, -inf, 0]], labels: [0])
+    // Four equal live logits: lse = log 4, loss = log 4, ŷ = 1/4 on them, 0 on the masked ones.
+    #expect(abs(lse[0] - Float(1.3862944)) <= 1.2e-7)
+    #expect(abs(loss[0] - Float(1.3862944)) <= 1.2e-7)
+    #expect(grad[0] == [-0.75, 0, 0.25, 0, 0.25, 0, 0, 0, 0, 0.25])
+  }
+
+  @Test("An all −inf row: lse −inf, loss +inf, gradient −t, softmax 0, log-softmax −inf")
+  func allMinusInfinity() throws {
+    for cols in [1, 7, 8, 9, 300] {
+      let row = [Double](repeating: -.infinity, count: cols)
+      let (loss, grad, lse) = try perRow([row, [Double](repeating: 0, count: cols)], labels: [Int64(cols - 1), 0])
+      #expect(lse[0] == -.infinity && loss[0] == .infinity)
+      var t = [Double](repeating: 0, count: cols); t[cols - 1] = -1
+      #expect(grad[0] == t)
+      #expect(abs(loss[1] - log(Double(cols))) <= 1e-15 * log(Double(cols)) + 1e-300)
+      let sm = try softmax(row.span, layout: MatrixLayout(rows: 1, cols: cols))
+      #expect(sm == [Double](repeating: 0, count: cols))
+      let ls = try logSoftmax(row.span, layout: MatrixLayout(rows: 1, cols: cols))
+      #expect(ls == row)
+    }
+  }
+
+  @Test("A label whose logit is −inf: loss +inf, finite gradient")
+  func labelMasked() throws {
+    let (loss, grad, _) = try perRow([[Float(1), -.infinity, 1]], labels: [1])
+    #expect(loss[0] == .infinity)
+    #expect(grad[0] == [0.5, -1, 0.5])
+  }
+
+  @Test("NaN or +inf in one row: that row NaN, the others exact", arguments: [Float.nan, .infinity])
+  func poison(_ bad: Float) throws {
+    for cols in [3, 8, 13, 600] {
+      var a = [Float](repeating: 0.5, count: cols); a[cols / 2] = bad
+      var b = [Float](repeating: 0.5, count: cols); b[0] = 2
+      let (loss, grad, lse) = try perRow([b, a, b], labels: [0, 0, 0])
+      #expect(loss[1].isNaN && lse[1].isNaN && grad[1].allSatisfy { $0.isNaN })
+      #expect(loss[0] == loss[2] && grad[0] == grad[2] && !loss[0].isNaN)
+      let r = ReferenceRow(b)
+      #expect(relativeError(loss[0], r.lse - Wide(b[0])) <= 1e-7)
+    }
+    // The reduced loss of a batch with a NaN row is NaN.
+    let x: [Float] = [1, 2, bad, 0]
+    let l = try crossEntropy(logits: x.span, layout: MatrixLayout(rows: 2, cols: 2), labels: [Int64(0), 1].span)
+    #expect(l.isNaN)
+  }
+
+  @Test("Logits of magnitude 1e30 give the exact finite answer")
+  func huge() throws {
+    let (loss, grad, lse) = try perRow([[Float(1e30), -1e30, 0, 1e30]], labels: [0])
+    #expect(lse[0] == 1e30 && abs(loss[0] - Float(0.6931472)) <= 1.2e-7)
+    #expect(grad[0] == [-0.5, 0, 0, 0.5])
+    let (l2, g2, _) = try perRow([[Double(-1e30), 1e30, 3]], labels: [0])
+    #expect(l2[0] == 2e30 && g2[0] == [-1, 1, 0])
+  }
+
+  @Test("One class: loss 0, gradient 0")
+  func oneClass() throws {
+    let (loss, grad, lse) = try perRow([[Float(5)], [-3]], labels: [0, 0])
+    #expect(loss == [0, 0] && grad == [[0], [0]] && lse == [5, -3])
+  }
+}

@@ -55,11 +55,11 @@ test: test-swift test-swift-avx2 test-c test-symbols test-python
 	@echo "make test: all suites passed"
 
 test-swift: deps
-	swift test
+	XENT_EXPECT_ISA=$(if $(filter aarch64,$(shell uname -m)),neon,sse2) swift test
 
 test-swift-avx2: deps
 	@if [ -n "$(HOST_AVX2)" ]; then \
-	  swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
+	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
 
 test-c:

@@ -1,0 +1,85 @@
+// The gradient is the derivative of the loss (central finite differences in Double), the bias
+// gradient is the column sum of the gradient, and results do not depend on the thread count.
+
+import Testing
+import Xent
+
+@Suite("Gradient and threads")
+struct GradientAndThreadTests {
+  @Test("Finite differences in Double, hard and soft targets, with smoothing and scale")
+  func finiteDifferences() throws {
+    var rng = TestRandom(seed: 11)
+    let layout = MatrixLayout(rows: 3, cols: 11)
+    let x = (0..<33).map { _ in rng.normal() * 2 }
+    let labels: [Int64] = [4, -100, 10]
+    let y = (0..<33).map { _ in rng.uniform() * 0.2 }  // row sums ≈ 1.1, not 1
+    let o = CrossEntropyOptions(reduction: .mean, labelSmoothing: 0.2, gradScale: 1.5)
+    for soft in [false, true] {
+      func loss(_ v: [Double]) throws -> Double {
+        let l = soft ? try softCrossEntropy(logits: v.span, layout: layout, targets: y.span, options: o)
+                     : try crossEntropy(logits: v.span, layout: layout, labels: labels.span, options: o)
+        return l * o.gradScale
+      }
+      var g = [Double](repeating: 0, count: 33)
+      do {
+        var gs = g.mutableSpan
+        _ = soft ? try softCrossEntropy(logits: x.span, layout: layout, targets: y.span, options: o, gradient: &gs)
+                 : try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: o, gradient: &gs)
+      }
+      let h = 1e-5
+      for k in 0..<33 {
+        var a = x, b = x
+        a[k] += h
+        b[k] -= h
+        let fd = (try loss(a) - loss(b)) / (2 * h)
+        #expect(abs(fd - g[k]) <= 1e-8, "soft \(soft) element \(k): \(fd) vs \(g[k])")
+      }
+    }
+  }
+
+  @Test("Bias gradient without the gradient matrix equals the column sums of the gradient")
+  func biasGradient() throws {
+    var rng = TestRandom(seed: 3)
+    let layout = MatrixLayout(rows: 40, cols: 29)
+    let x = (0..<(40 * 29)).map { _ in Float(rng.normal()) }
+    let labels = (0..<40).map { _ in Int64(rng.int(29)) }
+    var loss: [Float] = [0], bias = [Float](repeating: 0, count: 29), grad = [Float](repeating: 0, count: 40 * 29)
+    do {
+      var l = loss.mutableSpan, b = bias.mutableSpan, g = MutableSpan<Float>(), s = MutableSpan<Float>()
+      try crossEntropy(logits: x.span, layout: layout, labels: labels.span, loss: &l, gradient: &g,
+                       logSumExp: &s, biasGradient: &b)
+      var gs = grad.mutableSpan
+      _ = try crossEntropy(logits: x.span, layout: layout, labels: labels.span, gradient: &gs)
+    }
+    for j in 0..<29 {
+      var s: Double = 0, magnitude: Double = 0
+      for i in 0..<40 {
+        s += Double(grad[i * 29 + j])
+        magnitude += abs(Double(grad[i * 29 + j]))
+      }
+      // The bias gradient is summed over rows in Float: worst case rows · ulp/2 · Σ|g|.
+      #expect(abs(Double(bias[j]) - s) <= 40 * 0x1p-24 * magnitude)
+    }
+  }
+
+  @Test("Bit-identical for 1, 2, 3 and 8 threads")
+  func threads() throws {
+    var rng = TestRandom(seed: 9)
+    let layout = MatrixLayout(rows: 301, cols: 517, rowStride: 520)
+    let x = (0..<layout.extent!).map { _ in Float(rng.normal() * 4) }
+    let labels = (0..<301).map { i in i % 7 == 0 ? -100 : Int64(rng.int(517)) }
+    func run(_ t: Int) throws -> (Float, [Float], [Float], [Float]) {
+      let o = CrossEntropyOptions(labelSmoothing: 0.1, threads: t)
+      var g = [Float](repeating: 0, count: 301 * 517)
+      var gs = g.mutableSpan
+      let l = try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: o, gradient: &gs)
+      _ = consume gs
+      return (l, g, try softmax(x.span, layout: layout, threads: t), try logSumExp(x.span, layout: layout, threads: t))
+    }
+    let one = try run(1)
+    for t in [2, 3, 8] {
+      let r = try run(t)
+      #expect(r.0 == one.0 && r.1 == one.1 && r.2 == one.2 && r.3 == one.3, "threads \(t)")
+    }
+  }
+}

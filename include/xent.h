@@ -91,7 +91,8 @@ typedef int32_t xent_status;
  * Options of the cross-entropy functions. Always initialize with xent_options_init() and then set fields; a
  * caller compiled against a later header passes a larger struct_size, and the library reads only the fields
  * it knows (the first min(struct_size, sizeof(xent_options)) bytes). struct_size below the v1 size is
- * XENT_ERR_INVALID_OPTION. Passing opts == NULL means all defaults.
+ * XENT_ERR_INVALID_OPTION; any larger value (it is unsigned, up to SIZE_MAX) is accepted. Passing opts == NULL
+ * means all defaults.
  *
  * Since 1.0.0.
  */

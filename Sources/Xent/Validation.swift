@@ -33,8 +33,13 @@ enum Check {
 
   /// Checks `layout` for element type `E` and returns its extent in elements.
   static func layout<E>(_ l: MatrixLayout, _ what: String, _: E.Type) throws(XentError) -> Int {
-    if l.rows < 0 { throw .invalidShape("\(what): rows (\(l.rows)) is negative") }
-    if l.cols <= 0 { throw .invalidShape("\(what): cols is \(l.cols); the class dimension must not be empty") }
+    // From C, a size_t above Int.max arrives negative: it is reported as the unsigned value it was.
+    if l.rows < 0 { throw .invalidShape("\(what): rows \(l.rows) is negative (as size_t: \(UInt(bitPattern: l.rows)))") }
+    if l.cols == 0 { throw .invalidShape("\(what): cols is 0; the class dimension must not be empty") }
+    if l.cols < 0 { throw .invalidShape("\(what): cols \(l.cols) is negative (as size_t: \(UInt(bitPattern: l.cols)))") }
+    if l.rowStride < 0 {
+      throw .invalidShape("\(what): row stride \(l.rowStride) is negative (as size_t: \(UInt(bitPattern: l.rowStride)))")
+    }
     if l.rowStride < l.cols {
       throw .invalidShape("\(what): row stride \(l.rowStride) is smaller than cols \(l.cols)")
     }

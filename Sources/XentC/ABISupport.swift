@@ -19,12 +19,14 @@ func defaultCOptions() -> xent_options {
 func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> CrossEntropyOptions {
   var o = defaultCOptions()
   if let opts {
-    let size = opts.pointee.struct_size
-    if size < optionsV1Size {
+    // size_t arrives as Int: read it unsigned, so a size up to SIZE_MAX (a future, larger struct)
+    // is accepted.
+    let size = UInt(bitPattern: opts.pointee.struct_size)
+    if size < UInt(optionsV1Size) {
       throw .invalidOption("xent_options.struct_size is \(size); at least \(optionsV1Size) expected (call xent_options_init)")
     }
     withUnsafeMutableBytes(of: &o) { dst in
-      dst.copyMemory(from: UnsafeRawBufferPointer(start: opts, count: min(size, optionsV1Size)))
+      dst.copyMemory(from: UnsafeRawBufferPointer(start: opts, count: optionsV1Size))
     }
   }
   guard let reduction = Reduction(rawValue: o.reduction) else {

@@ -88,7 +88,7 @@ extension SoftmaxScalar {
       if M.soft {
         sy += t
         // y = 0 contributes 0 even where x = −inf (0·−inf would be NaN).
-        syx += (t * d).replacing(with: 0, where: t .== zero)
+        syx += _weighted(t, d)
       }
     }
     var i = 0
@@ -110,11 +110,11 @@ extension SoftmaxScalar {
       if M.sumsX {
         var live = _Vector(repeating: 0)
         for k in 0..<(len - i) { live[k] = 1 }
-        sx += d.replacing(with: 0, where: live .== zero)
+        sx += _weighted(live, d)
       }
       if M.soft {
         sy += t
-        syx += (t * d).replacing(with: 0, where: t .== zero)
+        syx += _weighted(t, d)
       }
     }
     return (e0 + e1, sx, sy, syx)

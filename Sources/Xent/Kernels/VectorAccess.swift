@@ -27,10 +27,10 @@ extension SoftmaxScalar {
     for k in 0..<count { p[i + k] = v[k] }
   }
 
-  /// Lane-wise maximum that ignores NaN in `v` (compiles to `vmaxps`/`vmaxpd`).
+  /// Lane-wise maximum that ignores NaN lanes (the shim's maxNum: `vmaxps`/`vmaxpd` + NaN fix-up).
   @inline(__always)
   static func maxIgnoringNaN(_ m: _Vector, _ v: _Vector) -> _Vector {
-    m.replacing(with: v, where: v .> m)
+    _max(m, v)
   }
 
   /// Horizontal maximum of the lanes (NaN lanes ignored). Once per block, never per element.

@@ -21,6 +21,27 @@ typedef double xentshim_f64x4 __attribute__((__vector_size__(32)));
 typedef float  xentshim_f32x4 __attribute__((__vector_size__(16)));
 typedef double xentshim_f64x2 __attribute__((__vector_size__(16)));
 
+typedef int   xentshim_i32x8 __attribute__((__vector_size__(32)));
+typedef long long xentshim_i64x4 __attribute__((__vector_size__(32)));
+
+/* Lane-wise helpers that Swift's generic SIMD code would otherwise scalarize (measured: the generic
+   `replacing(with:where:)` became a per-lane compare through the stack). Any ISA. */
+
+/* max(m, v) lane-wise, ignoring a NaN lane (IEEE maxNum): vmaxps/vmaxpd with a NaN fix-up. */
+static inline xentshim_f32x8 xentshim_max_f32x8(xentshim_f32x8 m, xentshim_f32x8 v) {
+  return __builtin_elementwise_max(m, v);
+}
+static inline xentshim_f64x4 xentshim_max_f64x4(xentshim_f64x4 m, xentshim_f64x4 v) {
+  return __builtin_elementwise_max(m, v);
+}
+/* t·d lane-wise, but exactly 0 where t == 0 (so 0·(−inf) is 0, not NaN). */
+static inline xentshim_f32x8 xentshim_weighted_f32x8(xentshim_f32x8 t, xentshim_f32x8 d) {
+  return (xentshim_f32x8)((xentshim_i32x8)(t * d) & (xentshim_i32x8)(t != 0));
+}
+static inline xentshim_f64x4 xentshim_weighted_f64x4(xentshim_f64x4 t, xentshim_f64x4 d) {
+  return (xentshim_f64x4)((xentshim_i64x4)(t * d) & (xentshim_i64x4)(t != 0));
+}
+
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #  define XENTSHIM_ISA_AVX2 1
 #else

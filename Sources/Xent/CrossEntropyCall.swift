@@ -155,7 +155,11 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         }
         label = Int(l)
       }
-      let st = T.rowStatistics(x, y, count: cols, M.self)
+      // Read before the statistics pass may overwrite the row with exps (in place).
+      let xLabel = M.soft ? 0 : Double(x[label])
+      // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
+      // scales it (one exp per element instead of two).
+      let st = T.rowStatistics(x, y, count: cols, M.self, store: g)
       if let lseOut { lseOut[i] = T(st.logSumExp) }
 
       // Σ t over the row: 1 for labels, (1 − ε)Σy + ε for soft targets.
@@ -167,7 +171,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       } else {
         let logSum = scalarLog(st.sumExp)
         // lse − x_label = (ref − x_label) + log Σexp: the difference first, exact near the maximum.
-        if !M.soft && eps < 1 { loss += (1 - eps) * ((Double(st.ref) - Double(x[label])) + logSum) }
+        if !M.soft && eps < 1 { loss += (1 - eps) * ((Double(st.ref) - xLabel) + logSum) }
         // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
         if M.soft && eps < 1 && st.sumY != 0 { loss += (1 - eps) * (st.sumY * logSum - st.sumYX) }
         // lse − mean(x) = log Σexp − Σ(x − ref)/cols.
@@ -178,8 +182,11 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       if wantsGradient {
         // ŷ·Σt = exp(x − ref)·(Σt / Σexp); an all −inf row has ŷ = 0.
         let f = st.sumExp == 0 ? 0 : scale * targetSum / st.sumExp
-        T.gradientRow(x, y, count: cols, ref: st.ref, f: T(f), a: T(a), c: T(c),
-                      grad: g, bias: biasOut, M.self)
+        if let g {
+          T.gradientFromExp(g, y, count: cols, f: T(f), a: T(a), c: T(c), bias: biasOut, M.self)
+        } else {
+          T.gradientRow(x, y, count: cols, ref: st.ref, f: T(f), a: T(a), c: T(c), grad: nil, bias: biasOut, M.self)
+        }
         if !M.soft && a != 0 {
           // The one-hot part, −s(1 − ε) at the label, subtracted in Double and rounded once more.
           if let g { g[label] = T(Double(g[label]) - a) }

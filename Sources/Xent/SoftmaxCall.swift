@@ -63,18 +63,24 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     _ = sumOverRowChunks(rows: layout.rows, threads: threads) { range in
       for i in range {
         let x = x0 + i * stride
+        if function == .softmax {
+          // exp(x − max) stored by the statistics pass, then scaled by 1/Σexp (formed in Double,
+          // rounded once); an all −inf row (Σexp = 0) gives zeros.
+          let o = o0 + i * outStride
+          let st = T.rowStatistics(x, nil, count: cols, PlainStatistics.self, store: o)
+          T.scaleRow(o, count: cols, by: T(st.sumExp == 0 ? 0 : 1 / st.sumExp))
+          continue
+        }
         let st = T.rowStatistics(x, nil, count: cols, PlainStatistics.self)
         switch function {
         case .logSumExp:
           o0[i] = T(st.logSumExp)
         case .softmax:
-          // 1/Σexp formed in Double, rounded once; an all −inf row (Σexp = 0) gives zeros.
-          let f = st.sumExp == 0 ? 0 : 1 / st.sumExp
-          T.softmaxRow(x, count: cols, ref: st.ref, scale: T(f), log: nil, out: o0 + i * outStride)
+          break  // handled above
         case .logSoftmax:
           // An all −inf row gives −inf: (−inf − 0) − 0.
           let l = st.sumExp == 0 ? 0 : scalarLog(st.sumExp)
-          T.softmaxRow(x, count: cols, ref: st.ref, scale: 1, log: T(l), out: o0 + i * outStride)
+          T.logSoftmaxRow(x, count: cols, ref: st.ref, logSum: T(l), out: o0 + i * outStride)
         }
       }
       return 0

@@ -24,8 +24,10 @@ struct Random {
     return Float(Int64(bitPattern: state >> 11) % 1_000_000) * 4e-6 - 2
   }
 }
-var rng = Random()
 
+func run() {
+var rng = Random()
+let threads = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 0 : 0
 let shapes = [(4096, 32000), (8192, 1000), (512, 128_256)]
 print("Xent \(isa) build, \(shapes.count) shapes, float32 loss + gradient (mean), median of 5 calls")
 print("shape            xent ms   naive ms   speed-up   xent ns/elem   xent GB/s (read x + write grad)")
@@ -36,11 +38,12 @@ for (rows, cols) in shapes {
   var grad = [Float](repeating: 0, count: n)
   var loss: Float = 0
   let layout = MatrixLayout(rows: rows, cols: cols)
+  let options = CrossEntropyOptions(threads: threads)
   var xent = [Double]()
   for _ in 0..<5 {
     xent.append(seconds {
       var g = grad.mutableSpan
-      loss = try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, gradient: &g)
+      loss = try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options, gradient: &g)
     })
   }
   var naive = [Double]()
@@ -53,6 +56,9 @@ for (rows, cols) in shapes {
   let line = String(repeating: " ", count: max(0, 16 - "\(rows)x\(cols)".count))
   print("\(rows)x\(cols)\(line) \(fmt(t * 1e3, 8)) \(fmt(tn * 1e3, 10)) \(fmt(tn / t, 9))x \(fmt(t * 1e9 / Double(n), 13)) \(fmt(bytes / t / 1e9, 11))   (loss \(loss), naive \(naiveLoss))")
 }
+
+}
+run()
 
 func fmt(_ v: Double, _ width: Int) -> String {
   var s = String(Int((v * 100).rounded()))

@@ -1,5 +1,5 @@
-// The second pass over a row: everything that is written per element (gradient, softmax,
-// log-softmax), from the row's statistics. Same vector code for the tail, with a partial store.
+// The output pass over a row: everything written per element (gradient, softmax, log-softmax),
+// from the row's statistics. Same vector code for the tail, with a partial store.
 
 extension SoftmaxScalar {
   /// Writes `g = f·exp(x − ref) − (a·y + c)` (soft) or `g = f·exp(x − ref) − c` (hard) to `grad`
@@ -36,27 +36,62 @@ extension SoftmaxScalar {
     }
   }
 
-  /// Writes `exp(x − ref)·f` (softmax with f = 1/Σexp) or `(x − ref) − logSum` (log-softmax).
-  /// `out` may be `x` (in place).
+  /// Turns the stored `e = exp(x − ref)` of a row into the gradient, in place:
+  /// `g = f·e − (a·y + c)` (soft) or `g = f·e − c` (hard), and adds it to `bias` (if non-nil).
   @inline(__always)
-  static func softmaxRow(
-    _ x: UnsafePointer<Self>, count n: Int, ref: Self, scale f: Self, log logSum: Self?,
-    out: UnsafeMutablePointer<Self>
+  static func gradientFromExp<M: StatisticsMode>(
+    _ g: UnsafeMutablePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, f: Self, a: Self, c: Self,
+    bias: UnsafeMutablePointer<Self>?, _: M.Type
   ) {
     let w = _lanes
-    let r = _Vector(repeating: ref), fv = _Vector(repeating: f)
-    let lv = _Vector(repeating: logSum ?? 0)
-    @inline(__always) func value(_ v: _Vector) -> _Vector {
-      // log-softmax: (x − ref) is exact when x is near the maximum (Sterbenz), then one rounding.
-      logSum != nil ? (v - r) - lv : _exp(v - r) * fv
+    let fv = _Vector(repeating: f), av = _Vector(repeating: a), cv = _Vector(repeating: c)
+    @inline(__always) func value(_ e: _Vector, _ t: _Vector) -> _Vector {
+      M.soft ? e * fv - (av * t + cv) : e * fv - cv
     }
+    let e0 = UnsafePointer(g)
     var i = 0
     while i + w <= n {
-      store(value(load(x, i)), out, i)
+      let v = value(load(e0, i), M.soft ? load(y!, i) : cv)
+      store(v, g, i)
+      if let bias { store(load(UnsafePointer(bias), i) + v, bias, i) }
       i += w
     }
     if i < n {
-      storePartial(value(loadPartial(x, i, count: n - i, padding: 0)), out, i, count: n - i)
+      let k = n - i
+      let v = value(loadPartial(e0, i, count: k, padding: 0), M.soft ? loadPartial(y!, i, count: k, padding: 0) : cv)
+      storePartial(v, g, i, count: k)
+      if let bias { storePartial(loadPartial(UnsafePointer(bias), i, count: k, padding: 0) + v, bias, i, count: k) }
+    }
+  }
+
+  /// Multiplies `n` elements in place by `f` (softmax from stored exps).
+  @inline(__always)
+  static func scaleRow(_ p: UnsafeMutablePointer<Self>, count n: Int, by f: Self) {
+    let w = _lanes
+    let fv = _Vector(repeating: f)
+    var i = 0
+    while i + w <= n {
+      store(load(UnsafePointer(p), i) * fv, p, i)
+      i += w
+    }
+    if i < n { storePartial(loadPartial(UnsafePointer(p), i, count: n - i, padding: 0) * fv, p, i, count: n - i) }
+  }
+
+  /// Writes the log-softmax `(x − ref) − logSum` of a row; `out` may be `x` (in place).
+  /// (x − ref) is exact when x is near the maximum (Sterbenz), then one rounding.
+  @inline(__always)
+  static func logSoftmaxRow(
+    _ x: UnsafePointer<Self>, count n: Int, ref: Self, logSum: Self, out: UnsafeMutablePointer<Self>
+  ) {
+    let w = _lanes
+    let r = _Vector(repeating: ref), lv = _Vector(repeating: logSum)
+    var i = 0
+    while i + w <= n {
+      store((load(x, i) - r) - lv, out, i)
+      i += w
+    }
+    if i < n {
+      storePartial((loadPartial(x, i, count: n - i, padding: 0) - r) - lv, out, i, count: n - i)
     }
   }
 

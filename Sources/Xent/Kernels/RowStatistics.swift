@@ -74,16 +74,19 @@ extension SoftmaxScalar {
   /// The block's sums relative to `r`, lane-wise: Σexp(x − r), Σ(x − r), Σy, Σ_{y≠0} y(x − r).
   @inline(__always)
   static func blockSums<M: StatisticsMode>(
-    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, _ len: Int, ref: Self, _: M.Type
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, _ len: Int, ref: Self,
+    store: UnsafeMutablePointer<Self>?, _: M.Type
   ) -> (exp: _Vector, x: _Vector, y: _Vector, yx: _Vector) {
     let w = _lanes
     let r = _Vector(repeating: ref)
     let zero = _Vector(repeating: 0)
     var e0 = zero, e1 = zero, sx = zero, sy = zero, syx = zero
 
-    @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector) {
+    @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
       let d = v - r
-      e += _exp(d)
+      let ex = _exp(d)
+      if let store { Self.store(ex, store, i) }
+      e += ex
       if M.sumsX { sx += d }
       if M.soft {
         sy += t
@@ -93,12 +96,12 @@ extension SoftmaxScalar {
     }
     var i = 0
     while i + 2 * w <= len {
-      add(load(x, i), M.soft ? load(y!, i) : zero, &e0)
-      add(load(x, i + w), M.soft ? load(y!, i + w) : zero, &e1)
+      add(load(x, i), M.soft ? load(y!, i) : zero, &e0, at: i)
+      add(load(x, i + w), M.soft ? load(y!, i + w) : zero, &e1, at: i + w)
       i += 2 * w
     }
     if i + w <= len {
-      add(load(x, i), M.soft ? load(y!, i) : zero, &e0)
+      add(load(x, i), M.soft ? load(y!, i) : zero, &e0, at: i)
       i += w
     }
     if i < len {
@@ -106,7 +109,9 @@ extension SoftmaxScalar {
       let v = loadPartial(x, i, count: len - i, padding: -.infinity)
       let t = M.soft ? loadPartial(y!, i, count: len - i, padding: 0) : zero
       let d = v - r
-      e1 += _exp(d)
+      let ex = _exp(d)
+      if let store { storePartial(ex, store, i, count: len - i) }
+      e1 += ex
       if M.sumsX {
         var live = _Vector(repeating: 0)
         for k in 0..<(len - i) { live[k] = 1 }
@@ -120,20 +125,37 @@ extension SoftmaxScalar {
     return (e0 + e1, sx, sy, syx)
   }
 
+  /// Maximum of a whole row (NaN ignored), 4 independent accumulators.
+  @inline(__always)
+  static func rowMax(_ x: UnsafePointer<Self>, count n: Int) -> Self {
+    blockMax(x, n)
+  }
+
   /// One read of a row: its maximum and the sums of `RowStatistics`, relative to that maximum.
   /// `y` is the target row (soft modes only).
+  ///
+  /// With `store`, the row's maximum is found first (a max-only read, which also brings the row into
+  /// cache) and every exp(x − max) is written to `store` (which may be `x`: each vector is read before
+  /// it is overwritten), so the output pass needs no second exp.
   @inline(__always)
   static func rowStatistics<M: StatisticsMode>(
-    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type,
+    store: UnsafeMutablePointer<Self>? = nil
   ) -> RowStatistics<Self> {
     let block = 32 * _lanes
     var st = RowStatistics<Self>()
     var runningMax = -Self.infinity
+    if store != nil {
+      // The reference is fixed before any sum: no rescaling happens below, so the stored values
+      // all share it.
+      runningMax = rowMax(x, count: n)
+      st.ref = runningMax == -.infinity ? 0 : runningMax
+    }
     var compensation = 0.0
     var start = 0
     while start < n {
       let len = Swift.min(block, n - start)
-      let bm = blockMax(x + start, len)
+      let bm = store != nil ? runningMax : blockMax(x + start, len)
       if bm > runningMax {
         // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf.
         let d = Double(st.ref) - Double(bm)
@@ -147,7 +169,7 @@ extension SoftmaxScalar {
         runningMax = bm
         st.ref = bm
       }
-      let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, M.self)
+      let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, store: store.map { $0 + start }, M.self)
       // Neumaier: s + e exactly = t + (error), the errors collected in `compensation`.
       let e = horizontalSumDouble(b.exp)
       let t = st.sumExp + e

@@ -198,9 +198,29 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
 
     // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.
     let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
+    // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
+    // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
+    let grouped = !M.soft && cols <= smallClassLimit
+    let w = T._lanes
     let total = sumOverRowChunks(rows: rows, threads: threads) { range in
       var s = 0.0
-      for i in range { s += row(i) }
+      var i = range.lowerBound
+      if grouped {
+        withUnsafeTemporaryAllocation(of: T._Vector.self, capacity: smallClassLimit) { scratch in
+          while i + w <= range.upperBound {
+            s += T.crossEntropyRowGroup(
+              x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
+              epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
+              grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
+              rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!)
+            i += w
+          }
+        }
+      }
+      while i < range.upperBound {
+        s += row(i)
+        i += 1
+      }
       return s
     }
     switch reduction {

@@ -16,6 +16,18 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _max(_ a: _Vector, _ b: _Vector) -> _Vector
   /// Lane-wise `t·d`, exactly 0 where `t == 0` (also where d = ±inf or NaN).
   static func _weighted(_ t: _Vector, _ d: _Vector) -> _Vector
+  /// One integer lane per vector lane (class indices in the rows-in-lanes kernel).
+  associatedtype _Labels: SIMD where _Labels.Scalar: FixedWidthInteger & SignedInteger
+  /// `p[0], p[s], …, p[(lanes − 1)·s]`.
+  static func _gather(_ p: UnsafePointer<Self>, stride s: Int) -> _Vector
+  /// Stores lane k to `p[k·s]`.
+  static func _scatter(_ v: _Vector, _ p: UnsafeMutablePointer<Self>, stride s: Int)
+  /// `m`, with −inf lanes replaced by 0.
+  static func _reference(_ m: _Vector) -> _Vector
+  /// `n / d`, 0 where `d == 0`.
+  static func _divideOrZero(_ n: _Vector, _ d: _Vector) -> _Vector
+  /// `a` where `labels == j`, else 0.
+  static func _onehot(_ labels: _Labels, _ j: Int, _ a: Self) -> _Vector
   /// Number of lanes of `_Vector`.
   static var _lanes: Int { get }
 }
@@ -28,6 +40,20 @@ extension Float: SoftmaxScalar {
   @inline(__always) public static func _weighted(_ t: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
     xentshim_weighted_f32x8(t, d)
   }
+  public typealias _Labels = SIMD8<Int32>
+  @inline(__always) public static func _gather(_ p: UnsafePointer<Float>, stride s: Int) -> SIMD8<Float> {
+    xentshim_gather_f32x8(p, s)
+  }
+  @inline(__always) public static func _scatter(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, stride s: Int) {
+    xentshim_scatter_f32x8(p, s, v)
+  }
+  @inline(__always) public static func _reference(_ m: SIMD8<Float>) -> SIMD8<Float> { xentshim_reference_f32x8(m) }
+  @inline(__always) public static func _divideOrZero(_ n: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
+    xentshim_divide_or_zero_f32x8(n, d)
+  }
+  @inline(__always) public static func _onehot(_ labels: SIMD8<Int32>, _ j: Int, _ a: Float) -> SIMD8<Float> {
+    xentshim_onehot_f32x8(labels, Int32(truncatingIfNeeded: j), a)
+  }
   @inline(__always) public static var _lanes: Int { 8 }
 }
 
@@ -38,6 +64,20 @@ extension Double: SoftmaxScalar {
   @inline(__always) public static func _max(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> { xentshim_max_f64x4(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {
     xentshim_weighted_f64x4(t, d)
+  }
+  public typealias _Labels = SIMD4<Int64>
+  @inline(__always) public static func _gather(_ p: UnsafePointer<Double>, stride s: Int) -> SIMD4<Double> {
+    xentshim_gather_f64x4(p, s)
+  }
+  @inline(__always) public static func _scatter(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>, stride s: Int) {
+    xentshim_scatter_f64x4(p, s, v)
+  }
+  @inline(__always) public static func _reference(_ m: SIMD4<Double>) -> SIMD4<Double> { xentshim_reference_f64x4(m) }
+  @inline(__always) public static func _divideOrZero(_ n: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {
+    xentshim_divide_or_zero_f64x4(n, d)
+  }
+  @inline(__always) public static func _onehot(_ labels: SIMD4<Int64>, _ j: Int, _ a: Double) -> SIMD4<Double> {
+    xentshim_onehot_f64x4(labels, Int64(j), a)
   }
   @inline(__always) public static var _lanes: Int { 4 }
 }

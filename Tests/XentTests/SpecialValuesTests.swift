@@ -90,4 +90,30 @@ struct SpecialValuesTests {
     let (loss, grad, lse) = try perRow([[Float(5)], [-3]], labels: [0, 0])
     #expect(loss == [0, 0] && grad == [[0], [0]] && lse == [5, -3])
   }
+
+  @Test("Rows-in-lanes kernel (≤ 16 classes, 8 rows at once): every special value in one group")
+  func smallClassGroup() throws {
+    let inf = Float.infinity
+    var m: [[Float]] = (0..<11).map { i in (0..<5).map { j in Float((i * 7 + j * 3) % 5) - 2 } }
+    m[1] = [-inf, -inf, -inf, -inf, -inf]  // all −inf
+    m[2] = [1, .nan, 0, 0, 0]             // NaN
+    m[3] = [1, inf, 0, 0, 0]              // +inf
+    m[4] = [1, -inf, 0, 2, 0]             // label logit −inf
+    m[5] = [.nan, .nan, 1, 1, 1]          // ignored NaN row
+    m[6] = [1e30, -1e30, 0, 1e30, 0]      // huge
+    let labels: [Int64] = [0, 2, 0, 0, 1, -100, 0, 4, 3, 2, 1]
+    let (loss, grad, lse) = try perRow(m, labels: labels)
+    #expect(lse[1] == -inf && loss[1] == inf && grad[1] == [0, 0, -1, 0, 0])
+    #expect(loss[2].isNaN && lse[2].isNaN && grad[2].allSatisfy { $0.isNaN })
+    #expect(loss[3].isNaN && grad[3].allSatisfy { $0.isNaN })
+    #expect(loss[4] == inf && grad[4][1] == -1 && grad[4].allSatisfy { $0.isFinite })
+    #expect(loss[5] == 0 && grad[5] == [0, 0, 0, 0, 0] && lse[5].isNaN)
+    #expect(lse[6] == 1e30 && abs(loss[6] - Float(0.6931472)) <= 1.2e-7 && grad[6] == [-0.5, 0, 0, 0.5, 0])
+    // Finite rows agree with the row kernel's reference.
+    for i in [0, 7, 8, 9, 10] {
+      let r = ReferenceRow(m[i])
+      #expect(relativeError(loss[i], r.lse - Wide(m[i][Int(labels[i])])) <= 2e-7)
+      #expect(absoluteError(lse[i], r.lse) <= 2e-7)
+    }
+  }
 }

@@ -42,6 +42,45 @@ static inline xentshim_f64x4 xentshim_weighted_f64x4(xentshim_f64x4 t, xentshim_
   return (xentshim_f64x4)((xentshim_i64x4)(t * d) & (xentshim_i64x4)(t != 0));
 }
 
+/* Rows-in-lanes helpers (small class counts: one row per lane). Gathers and scatters are written as
+   element loads/stores that Clang turns into insert/extract chains (no stack round trip). */
+static inline xentshim_f32x8 xentshim_gather_f32x8(const float *p, long s) {
+  return (xentshim_f32x8){p[0], p[s], p[2 * s], p[3 * s], p[4 * s], p[5 * s], p[6 * s], p[7 * s]};
+}
+static inline xentshim_f64x4 xentshim_gather_f64x4(const double *p, long s) {
+  return (xentshim_f64x4){p[0], p[s], p[2 * s], p[3 * s]};
+}
+static inline void xentshim_scatter_f32x8(float *p, long s, xentshim_f32x8 v) {
+  p[0] = v[0]; p[s] = v[1]; p[2 * s] = v[2]; p[3 * s] = v[3];
+  p[4 * s] = v[4]; p[5 * s] = v[5]; p[6 * s] = v[6]; p[7 * s] = v[7];
+}
+static inline void xentshim_scatter_f64x4(double *p, long s, xentshim_f64x4 v) {
+  p[0] = v[0]; p[s] = v[1]; p[2 * s] = v[2]; p[3 * s] = v[3];
+}
+/* The reference of a row: its maximum, or 0 where the maximum is −inf (all −inf / NaN). */
+static inline xentshim_f32x8 xentshim_reference_f32x8(xentshim_f32x8 m) {
+  return (xentshim_f32x8)((xentshim_i32x8)m & (xentshim_i32x8)(m != -__builtin_inff()));
+}
+static inline xentshim_f64x4 xentshim_reference_f64x4(xentshim_f64x4 m) {
+  return (xentshim_f64x4)((xentshim_i64x4)m & (xentshim_i64x4)(m != -__builtin_inf()));
+}
+/* n / d, and exactly 0 where d == 0. */
+static inline xentshim_f32x8 xentshim_divide_or_zero_f32x8(xentshim_f32x8 n, xentshim_f32x8 d) {
+  return (xentshim_f32x8)((xentshim_i32x8)(n / d) & (xentshim_i32x8)(d != 0));
+}
+static inline xentshim_f64x4 xentshim_divide_or_zero_f64x4(xentshim_f64x4 n, xentshim_f64x4 d) {
+  return (xentshim_f64x4)((xentshim_i64x4)(n / d) & (xentshim_i64x4)(d != 0));
+}
+/* a where labels == j, else 0. */
+static inline xentshim_f32x8 xentshim_onehot_f32x8(xentshim_i32x8 labels, int j, float a) {
+  xentshim_f32x8 av = {a, a, a, a, a, a, a, a};
+  return (xentshim_f32x8)((xentshim_i32x8)av & (labels == j));
+}
+static inline xentshim_f64x4 xentshim_onehot_f64x4(xentshim_i64x4 labels, long long j, double a) {
+  xentshim_f64x4 av = {a, a, a, a};
+  return (xentshim_f64x4)((xentshim_i64x4)av & (labels == j));
+}
+
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #  define XENTSHIM_ISA_AVX2 1
 #else

@@ -1,0 +1,81 @@
+// Cross-entropy for small class counts, one row per lane: `lanes` rows (8 floats / 4 doubles) go
+// through the vector code together, so the per-row overhead of the row kernel (horizontal reductions,
+// scalar log, tail handling: ~45–60 ns per row) is shared by 8 rows and no lane is padding.
+//
+// Columns are gathered across the rows (`x[r][j]` for the group's rows), the exps kept in a small
+// stack scratch between the passes, the gradient scattered back. Same formulas and special values as
+// the row kernel (CrossEntropyCall.swift); log Σexp is SLEEF's vector log in the element type, the
+// loss then formed in Double: Float loss error ≤ ulp(log Σexp) + ½ ulp(loss).
+
+/// Class counts up to this use the rows-in-lanes kernel for hard labels.
+let smallClassLimit = 16
+
+extension SoftmaxScalar {
+  /// The losses of the `lanes` rows starting at `x` (row stride `stride`), in row order; writes their
+  /// lse, per-row loss (`.none`), gradient rows and bias contribution when asked.
+  @inline(__always)
+  static func crossEntropyRowGroup(
+    _ x: UnsafePointer<Self>, stride: Int, cols: Int, labels: UnsafePointer<Int64>, ignore: Int64,
+    epsilon: Double, smoothing: Bool, scale: Self, a: Self, c: Self,
+    grad: UnsafeMutablePointer<Self>?, gradStride: Int, lse: UnsafeMutablePointer<Self>?,
+    rowLoss: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?,
+    scratch: UnsafeMutablePointer<_Vector>
+  ) -> Double {
+    let w = _lanes
+    let zero = _Vector(repeating: 0)
+    var classes = _Labels()
+    var live = zero, xLabel = zero
+    for k in 0..<w {
+      let l = labels[k]
+      if l == ignore {
+        classes[k] = -1
+      } else {
+        classes[k] = _Labels.Scalar(truncatingIfNeeded: l)
+        live[k] = 1
+        xLabel[k] = x[k * stride + Int(l)]
+      }
+    }
+    // Pass 1: the maximum of every row; pass 2: exp(x − ref), kept for the output pass.
+    var m = _Vector(repeating: -.infinity)
+    for j in 0..<cols { m = _max(m, _gather(x + j, stride: stride)) }
+    let r = _reference(m)
+    var s = zero, sx = zero
+    for j in 0..<cols {
+      let d = _gather(x + j, stride: stride) - r
+      let e = _exp(d)
+      scratch[j] = e
+      s += e
+      if smoothing { sx += d }
+    }
+    let logS = _log(s)  // −inf where Σexp = 0 (all −inf row)
+    if let lse { store(r + logS, lse, 0) }
+
+    var total = 0.0
+    for k in 0..<w {
+      var loss = 0.0
+      if live[k] != 0 {
+        if s[k] == 0 {
+          loss = .infinity
+        } else {
+          let l = Double(logS[k])
+          if epsilon < 1 { loss += (1 - epsilon) * ((Double(r[k]) - Double(xLabel[k])) + l) }
+          if smoothing { loss += epsilon * (l - Double(sx[k]) / Double(cols)) }
+        }
+      }
+      rowLoss?[k] = Self(loss)
+      total += loss
+    }
+
+    if grad != nil || bias != nil {
+      // ŷ·s = e · (s / Σexp); ignored rows (live = 0) get exactly 0, even from NaN logits.
+      let f = _divideOrZero(_Vector(repeating: scale) * live, s)
+      let cv = _Vector(repeating: c) * live
+      for j in 0..<cols {
+        let g = _weighted(live, scratch[j] * f - cv - _onehot(classes, j, a))
+        if let grad { _scatter(g, grad + j, stride: gradStride) }
+        if let bias { bias[j] += g.sum() }
+      }
+    }
+    return total
+  }
+}

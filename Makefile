@@ -22,7 +22,7 @@ LIB_FLAGS  := -Xswiftc -static-stdlib \
               -Xlinker --version-script=$(CURDIR)/lib/xent.map \
               -Xlinker -rpath -Xlinker '$$ORIGIN'
 
-.PHONY: all deps lib install test test-swift test-swift-avx2 test-c test-symbols test-python bench clean
+.PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-python bench clean
 
 all: lib
 
@@ -51,7 +51,7 @@ install: lib
 
 # ---- tests --------------------------------------------------------------------------------------
 
-test: test-swift test-swift-avx2 test-c test-symbols test-python
+test: test-swift test-swift-avx2 test-exp test-c test-symbols test-python
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -61,6 +61,13 @@ test-swift-avx2: deps
 	@if [ -n "$(HOST_AVX2)" ]; then \
 	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
+
+# The inline exp against the true exp over every float in [-104, 89], in release mode, both builds.
+test-exp: deps
+	XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release --filter ExpTests
+	@if [ -n "$(HOST_AVX2)" ]; then \
+	  XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release-avx2 -Xcc -march=x86-64-v3 --filter ExpTests; \
+	fi
 
 test-c:
 	$(MAKE) install PREFIX=$(TEST_PREFIX)

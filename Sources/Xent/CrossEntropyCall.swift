@@ -103,11 +103,19 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     let counted = try validate()
     let soft: Bool
     if case .soft = targets { soft = true } else { soft = false }
+    if options.exponential == .fast {
+      dispatch(counted: counted, soft: soft, FastExponential.self)
+    } else {
+      dispatch(counted: counted, soft: soft, SleefExponential.self)
+    }
+  }
+
+  private func dispatch<E: VectorExponential>(counted: Int, soft: Bool, _: E.Type) {
     switch (soft, options.labelSmoothing > 0) {
-    case (false, false): compute(counted: counted, PlainStatistics.self)
-    case (false, true): compute(counted: counted, SmoothedStatistics.self)
-    case (true, false): compute(counted: counted, SoftStatistics.self)
-    case (true, true): compute(counted: counted, SoftSmoothedStatistics.self)
+    case (false, false): compute(counted: counted, PlainStatistics<E>.self)
+    case (false, true): compute(counted: counted, SmoothedStatistics<E>.self)
+    case (true, false): compute(counted: counted, SoftStatistics<E>.self)
+    case (true, true): compute(counted: counted, SoftSmoothedStatistics<E>.self)
     }
   }
 
@@ -148,7 +156,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       if let labels {
         let l = labels[i]
         if l == ignore {
-          if let lseOut { lseOut[i] = T(T.rowStatistics(x, nil, count: cols, PlainStatistics.self).logSumExp) }
+          if let lseOut { lseOut[i] = T(T.rowStatistics(x, nil, count: cols, PlainStatistics<M.Exp>.self).logSumExp) }
           if let g { T.zeroRow(g, count: cols) }
           if reduction == .none { lossOut[i] = 0 }
           return 0
@@ -165,7 +173,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       // Σ t over the row: 1 for labels, (1 − ε)Σy + ε for soft targets.
       let targetSum = M.soft ? (1 - eps) * st.sumY + eps : 1
       var loss = 0.0
-      if st.sumExp == 0 {
+      if st.sumExp.isNaN {
+        // A NaN or +inf logit: the row's loss is NaN whatever its targets (also all-zero soft targets).
+        loss = .nan
+      } else if st.sumExp == 0 {
         // All −inf: every log ŷ_j is −inf, so any positive target weight makes the loss +inf.
         loss = targetSum != 0 ? .infinity : 0
       } else {
@@ -212,7 +223,8 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
               x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
               epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
               grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
-              rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!)
+              rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!,
+              M.Exp.self)
             i += w
           }
         }

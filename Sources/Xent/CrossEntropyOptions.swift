@@ -20,14 +20,17 @@ public struct CrossEntropyOptions: Sendable, Hashable {
   public var labelSmoothing: Double = 0
   /// The upstream gradient (∂L/∂loss) every gradient is multiplied by; finite. Default 1.
   public var gradScale: Double = 1
+  /// The vector exp: SLEEF (default, or `XENT_EXP=fast` in the environment) or the inline one.
+  public var exponential: Exponential = .environmentDefault
   /// Worker threads: 0 = automatic (one thread for small inputs). Results are bit-identical for any
   /// thread count.
   public var threads: Int = 0
 
   public init(
     reduction: Reduction = .mean, ignoreIndex: Int64 = -100, labelSmoothing: Double = 0,
-    gradScale: Double = 1, threads: Int = 0
+    gradScale: Double = 1, threads: Int = 0, exponential: Exponential = .environmentDefault
   ) {
+    self.exponential = exponential
     self.reduction = reduction
     self.ignoreIndex = ignoreIndex
     self.labelSmoothing = labelSmoothing

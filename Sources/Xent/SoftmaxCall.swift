@@ -17,11 +17,13 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
   package var out: Buffer<T>
   package var outStride: Int
   package var threads: Int
+  package var exponential: Exponential
 
   package init(
     _ function: RowFunction, x: Buffer<T>, layout: MatrixLayout, out: Buffer<T>, outStride: Int? = nil,
-    threads: Int = 0
+    threads: Int = 0, exponential: Exponential = .environmentDefault
   ) {
+    self.exponential = exponential
     self.function = function
     self.x = x
     self.layout = layout
@@ -55,6 +57,10 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
   @_specialize(where T == Double)
   package func run() throws(XentError) {
     try validate()
+    if exponential == .fast { compute(FastExponential.self) } else { compute(SleefExponential.self) }
+  }
+
+  private func compute<E: VectorExponential>(_: E.Type) {
     let stride = layout.rowStride, cols = layout.cols
     let x0 = x.address!.assumingMemoryBound(to: T.self)
     let o0 = UnsafeMutablePointer(mutating: out.address!.assumingMemoryBound(to: T.self))
@@ -67,11 +73,11 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
           // exp(x − max) stored by the statistics pass, then scaled by 1/Σexp (formed in Double,
           // rounded once); an all −inf row (Σexp = 0) gives zeros.
           let o = o0 + i * outStride
-          let st = T.rowStatistics(x, nil, count: cols, PlainStatistics.self, store: o)
+          let st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self, store: o)
           T.scaleRow(o, count: cols, by: T(st.sumExp == 0 ? 0 : 1 / st.sumExp))
           continue
         }
-        let st = T.rowStatistics(x, nil, count: cols, PlainStatistics.self)
+        let st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self)
         switch function {
         case .logSumExp:
           o0[i] = T(st.logSumExp)

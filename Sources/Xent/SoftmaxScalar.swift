@@ -12,6 +12,8 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _exp(_ x: _Vector) -> _Vector
   /// Lane-wise `log(x)`, SLEEF's 1.0-ulp function for this build's ISA.
   static func _log(_ x: _Vector) -> _Vector
+  /// Lane-wise `exp(x)`, the inline polynomial (no library call; < 1 ulp, see the shim).
+  static func _fastExp(_ x: _Vector) -> _Vector
   /// Lane-wise maximum, ignoring NaN lanes of either operand (IEEE maxNum).
   static func _max(_ a: _Vector, _ b: _Vector) -> _Vector
   /// Lane-wise `t·d`, exactly 0 where `t == 0` (also where d = ±inf or NaN).
@@ -36,6 +38,7 @@ extension Float: SoftmaxScalar {
   public typealias _Vector = SIMD8<Float>
   @inline(__always) public static func _exp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_exp_f32x8(x) }
   @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
+  @inline(__always) public static func _fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_fast_exp_f32x8(x) }
   @inline(__always) public static func _max(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { xentshim_max_f32x8(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
     xentshim_weighted_f32x8(t, d)
@@ -61,6 +64,7 @@ extension Double: SoftmaxScalar {
   public typealias _Vector = SIMD4<Double>
   @inline(__always) public static func _exp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_exp_f64x4(x) }
   @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
+  @inline(__always) public static func _fastExp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_fast_exp_f64x4(x) }
   @inline(__always) public static func _max(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> { xentshim_max_f64x4(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {
     xentshim_weighted_f64x4(t, d)

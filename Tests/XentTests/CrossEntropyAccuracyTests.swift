@@ -177,6 +177,19 @@ struct CrossEntropyAccuracyTests {
     }
   }
 
+  @Test("The inline exp meets the same bounds", arguments: [10, 37, 1000, 32000])
+  func fastExponential(cols: Int) throws {
+    for soft in [false, true] {
+      var o = CrossEntropyOptions(labelSmoothing: 0.1)
+      o.exponential = .fast
+      let c = Case(rows: 17, cols: cols, pad: 1, offset: 1, soft: soft, options: o, ignoreEvery: soft ? 0 : 5)
+      let f = try measure(Float.self, c)
+      #expect(f.loss <= 1e-7 && f.gradient <= 2e-7 && f.lse <= 2e-7, "Float \(c): \(f)")
+      let d = try measure(Double.self, c)
+      #expect(d.loss <= 1e-14 && d.gradient <= 1e-15 && d.lse <= 1e-15, "Double \(c): \(d)")
+    }
+  }
+
   @Test("Ignore index inside [0, cols) and every row ignored")
   func ignored() throws {
     var o = CrossEntropyOptions(ignoreIndex: 3)

@@ -18,7 +18,7 @@ extension SoftmaxScalar {
     let r = _Vector(repeating: ref), fv = _Vector(repeating: f)
     let av = _Vector(repeating: a), cv = _Vector(repeating: c)
     @inline(__always) func value(_ v: _Vector, _ t: _Vector) -> _Vector {
-      let p = _exp(v - r) * fv
+      let p = exponential(v - r, M.Exp.self) * fv
       return M.soft ? p - (av * t + cv) : p - cv
     }
     var i = 0

@@ -23,11 +23,24 @@
 protocol StatisticsMode {
   static var sumsX: Bool { get }
   static var soft: Bool { get }
+  associatedtype Exp: VectorExponential
 }
-enum PlainStatistics: StatisticsMode { static var sumsX: Bool { false }; static var soft: Bool { false } }
-enum SmoothedStatistics: StatisticsMode { static var sumsX: Bool { true }; static var soft: Bool { false } }
-enum SoftStatistics: StatisticsMode { static var sumsX: Bool { false }; static var soft: Bool { true } }
-enum SoftSmoothedStatistics: StatisticsMode { static var sumsX: Bool { true }; static var soft: Bool { true } }
+enum PlainStatistics<Exp: VectorExponential>: StatisticsMode {
+  static var sumsX: Bool { false }
+  static var soft: Bool { false }
+}
+enum SmoothedStatistics<Exp: VectorExponential>: StatisticsMode {
+  static var sumsX: Bool { true }
+  static var soft: Bool { false }
+}
+enum SoftStatistics<Exp: VectorExponential>: StatisticsMode {
+  static var sumsX: Bool { false }
+  static var soft: Bool { true }
+}
+enum SoftSmoothedStatistics<Exp: VectorExponential>: StatisticsMode {
+  static var sumsX: Bool { true }
+  static var soft: Bool { true }
+}
 
 /// The statistics of one row, relative to the reference `ref`.
 struct RowStatistics<T: SoftmaxScalar> {
@@ -84,7 +97,7 @@ extension SoftmaxScalar {
 
     @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
       let d = v - r
-      let ex = _exp(d)
+      let ex = exponential(d, M.Exp.self)
       if let store { Self.store(ex, store, i) }
       e += ex
       if M.sumsX { sx += d }
@@ -109,7 +122,7 @@ extension SoftmaxScalar {
       let v = loadPartial(x, i, count: len - i, padding: -.infinity)
       let t = M.soft ? loadPartial(y!, i, count: len - i, padding: 0) : zero
       let d = v - r
-      let ex = _exp(d)
+      let ex = exponential(d, M.Exp.self)
       if let store { storePartial(ex, store, i, count: len - i) }
       e1 += ex
       if M.sumsX {

@@ -14,12 +14,12 @@ extension SoftmaxScalar {
   /// The losses of the `lanes` rows starting at `x` (row stride `stride`), in row order; writes their
   /// lse, per-row loss (`.none`), gradient rows and bias contribution when asked.
   @inline(__always)
-  static func crossEntropyRowGroup(
+  static func crossEntropyRowGroup<E: VectorExponential>(
     _ x: UnsafePointer<Self>, stride: Int, cols: Int, labels: UnsafePointer<Int64>, ignore: Int64,
     epsilon: Double, smoothing: Bool, scale: Self, a: Self, c: Self,
     grad: UnsafeMutablePointer<Self>?, gradStride: Int, lse: UnsafeMutablePointer<Self>?,
     rowLoss: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?,
-    scratch: UnsafeMutablePointer<_Vector>
+    scratch: UnsafeMutablePointer<_Vector>, _: E.Type
   ) -> Double {
     let w = _lanes
     let zero = _Vector(repeating: 0)
@@ -42,7 +42,7 @@ extension SoftmaxScalar {
     var s = zero, sx = zero
     for j in 0..<cols {
       let d = _gather(x + j, stride: stride) - r
-      let e = _exp(d)
+      let e = exponential(d, E.self)
       scratch[j] = e
       s += e
       if smoothing { sx += d }

@@ -81,6 +81,78 @@ static inline xentshim_f64x4 xentshim_onehot_f64x4(xentshim_i64x4 labels, long l
   return (xentshim_f64x4)((xentshim_i64x4)av & (labels == j));
 }
 
+/* ---- The inline exponential (opt-in: XENT_EXP=fast) ----------------------------------------------
+ * exp(x) = 2^q · e^s with q = nearest(x / ln 2), s = x − q·ln 2 split in two constants (Cody–Waite),
+ * |s| ≤ ln2/2, and e^s by its Taylor series to degree 7 (float: truncation ≤ s^8/8! < 6e-9 relative)
+ * or 13 (double: < 5e-18), evaluated by Horner. 2^q is applied as two exact power-of-two factors so
+ * that subnormal results round once. x is clamped to the range where the result is neither 0 nor inf
+ * (so −inf gives 0 and large x gives inf); a NaN input is passed through. Any ISA: plain vector
+ * arithmetic that the compiler inlines into the caller (no library call). Accuracy: checked against
+ * the correctly rounded exp over every float in [−104, 89] by Tests/ExpTests (make test-exp). */
+static inline xentshim_f32x8 xentshim_splat_f32x8(float a) {
+  return (xentshim_f32x8){a, a, a, a, a, a, a, a};
+}
+static inline xentshim_f64x4 xentshim_splat_f64x4(double a) {
+  return (xentshim_f64x4){a, a, a, a};
+}
+static inline xentshim_f32x8 xentshim_fast_exp_f32x8(xentshim_f32x8 x) {
+  const xentshim_f32x8 shifter = xentshim_splat_f32x8(0x1.8p23f); /* adding it rounds to an integer */
+  xentshim_f32x8 xc = __builtin_elementwise_min(__builtin_elementwise_max(x, xentshim_splat_f32x8(-104.0f)),
+                                                 xentshim_splat_f32x8(89.0f));
+  xentshim_f32x8 t = xc * xentshim_splat_f32x8(0x1.715476p+0f) + shifter; /* x·(1/ln 2) + 1.5·2^23 */
+  xentshim_f32x8 q = t - shifter;
+  xentshim_i32x8 qi = (xentshim_i32x8)t - (xentshim_i32x8)shifter;
+  /* ln 2 = 0x1.62e4p-1 (exact in 16 bits: q·ln2_hi is exact for |q| ≤ 2^8) + 0x1.7f7d1cp-20. */
+  xentshim_f32x8 a = xc - q * xentshim_splat_f32x8(0x1.62e4p-1f); /* exact */
+  xentshim_f32x8 b = q * xentshim_splat_f32x8(0x1.7f7d1cp-20f);
+  xentshim_f32x8 s = a - b;
+  xentshim_f32x8 s_lo = (a - s) - b; /* the rounding error of s (|a| ≥ |b|: Fast2Sum), kept below */
+  xentshim_f32x8 u = xentshim_splat_f32x8(1.0f / 5040.0f);
+  u = u * s + xentshim_splat_f32x8(1.0f / 720.0f);
+  u = u * s + xentshim_splat_f32x8(1.0f / 120.0f);
+  u = u * s + xentshim_splat_f32x8(1.0f / 24.0f);
+  u = u * s + xentshim_splat_f32x8(1.0f / 6.0f);
+  u = u * s + xentshim_splat_f32x8(0.5f);
+  /* 1 + (s + (s_lo + s²·(1/2 + s/6 + …))): the small parts first, one final rounding at 1 + p. */
+  u = (s + ((s * s) * u + s_lo)) + xentshim_splat_f32x8(1.0f);
+  xentshim_i32x8 q1 = qi >> 1, q2 = qi - q1;
+  xentshim_f32x8 p1 = (xentshim_f32x8)((q1 + 127) << 23), p2 = (xentshim_f32x8)((q2 + 127) << 23);
+  xentshim_f32x8 r = (u * p1) * p2;
+  xentshim_i32x8 nan = (xentshim_i32x8)(x != x);
+  return (xentshim_f32x8)((nan & (xentshim_i32x8)x) | (~nan & (xentshim_i32x8)r));
+}
+static inline xentshim_f64x4 xentshim_fast_exp_f64x4(xentshim_f64x4 x) {
+  const xentshim_f64x4 shifter = xentshim_splat_f64x4(0x1.8p52);
+  xentshim_f64x4 xc = __builtin_elementwise_min(__builtin_elementwise_max(x, xentshim_splat_f64x4(-746.0)),
+                                                 xentshim_splat_f64x4(710.0));
+  xentshim_f64x4 t = xc * xentshim_splat_f64x4(0x1.71547652b82fep+0) + shifter;
+  xentshim_f64x4 q = t - shifter;
+  xentshim_i64x4 qi = (xentshim_i64x4)t - (xentshim_i64x4)shifter;
+  /* ln 2 = 0x1.62e42fefa38p-1 (q·ln2_hi exact for |q| ≤ 2^11) + 0x1.ef35793c7673p-45. */
+  xentshim_f64x4 a = xc - q * xentshim_splat_f64x4(0x1.62e42fefa38p-1);
+  xentshim_f64x4 b = q * xentshim_splat_f64x4(0x1.ef35793c7673p-45);
+  xentshim_f64x4 s = a - b;
+  xentshim_f64x4 s_lo = (a - s) - b;
+  xentshim_f64x4 u = xentshim_splat_f64x4(1.0 / 6227020800.0); /* 1/13! */
+  u = u * s + xentshim_splat_f64x4(1.0 / 479001600.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 39916800.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 3628800.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 362880.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 40320.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 5040.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 720.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 120.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 24.0);
+  u = u * s + xentshim_splat_f64x4(1.0 / 6.0);
+  u = u * s + xentshim_splat_f64x4(0.5);
+  u = (s + ((s * s) * u + s_lo)) + xentshim_splat_f64x4(1.0);
+  xentshim_i64x4 q1 = qi >> 1, q2 = qi - q1;
+  xentshim_f64x4 p1 = (xentshim_f64x4)((q1 + 1023) << 52), p2 = (xentshim_f64x4)((q2 + 1023) << 52);
+  xentshim_f64x4 r = (u * p1) * p2;
+  xentshim_i64x4 nan = (xentshim_i64x4)(x != x);
+  return (xentshim_f64x4)((nan & (xentshim_i64x4)x) | (~nan & (xentshim_i64x4)r));
+}
+
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #  define XENTSHIM_ISA_AVX2 1
 #else

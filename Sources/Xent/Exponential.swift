@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
+/// Which vector `exp` the kernels use.
+public enum Exponential: String, Sendable, Hashable {
+  /// SLEEF's `exp…_u10` (≤ 1.0 ulp), a library call per vector. The default and the reference.
+  case sleef
+  /// An inline polynomial (Cody–Waite reduction, Taylor series, no library call): < 1 ulp against
+  /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`), about twice as fast.
+  case fast
+
+  /// `XENT_EXP=fast` in the environment selects `.fast` for every call that does not say otherwise
+  /// (read once per process); anything else, or nothing, is `.sleef`.
+  public static let environmentDefault: Exponential = {
+    guard let v = getenv("XENT_EXP") else { return .sleef }
+    return Exponential(rawValue: String(cString: v)) ?? .sleef
+  }()
+}
+
+/// The exp choice as a type, so each kernel specialization has it as a constant.
+protocol VectorExponential {
+  static var fast: Bool { get }
+}
+enum SleefExponential: VectorExponential { static var fast: Bool { false } }
+enum FastExponential: VectorExponential { static var fast: Bool { true } }
+
+extension SoftmaxScalar {
+  @inline(__always)
+  static func exponential<E: VectorExponential>(_ v: _Vector, _: E.Type) -> _Vector {
+    E.fast ? _fastExp(v) : _exp(v)
+  }
+}

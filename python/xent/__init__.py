@@ -1,0 +1,419 @@
+"""xent — fast softmax cross-entropy for NumPy arrays (ctypes binding of ``libxent.so``).
+
+Quick start::
+
+    import numpy as np, xent
+    logits = np.random.randn(4096, 32000).astype(np.float32)
+    labels = np.random.randint(0, 32000, size=4096)           # int64
+    loss = xent.cross_entropy(logits, labels)                  # numpy float32 scalar (mean)
+    g = np.empty_like(logits)                                  # allocate once, reuse every step
+    loss, grad, lse, bias = xent.cross_entropy(logits, labels, grad_out=g, return_lse=True, bias_grad=True)
+    loss, grad, _, _ = xent.cross_entropy(logits, labels, grad="inplace")   # overwrites logits
+
+Functions
+---------
+``cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
+grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None)``
+    Hard labels. Per row, with ``lse = log(sum(exp(x)))`` and smoothed targets
+    ``t = (1 - label_smoothing) * onehot(label) + label_smoothing / cols``:
+    ``loss_i = sum_j t_j * (lse - x_j)`` (terms with ``t_j == 0`` count as 0) and
+    ``grad_i = s * (softmax(x_i) - t)``, where ``s = grad_scale / (number of non-ignored rows)`` for
+    ``"mean"`` and ``s = grad_scale`` for ``"sum"``/``"none"``. Rows whose label equals ``ignore_index`` get
+    loss 0 and a zero gradient row (their lse is still computed); the mean of no rows is 0.
+
+``soft_cross_entropy(logits, targets, *, reduction="mean", label_smoothing=0.0, grad_scale=1.0, grad=False,
+return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None)``
+    Soft (probability) targets of the same shape and dtype as ``logits`` (row-strided is fine).
+    ``t = (1 - label_smoothing) * y + label_smoothing / cols``, ``loss_i = sum_j t_j (lse - x_j)``,
+    ``grad_i = s * (sum(t) * softmax(x_i) - t)`` — the exact gradient even when the targets do not sum to 1.
+    ``"mean"`` divides by ``rows``. There is no ``ignore_index``.
+
+``logsumexp(x, *, out=None)``, ``softmax(x, *, out=None)``, ``log_softmax(x, *, out=None)``
+    Row-wise. ``out`` may be ``x`` itself for ``softmax``/``log_softmax`` (in place).
+
+``isa()`` the vector path the library uses; ``library_version()``; ``library_path``; ``__version__``.
+
+Return values
+-------------
+* ``cross_entropy``/``soft_cross_entropy`` return **only the loss** when none of ``grad``, ``grad_out``,
+  ``return_lse``, ``bias_grad`` is requested. Otherwise they return a :class:`CrossEntropyResult`
+  ``(loss, grad, lse, bias_grad)`` — always these four fields in this order, ``None`` for the ones not
+  requested.
+* The loss is a NumPy scalar of the logits' dtype for ``"mean"``/``"sum"`` and for 1-D logits; for 2-D
+  logits with ``reduction="none"`` it is an array of shape ``(rows,)``. If ``out=`` is given, the loss is
+  written there and ``out`` itself is returned (shape ``(rows,)``, or ``()``/``(1,)`` for a scalar loss).
+* ``grad`` has the logits' shape: a new C-contiguous array, ``grad_out`` (which implies ``grad=True``), or
+  ``logits`` itself for ``grad="inplace"``. ``lse`` has shape ``(rows,)`` (a scalar for 1-D logits).
+  ``bias_grad`` has shape ``(cols,)``: the sum of the gradient rows.
+* ``logsumexp`` returns ``(rows,)`` (a scalar for 1-D input, or ``out``); ``softmax``/``log_softmax`` return
+  an array of ``x``'s shape (or ``out``).
+
+Arrays
+------
+* ``float32`` or ``float64`` in native byte order; ``logits``, ``targets``, ``grad_out`` and ``out`` must all
+  have the same dtype (no mixing, no conversion) -> otherwise ``TypeError``. Inputs must be ``numpy.ndarray``.
+* 1-D (one row) or 2-D ``(rows, cols)``. 2-D arrays may be C-contiguous or **row-strided** (e.g. a column
+  slice ``a[:, :k]`` of a wider array): ``strides[1] == itemsize``, ``strides[0]`` a non-negative multiple of
+  ``itemsize`` that is at least ``cols * itemsize``. They are passed to the library without copying.
+  Column-strided, transposed, negatively strided, broadcast, unaligned or 3-D arrays raise ``ValueError``;
+  logits, targets and outputs are never copied silently.
+* ``labels``: ``int64`` of shape ``(rows,)`` (a Python int or one-element array for 1-D logits). Other integer
+  dtypes (and Python int sequences) are converted to a contiguous ``int64`` copy — documented and cheap,
+  labels are ``rows`` values; strided ``int64`` labels are also copied. Non-integer labels raise ``TypeError``.
+* Outputs (``out``, ``grad_out``) must be writable and of the right shape and dtype. Fresh memory costs more
+  than the kernel for large gradients (page faults), so allocate ``grad_out`` once and reuse it.
+
+Options
+-------
+``label_smoothing`` and ``grad_scale`` travel through the C ABI as ``float`` (float32) even for float64 data:
+``label_smoothing=0.1`` acts as ``0.1f = 0.10000000149...``. ``label_smoothing`` must lie in ``[0, 1]`` and
+``grad_scale`` be finite (else :class:`XentError`). ``num_threads=0`` lets the library choose.
+
+Errors and threads
+------------------
+Invalid arguments detected in Python raise ``TypeError``/``ValueError``. A failed library call raises
+:class:`XentError` (a ``ValueError``) carrying the status code and the library's message, e.g.
+``label 10 at row 3 is outside [0, 10)``; the library validates everything before writing, so on error no
+output (and no in-place logits) has been modified. ctypes releases the GIL during each call, and the
+library is thread-safe: calls from many threads run concurrently.
+
+Library lookup: ``$XENT_LIBRARY`` if set, else the ``libxent.so`` bundled in this package, else the system's
+``libxent``. The library's major version must match this package's (checked at import, ``ImportError``).
+"""
+
+import ctypes
+import operator
+from typing import NamedTuple, Optional, Any
+
+import numpy as np
+
+from . import _lib
+from ._lib import (ERR_ALIASING, ERR_INVALID_OPTION, ERR_INVALID_SHAPE, ERR_LABEL_OUT_OF_RANGE,  # noqa: F401
+                   ERR_NULL_POINTER, ERR_UNSUPPORTED, OK)
+
+__version__ = _lib.PACKAGE_VERSION
+library_path = _lib.LIBRARY_PATH
+
+__all__ = ["cross_entropy", "soft_cross_entropy", "logsumexp", "softmax", "log_softmax", "isa",
+           "library_version", "library_path", "CrossEntropyResult", "XentError", "__version__"]
+
+_REDUCTIONS = {"none": _lib.REDUCTION_NONE, "sum": _lib.REDUCTION_SUM, "mean": _lib.REDUCTION_MEAN}
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_OPTIONS_SIZE = ctypes.sizeof(_lib.Options)
+
+
+class XentError(ValueError):
+    """A libxent call failed. ``status`` is the ``xent_status`` code, ``status_name`` its
+    ``xent_status_string``, ``detail`` the library's ``xent_last_error_message()``."""
+
+    def __init__(self, function, status, detail):
+        self.function = function
+        self.status = status
+        self.status_name = _lib.status_string(status)
+        self.detail = detail
+        super().__init__(f"{function}: {self.status_name}" + (f": {detail}" if detail else ""))
+
+
+class CrossEntropyResult(NamedTuple):
+    """``(loss, grad, lse, bias_grad)``; the fields not requested are ``None``."""
+    loss: Any
+    grad: Optional[np.ndarray]
+    lse: Any
+    bias_grad: Optional[np.ndarray]
+
+
+def isa():
+    """Name of the vector code path the library uses (``xent_isa_name()``)."""
+    return _lib.lib.xent_isa_name().decode("utf-8", "replace")
+
+
+def library_version():
+    """The loaded library's ``xent_version_string()``, e.g. ``"1.0.0"``."""
+    return _lib.LIBRARY_VERSION
+
+
+# ----------------------------------------------------------------------------------------------------------
+# argument checking
+
+def _ptr(a):
+    return a.__array_interface__["data"][0]
+
+
+def _float_dtype(a, name):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32 or float64, got {type(a).__name__} "
+                        "(wrap it with np.asarray(..., dtype=np.float32) yourself; xent never copies it)")
+    dt = a.dtype
+    if dt not in _SUFFIX:
+        if dt.kind == "f" and dt.newbyteorder("=") in _SUFFIX and not dt.isnative:
+            raise TypeError(f"{name} has non-native byte order ({dt.str}); convert it with .astype({dt.name!r})")
+        raise TypeError(f"{name} must have dtype float32 or float64, got {dt}")
+    return dt
+
+
+def _matrix(a, name, dtype=None, shape=None, writable=False):
+    """Check a 1-D/2-D float array; return (rows, cols, row_stride_in_elements)."""
+    dt = _float_dtype(a, name)
+    if dtype is not None and dt != dtype:
+        raise TypeError(f"{name} has dtype {dt} but the logits have dtype {dtype}; mixed dtypes are not "
+                        "supported (no silent conversion)")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D (one row) or 2-D (rows, cols), got {a.ndim}-D shape {a.shape}")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    if not a.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its element size")
+    item = dt.itemsize
+    if a.ndim == 1:
+        rows, cols = 1, a.shape[0]
+        if cols > 1 and a.strides[0] != item:
+            raise ValueError(f"{name} must be contiguous (stride {a.strides[0]} bytes, element {item})")
+        return rows, cols, cols
+    rows, cols = a.shape
+    s0, s1 = a.strides
+    if rows == 0:
+        return rows, cols, cols  # nothing is read or written; numpy may report any strides here
+    if cols > 1 and s1 != item:
+        raise ValueError(f"{name} must have contiguous rows (strides[1] == itemsize == {item}), got strides "
+                         f"{a.strides}; column-strided or transposed arrays are not supported (use "
+                         "np.ascontiguousarray explicitly)")
+    if rows <= 1:
+        return rows, cols, cols
+    if s0 < 0 or s0 % item != 0 or s0 // item < cols:
+        raise ValueError(f"{name} has row stride {s0} bytes; it must be a non-negative multiple of {item} and "
+                         f"at least cols * itemsize = {cols * item} (no negative, overlapping or broadcast rows)")
+    return rows, cols, s0 // item
+
+
+def _vector_out(out, name, dtype, n, scalar):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, expected {dtype}")
+    ok = out.shape in ((), (1,)) if scalar else out.shape == (n,)
+    if not ok:
+        want = "() or (1,)" if scalar else f"({n},)"
+        raise ValueError(f"{name} has shape {out.shape}, expected {want}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    if not (out.flags.c_contiguous and out.flags.aligned):
+        raise ValueError(f"{name} must be contiguous and aligned")
+    return out
+
+
+def _reduction(reduction):
+    try:
+        return _REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', got {reduction!r}") from None
+
+
+def _int(value, name, lo, hi):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{name}={v} is outside [{lo}, {hi}]")
+    return v
+
+
+def _real(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _labels(labels, rows, one_d):
+    arr = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    if arr.size == 0 and not isinstance(labels, np.ndarray):
+        arr = np.empty(arr.shape, np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers (int64; other integer dtypes are converted), got dtype {arr.dtype}")
+    if one_d:
+        if arr.shape not in ((), (1,)):
+            raise ValueError(f"1-D logits are one row: labels must be one integer, got shape {arr.shape}")
+        arr = arr.reshape(1)
+    elif arr.shape != (rows,):
+        raise ValueError(f"labels must have shape ({rows},) to match the logits, got {arr.shape}")
+    if arr.dtype != np.int64:
+        if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > _INT64_MAX:
+            raise ValueError("labels has a uint64 value that does not fit in int64")
+        arr = arr.astype(np.int64)  # documented conversion: rows values
+    if not (arr.flags.c_contiguous and arr.flags.aligned):
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def _check(fn_name, status):
+    if status != OK:
+        detail = _lib.last_error_message()  # same thread, right after the failed call
+        raise XentError(fn_name, status, detail)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# cross-entropy
+
+def _cross_entropy(kind, logits, second, reduction, ignore_index, label_smoothing, grad_scale, grad,
+                   return_lse, bias_grad, num_threads, out, grad_out):
+    rows, cols, row_stride = _matrix(logits, "logits")
+    dtype = logits.dtype
+    one_d = logits.ndim == 1
+    red = _reduction(reduction)
+    opts = _lib.Options(_OPTIONS_SIZE, red, _int(num_threads, "num_threads", -(1 << 31), (1 << 31) - 1),
+                        _int(ignore_index, "ignore_index", _INT64_MIN, _INT64_MAX),
+                        _real(label_smoothing, "label_smoothing"), _real(grad_scale, "grad_scale"))
+
+    if isinstance(grad, str):
+        if grad != "inplace":
+            raise ValueError(f"grad must be False, True or 'inplace', got {grad!r}")
+        inplace = True
+    elif isinstance(grad, (bool, np.bool_)) or grad is None:
+        inplace = False
+        grad = bool(grad)
+    else:
+        raise ValueError(f"grad must be False, True or 'inplace', got {grad!r}")
+
+    if kind == "hard":
+        labels = _labels(second, rows, one_d)
+        second_args = (_ptr(labels),)
+    else:
+        trows, tcols, target_stride = _matrix(second, "targets", dtype=dtype, shape=logits.shape)
+        second_args = (_ptr(second), target_stride)
+
+    # gradient buffer
+    grad_arr = None
+    grad_stride = row_stride
+    if inplace:
+        if grad_out is not None and grad_out is not logits:
+            raise ValueError("grad='inplace' writes into logits; grad_out must be omitted (or be logits)")
+        if not logits.flags.writeable:
+            raise ValueError("grad='inplace' needs writable logits")
+        grad_arr = logits
+    elif grad_out is not None:
+        _, _, grad_stride = _matrix(grad_out, "grad_out", dtype=dtype, shape=logits.shape, writable=True)
+        grad_arr = grad_out
+    elif grad:
+        grad_arr = np.empty(logits.shape, dtype)
+        grad_stride = cols
+    if grad_arr is not None and rows <= 1:
+        grad_stride = row_stride  # irrelevant for one row; keep it equal so the plain entry point is used
+
+    scalar_loss = one_d or red != _lib.REDUCTION_NONE
+    n_loss = 1 if scalar_loss else rows
+    loss = _vector_out(out, "out", dtype, n_loss, scalar_loss) if out is not None else np.empty(n_loss, dtype)
+    lse = np.empty(rows, dtype) if return_lse else None
+    bias = np.empty(cols, dtype) if bias_grad else None
+
+    sfx = _SUFFIX[dtype]
+    stem = "cross_entropy" if kind == "hard" else "soft_cross_entropy"
+    gp = _ptr(grad_arr) if grad_arr is not None else None
+    lp = _ptr(lse) if lse is not None else None
+    if bias is not None or (grad_arr is not None and grad_stride != row_stride):
+        name = f"xent_{stem}_ex_{sfx}"
+        status = getattr(_lib.lib, name)(_ptr(logits), rows, cols, row_stride, *second_args, ctypes.byref(opts),
+                                         _ptr(loss), gp, grad_stride, lp,
+                                         _ptr(bias) if bias is not None else None)
+    else:
+        name = f"xent_{stem}_{sfx}"
+        status = getattr(_lib.lib, name)(_ptr(logits), rows, cols, row_stride, *second_args, ctypes.byref(opts),
+                                         _ptr(loss), gp, lp)
+    _check(name, status)
+
+    loss_ret = out if out is not None else (loss[0] if scalar_loss else loss)
+    if grad_arr is None and lse is None and bias is None:
+        return loss_ret
+    if lse is not None and one_d:
+        lse = lse[0]
+    return CrossEntropyResult(loss_ret, grad_arr, lse, bias)
+
+
+def cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
+                  grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None):
+    """Softmax cross-entropy with integer class labels (and optional label smoothing).
+
+    ``logits``: float32/float64, 1-D ``(cols,)`` or 2-D ``(rows, cols)``, C-contiguous or row-strided, not
+    copied. ``labels``: int64 ``(rows,)`` in ``[0, cols)`` or equal to ``ignore_index`` (other integer dtypes
+    are converted to an int64 copy). ``reduction``: ``"mean"`` (over non-ignored rows; 0 if none),
+    ``"sum"`` or ``"none"``. ``label_smoothing`` in ``[0, 1]``. ``grad_scale`` multiplies the gradient.
+    ``grad``: ``False``, ``True`` (new array, or ``grad_out``), or ``"inplace"`` (overwrites ``logits``).
+    ``return_lse``: also return ``log(sum(exp(logits)))`` per row. ``bias_grad``: also return the sum of
+    the gradient rows, shape ``(cols,)``. ``num_threads``: 0 = automatic. ``out``: buffer for the loss.
+    ``grad_out``: preallocated gradient buffer of the logits' shape/dtype (row-strided allowed; implies
+    ``grad=True``; reuse it across calls).
+
+    Returns the loss alone, or ``CrossEntropyResult(loss, grad, lse, bias_grad)`` when any of ``grad``,
+    ``grad_out``, ``return_lse``, ``bias_grad`` is requested (see the module docstring). Raises
+    ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` (``ValueError``) for library
+    errors such as a label out of range (message names the row).
+    """
+    return _cross_entropy("hard", logits, labels, reduction, ignore_index, label_smoothing, grad_scale, grad,
+                          return_lse, bias_grad, num_threads, out, grad_out)
+
+
+def soft_cross_entropy(logits, targets, *, reduction="mean", label_smoothing=0.0, grad_scale=1.0, grad=False,
+                       return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None):
+    """Softmax cross-entropy with soft (probability) targets.
+
+    ``targets``: same shape and dtype as ``logits`` (row-strided allowed, not copied); they need not sum to
+    1 — the gradient ``s * (sum(t) * softmax(x) - t)`` is exact either way. ``"mean"`` divides by ``rows``.
+    Other arguments and the return value are as for :func:`cross_entropy` (there is no ``ignore_index``).
+    """
+    return _cross_entropy("soft", logits, targets, reduction, -100, label_smoothing, grad_scale, grad,
+                          return_lse, bias_grad, num_threads, out, grad_out)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# row-wise primitives
+
+def logsumexp(x, *, out=None):
+    """Row-wise ``log(sum(exp(x)))``: shape ``(rows,)`` for 2-D ``x``, a scalar for 1-D ``x`` (or ``out``).
+
+    An all ``-inf`` row gives ``-inf``; a row containing NaN or ``+inf`` gives NaN.
+    """
+    rows, cols, row_stride = _matrix(x, "x")
+    one_d = x.ndim == 1
+    res = _vector_out(out, "out", x.dtype, rows, one_d) if out is not None else np.empty(rows, x.dtype)
+    name = f"xent_logsumexp_{_SUFFIX[x.dtype]}"
+    _check(name, getattr(_lib.lib, name)(_ptr(x), rows, cols, row_stride, _ptr(res)))
+    if out is not None:
+        return out
+    return res[0] if one_d else res
+
+
+def _rowwise(op, x, out):
+    rows, cols, row_stride = _matrix(x, "x")
+    if out is None:
+        out = np.empty(x.shape, x.dtype)
+        out_stride = cols
+    else:
+        if out is not x:
+            _, _, out_stride = _matrix(out, "out", dtype=x.dtype, shape=x.shape, writable=True)
+        else:
+            if not x.flags.writeable:
+                raise ValueError("out is x (in place) but x is not writable")
+            out_stride = row_stride
+    name = f"xent_{op}_{_SUFFIX[x.dtype]}"
+    _check(name, getattr(_lib.lib, name)(_ptr(x), rows, cols, row_stride, _ptr(out), out_stride))
+    return out
+
+
+def softmax(x, *, out=None):
+    """Row-wise ``exp(x - lse)``; ``out`` may be ``x`` (in place) or any row-strided buffer of ``x``'s shape.
+
+    ``-inf`` entries give 0; an all ``-inf`` row gives zeros; a row with NaN/``+inf`` gives NaN.
+    """
+    return _rowwise("softmax", x, out)
+
+
+def log_softmax(x, *, out=None):
+    """Row-wise ``x - lse``; ``out`` may be ``x`` (in place) or any row-strided buffer of ``x``'s shape.
+
+    An all ``-inf`` row gives ``-inf``; a row with NaN/``+inf`` gives NaN.
+    """
+    return _rowwise("log_softmax", x, out)

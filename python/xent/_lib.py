@@ -1,0 +1,147 @@
+"""Locating, loading and declaring ``libxent.so`` (internal).
+
+Search order (the first that exists wins):
+
+1. the path in the ``XENT_LIBRARY`` environment variable (if set, it must load);
+2. ``libxent.so`` next to this file (bundled by ``make`` and ``pip install ./python``);
+3. the system loader's ``libxent`` (``ctypes.util.find_library``, e.g. after ``make install``).
+
+At import the library's ``xent_version_number()`` major version must equal this package's.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+PACKAGE_VERSION = "1.0.0"
+PACKAGE_MAJOR = int(PACKAGE_VERSION.split(".")[0])
+
+# Status codes of include/xent.h (never renumbered).
+OK = 0
+ERR_NULL_POINTER = 1
+ERR_INVALID_SHAPE = 2
+ERR_LABEL_OUT_OF_RANGE = 3
+ERR_INVALID_OPTION = 4
+ERR_ALIASING = 5
+ERR_UNSUPPORTED = 6
+
+REDUCTION_NONE = 0
+REDUCTION_SUM = 1
+REDUCTION_MEAN = 2
+
+
+class Options(ctypes.Structure):
+    """Mirror of ``xent_options`` (v1 layout)."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("reduction", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+        ("ignore_index", ctypes.c_int64),
+        ("label_smoothing", ctypes.c_float),
+        ("grad_scale", ctypes.c_float),
+    ]
+
+
+_p = ctypes.c_void_p
+_sz = ctypes.c_size_t
+_st = ctypes.c_int32
+_opts = ctypes.POINTER(Options)
+
+# name -> (restype, argtypes); the _f64 twins have identical ctypes signatures (pointers are void*).
+_SIGNATURES = {
+    "xent_options_init": (None, [_opts]),
+    "xent_version_number": (ctypes.c_uint32, []),
+    "xent_version_string": (ctypes.c_char_p, []),
+    "xent_status_string": (ctypes.c_char_p, [_st]),
+    "xent_last_error_message": (ctypes.c_char_p, []),
+    "xent_isa_name": (ctypes.c_char_p, []),
+}
+for _t in ("f32", "f64"):
+    _SIGNATURES.update({
+        # logits, rows, cols, row_stride, labels, opts, loss, grad, lse
+        f"xent_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _p]),
+        # ..., loss, grad, grad_stride, lse, bias_grad
+        f"xent_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _sz, _p, _p]),
+        # logits, rows, cols, row_stride, targets, target_stride, opts, loss, grad, lse
+        f"xent_soft_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _p]),
+        f"xent_soft_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _sz, _p, _p]),
+        f"xent_logsumexp_{_t}": (_st, [_p, _sz, _sz, _sz, _p]),
+        f"xent_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
+        f"xent_log_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
+    })
+
+
+def _candidates():
+    env = os.environ.get("XENT_LIBRARY")
+    if env:
+        return [(env, "XENT_LIBRARY")], True
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libxent.so")
+    cands = [(here, "bundled")]
+    found = ctypes.util.find_library("xent")
+    if found:
+        cands.append((found, "system"))
+    return cands, False
+
+
+def _load():
+    cands, from_env = _candidates()
+    errors = []
+    for path, origin in cands:
+        if origin == "bundled" and not os.path.exists(path):
+            errors.append(f"{path}: not present")
+            continue
+        try:
+            lib = ctypes.CDLL(path)  # CDLL (not PyDLL): every call releases the GIL
+        except OSError as e:
+            if from_env:
+                raise ImportError(f"xent: cannot load XENT_LIBRARY={path!r}: {e}") from e
+            errors.append(f"{path}: {e}")
+            continue
+        return lib, path
+    raise ImportError(
+        "xent: libxent.so not found (" + "; ".join(errors) + "). Build it with `make lib` "
+        "(which copies it to python/xent/) and reinstall, or set XENT_LIBRARY=/path/to/libxent.so.")
+
+
+def _declare(lib, path):
+    missing = []
+    for name, (res, args) in _SIGNATURES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = res
+        fn.argtypes = args
+    if missing:
+        raise ImportError(f"xent: {path} lacks the symbols {', '.join(missing)}; "
+                          "is it an older or foreign libxent.so?")
+
+
+lib, LIBRARY_PATH = _load()
+_declare(lib, LIBRARY_PATH)
+
+LIBRARY_VERSION_NUMBER = int(lib.xent_version_number())
+LIBRARY_VERSION = lib.xent_version_string().decode("utf-8", "replace")
+if LIBRARY_VERSION_NUMBER // 10000 != PACKAGE_MAJOR:
+    raise ImportError(
+        f"xent: the Python package {PACKAGE_VERSION} needs libxent major version {PACKAGE_MAJOR}, but "
+        f"{LIBRARY_PATH} reports version {LIBRARY_VERSION} (xent_version_number() = {LIBRARY_VERSION_NUMBER}). "
+        "Rebuild/reinstall the package or point XENT_LIBRARY at a matching library.")
+
+
+def status_string(status):
+    return lib.xent_status_string(status).decode("utf-8", "replace")
+
+
+def last_error_message():
+    msg = lib.xent_last_error_message()
+    return msg.decode("utf-8", "replace") if msg else ""
+
+
+def default_options():
+    o = Options()
+    lib.xent_options_init(ctypes.byref(o))
+    o.struct_size = ctypes.sizeof(Options)
+    return o

@@ -147,8 +147,35 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
 
     if let biasOut { T.zeroRow(biasOut, count: cols) }
 
+    // Long rows are split into fixed column blocks (see Parallel.swift): their statistics are
+    // computed block by block, on `columnThreads` workers, and merged in block order.
+    let split = cols >= columnSplitThreshold
+    let blockLength = columnBlockLength(cols)
+    let blockCount = split ? (cols + blockLength - 1) / blockLength : 1
+
+    /// The statistics of row `x` (exps stored to `g` when non-nil), whole or by blocks.
+    @inline(__always) func statistics<N: StatisticsMode>(
+      _ x: UnsafePointer<T>, _ y: UnsafePointer<T>?, _ g: UnsafeMutablePointer<T>?, _: N.Type,
+      blocks: UnsafeMutablePointer<RowStatistics<T>>?, columnThreads: Int
+    ) -> RowStatistics<T> {
+      guard let blocks else { return T.rowStatistics(x, y, count: cols, N.self, store: g) }
+      forEachBlock(count: blockCount, threads: columnThreads) { k in
+        let lo = k * blockLength
+        blocks[k] = T.rowStatistics(x + lo, y.map { $0 + lo }, count: min(blockLength, cols - lo), N.self,
+                                    store: g.map { $0 + lo })
+      }
+      var st = blocks[0]
+      for k in 1..<blockCount {
+        st.merge(blocks[k], countA: k * blockLength, countB: min(blockLength, cols - k * blockLength),
+                 sumsX: N.sumsX, soft: N.soft)
+      }
+      return st
+    }
+
     // One row: statistics pass, loss, then the output pass. Returns the row's loss.
-    @inline(__always) func row(_ i: Int) -> Double {
+    @inline(__always) func row(
+      _ i: Int, blocks: UnsafeMutablePointer<RowStatistics<T>>? = nil, columnThreads: Int = 1
+    ) -> Double {
       let x = x0 + i * stride
       let y = y0.map { $0 + i * yStride }
       let g = gradOut.map { $0 + i * gradStride }
@@ -156,7 +183,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       if let labels {
         let l = labels[i]
         if l == ignore {
-          if let lseOut { lseOut[i] = T(T.rowStatistics(x, nil, count: cols, PlainStatistics<M.Exp>.self).logSumExp) }
+          if let lseOut {
+            let st = statistics(x, nil, nil, PlainStatistics<M.Exp>.self, blocks: blocks, columnThreads: columnThreads)
+            lseOut[i] = T(st.logSumExp)
+          }
           if let g { T.zeroRow(g, count: cols) }
           if reduction == .none { lossOut[i] = 0 }
           return 0
@@ -167,7 +197,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       let xLabel = M.soft ? 0 : Double(x[label])
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
-      let st = T.rowStatistics(x, y, count: cols, M.self, store: g)
+      let st = statistics(x, y, g, M.self, blocks: blocks, columnThreads: columnThreads)
       if let lseOut { lseOut[i] = T(st.logSumExp) }
 
       // Σ t over the row: 1 for labels, (1 − ε)Σy + ε for soft targets.
@@ -193,10 +223,21 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       if wantsGradient {
         // ŷ·Σt = exp(x − ref)·(Σt / Σexp); an all −inf row has ŷ = 0.
         let f = st.sumExp == 0 ? 0 : scale * targetSum / st.sumExp
-        if let g {
-          T.gradientFromExp(g, y, count: cols, f: T(f), a: T(a), c: T(c), bias: biasOut, M.self)
-        } else {
-          T.gradientRow(x, y, count: cols, ref: st.ref, f: T(f), a: T(a), c: T(c), grad: nil, bias: biasOut, M.self)
+        forEachBlock(count: blocks == nil ? 1 : blockCount, threads: columnThreads) { k in
+          let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
+          if let g {
+            // A block's stored exps are relative to its own reference: rescale them to the row's.
+            var fk = f
+            if let blocks {
+              let b = blocks[k]
+              fk = b.sumExp == 0 ? 0 : f * scalarExp(Double(b.ref) - Double(st.ref))
+            }
+            T.gradientFromExp(g + lo, y.map { $0 + lo }, count: n, f: T(fk), a: T(a), c: T(c),
+                              bias: biasOut.map { $0 + lo }, M.self)
+          } else {
+            T.gradientRow(x + lo, y.map { $0 + lo }, count: n, ref: st.ref, f: T(f), a: T(a), c: T(c),
+                          grad: nil, bias: biasOut.map { $0 + lo }, M.self)
+          }
         }
         if !M.soft && a != 0 {
           // The one-hot part, −s(1 − ε) at the label, subtracted in Double and rounded once more.
@@ -207,33 +248,45 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       return loss
     }
 
-    // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.
-    let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
-    // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
-    // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
-    let grouped = !M.soft && cols <= smallClassLimit
-    let w = T._lanes
-    let total = sumOverRowChunks(rows: rows, threads: threads) { range in
-      var s = 0.0
-      var i = range.lowerBound
-      if grouped {
-        withUnsafeTemporaryAllocation(of: T._Vector.self, capacity: smallClassLimit) { scratch in
-          while i + w <= range.upperBound {
-            s += T.crossEntropyRowGroup(
-              x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
-              epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
-              grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
-              rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!,
-              M.Exp.self)
-            i += w
+    let total: Double
+    if split {
+      // Rows one after the other, each spread over the cores by column blocks (which also write
+      // disjoint parts of the bias gradient).
+      let columnThreads = options.threads > 0 ? options.threads : processorCount
+      total = withUnsafeTemporaryAllocation(of: RowStatistics<T>.self, capacity: maximumColumnBlocks) { blocks in
+        var s = 0.0
+        for i in 0..<rows { s += row(i, blocks: blocks.baseAddress!, columnThreads: columnThreads) }
+        return s
+      }
+    } else {
+      // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.
+      let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
+      // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
+      // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
+      let grouped = !M.soft && cols <= smallClassLimit
+      let w = T._lanes
+      total = sumOverRowChunks(rows: rows, threads: threads) { range in
+        var s = 0.0
+        var i = range.lowerBound
+        if grouped {
+          withUnsafeTemporaryAllocation(of: T._Vector.self, capacity: smallClassLimit) { scratch in
+            while i + w <= range.upperBound {
+              s += T.crossEntropyRowGroup(
+                x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
+                epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
+                grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
+                rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!,
+                M.Exp.self)
+              i += w
+            }
           }
         }
+        while i < range.upperBound {
+          s += row(i)
+          i += 1
+        }
+        return s
       }
-      while i < range.upperBound {
-        s += row(i)
-        i += 1
-      }
-      return s
     }
     switch reduction {
     case .none: break

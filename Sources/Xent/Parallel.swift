@@ -61,3 +61,35 @@ func sumOverRowChunks(rows: Int, threads: Int, _ body: (Range<Int>) -> Double) -
     return total
   }
 }
+
+/// Runs `body(k)` for every `k` in `0..<count` on `threads` workers (contiguous runs of k per
+/// worker). `body` must write disjoint memory for different k.
+func forEachBlock(count: Int, threads: Int, _ body: (Int) -> Void) {
+  if threads <= 1 || count <= 1 {
+    for k in 0..<count { body(k) }
+    return
+  }
+  let workers = min(threads, count)
+  withoutActuallyEscaping(body) { body in
+    let shared = UncheckedSendable(value: body)
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      for k in (w * count / workers)..<((w + 1) * count / workers) { shared.value(k) }
+    }
+  }
+}
+
+// MARK: Column blocks of long rows
+
+/// Rows with at least this many columns are split into fixed column blocks whose statistics merge
+/// associatively (the inference case: one row of 100k+ classes uses every core). The split depends
+/// on `cols` alone, never on the thread count, so results are bit-identical for any thread count.
+let columnSplitThreshold = 1 << 16
+
+/// At most this many blocks per row (their statistics live on the stack).
+let maximumColumnBlocks = 64
+
+/// Block length: 16384 elements, or more so that a row has at most 64 blocks; a multiple of 64.
+@inline(__always) func columnBlockLength(_ cols: Int) -> Int {
+  let spread = (cols + maximumColumnBlocks - 1) / maximumColumnBlocks
+  return max(1 << 14, (spread + 63) / 64 * 64)
+}

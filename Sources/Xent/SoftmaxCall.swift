@@ -65,31 +65,65 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     let x0 = x.address!.assumingMemoryBound(to: T.self)
     let o0 = UnsafeMutablePointer(mutating: out.address!.assumingMemoryBound(to: T.self))
     let function = function, outStride = outStride
-    let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)
-    _ = sumOverRowChunks(rows: layout.rows, threads: threads) { range in
-      for i in range {
-        let x = x0 + i * stride
-        if function == .softmax {
-          // exp(x − max) stored by the statistics pass, then scaled by 1/Σexp (formed in Double,
-          // rounded once); an all −inf row (Σexp = 0) gives zeros.
-          let o = o0 + i * outStride
-          let st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self, store: o)
-          T.scaleRow(o, count: cols, by: T(st.sumExp == 0 ? 0 : 1 / st.sumExp))
-          continue
+    // Long rows: fixed column blocks on `columnThreads` workers, merged in order (Parallel.swift).
+    let split = cols >= columnSplitThreshold
+    let blockLength = split ? columnBlockLength(cols) : cols
+    let blockCount = (cols + blockLength - 1) / blockLength
+
+    @inline(__always) func row(_ i: Int, blocks: UnsafeMutablePointer<RowStatistics<T>>?, columnThreads: Int) {
+      let x = x0 + i * stride
+      let o = o0 + i * outStride
+      // Softmax stores exp(x − max) in the statistics pass, then scales it by 1/Σexp (formed in
+      // Double, rounded once); an all −inf row (Σexp = 0) gives zeros.
+      let store = function == .softmax ? o : nil
+      var st: RowStatistics<T>
+      if let blocks {
+        forEachBlock(count: blockCount, threads: columnThreads) { k in
+          let lo = k * blockLength
+          blocks[k] = T.rowStatistics(x + lo, nil, count: min(blockLength, cols - lo), PlainStatistics<E>.self,
+                                      store: store.map { $0 + lo })
         }
-        let st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self)
-        switch function {
-        case .logSumExp:
-          o0[i] = T(st.logSumExp)
-        case .softmax:
-          break  // handled above
-        case .logSoftmax:
-          // An all −inf row gives −inf: (−inf − 0) − 0.
-          let l = st.sumExp == 0 ? 0 : scalarLog(st.sumExp)
-          T.logSoftmaxRow(x, count: cols, ref: st.ref, logSum: T(l), out: o0 + i * outStride)
+        st = blocks[0]
+        for k in 1..<blockCount {
+          st.merge(blocks[k], countA: k * blockLength, countB: min(blockLength, cols - k * blockLength),
+                   sumsX: false, soft: false)
+        }
+      } else {
+        st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self, store: store)
+      }
+      switch function {
+      case .logSumExp:
+        o0[i] = T(st.logSumExp)
+      case .softmax:
+        let f = st.sumExp == 0 ? 0 : 1 / st.sumExp
+        forEachBlock(count: blockCount, threads: columnThreads) { k in
+          let lo = k * blockLength
+          // Each block's exps are relative to its own reference.
+          var fk = f
+          if let blocks { fk = blocks[k].sumExp == 0 ? 0 : f * scalarExp(Double(blocks[k].ref) - Double(st.ref)) }
+          T.scaleRow(o + lo, count: min(blockLength, cols - lo), by: T(fk))
+        }
+      case .logSoftmax:
+        // An all −inf row gives −inf: (−inf − 0) − 0.
+        let l = st.sumExp == 0 ? 0 : scalarLog(st.sumExp)
+        forEachBlock(count: blockCount, threads: columnThreads) { k in
+          let lo = k * blockLength
+          T.logSoftmaxRow(x + lo, count: min(blockLength, cols - lo), ref: st.ref, logSum: T(l), out: o + lo)
         }
       }
-      return 0
+    }
+
+    if split {
+      let columnThreads = threads > 0 ? threads : processorCount
+      withUnsafeTemporaryAllocation(of: RowStatistics<T>.self, capacity: maximumColumnBlocks) { blocks in
+        for i in 0..<layout.rows { row(i, blocks: blocks.baseAddress!, columnThreads: columnThreads) }
+      }
+    } else {
+      let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)
+      _ = sumOverRowChunks(rows: layout.rows, threads: threads) { range in
+        for i in range { row(i, blocks: nil, columnThreads: 1) }
+        return 0
+      }
     }
   }
 }

@@ -82,4 +82,52 @@ struct GradientAndThreadTests {
       #expect(r.0 == one.0 && r.1 == one.1 && r.2 == one.2 && r.3 == one.3, "threads \(t)")
     }
   }
+
+  @Test("Long rows split into column blocks: bit-identical for 1, 2, 3 and 8 threads, in place too")
+  func columnBlocks() throws {
+    var rng = TestRandom(seed: 21)
+    let cols = 200_003
+    let layout = MatrixLayout(rows: 3, cols: cols, rowStride: cols + 5)
+    var x = (0..<layout.extent!).map { _ in Float(rng.normal() * 3) }
+    x[17] = -.infinity
+    x[cols + 5 + 70_000] = 40  // a maximum in a later block of row 1
+    let labels: [Int64] = [5, 199_999, -100]
+    let targets = (0..<(3 * cols)).map { _ in Float(rng.uniform() < 0.99 ? 0 : rng.uniform()) }
+    func run(_ t: Int) throws -> [[Float]] {
+      let o = CrossEntropyOptions(reduction: .none, labelSmoothing: 0.05, threads: t)
+      var loss = [Float](repeating: 0, count: 3), grad = [Float](repeating: 0, count: 3 * cols)
+      var lse = [Float](repeating: 0, count: 3), bias = [Float](repeating: 0, count: cols)
+      var softLoss: Float = 0
+      var inPlace = x
+      var inPlaceLoss: Float = 0
+      do {
+        var l = loss.mutableSpan, g = grad.mutableSpan, s = lse.mutableSpan, b = bias.mutableSpan
+        try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: o, loss: &l,
+                         gradient: &g, logSumExp: &s, biasGradient: &b)
+        var none = MutableSpan<Float>()
+        softLoss = try softCrossEntropy(logits: x.span, layout: layout, targets: targets.span,
+                                        options: .init(threads: t), gradient: &none)
+        var ip = inPlace.mutableSpan
+        inPlaceLoss = try crossEntropyInPlace(logits: &ip, layout: layout, labels: labels.span,
+                                              options: .init(threads: t))
+      }
+      return [loss, grad, lse, bias, [softLoss, inPlaceLoss], inPlace,
+              try softmax(x.span, layout: layout, threads: t), try logSoftmax(x.span, layout: layout, threads: t),
+              try logSumExp(x.span, layout: layout, threads: t)]
+    }
+    let one = try run(1)
+    for t in [2, 3, 8] {
+      let r = try run(t)
+      for k in one.indices { #expect(r[k] == one[k], "threads \(t), output \(k)") }
+    }
+    // And the split rows are accurate: lse and softmax against the reference.
+    for i in 0..<3 {
+      let row = Array(x[(i * (cols + 5))..<(i * (cols + 5) + cols)])
+      let r = ReferenceRow(row)
+      #expect(absoluteError(one[2][i], r.lse) <= 2e-7 * Double(max(1, abs(r.lse))))
+      var worst = 0.0
+      for j in stride(from: 0, to: cols, by: 97) { worst = max(worst, absoluteError(one[6][i * cols + j], r.p[j])) }
+      #expect(worst <= 1e-9)
+    }
+  }
 }

@@ -56,8 +56,31 @@ struct RowStatistics<T: SoftmaxScalar> {
   /// Σ over y ≠ 0 of y·(x − ref) (only in soft modes).
   var sumYX: Double = 0
 
+  /// The largest element (NaN ignored; −inf when there is none above −inf).
+  var maximum: T = -.infinity
+
   /// log Σ exp(x) = ref + log Σ exp(x − ref); −inf for an all −inf row.
   var logSumExp: Double { Double(ref) + scalarLog(sumExp) }
+
+  /// Merges the statistics `b` of the `countB` elements that follow the `countA` elements of
+  /// `self`: the sums of both are moved to the larger maximum by the identities at the top of this
+  /// file. Exact up to one rounding per term; applied in a fixed order, so deterministic.
+  mutating func merge(_ b: RowStatistics<T>, countA: Int, countB: Int, sumsX: Bool, soft: Bool) {
+    let maximum = Swift.max(self.maximum, b.maximum)
+    let ref: T = maximum == -.infinity ? 0 : maximum
+    let da = Double(self.ref) - Double(ref), db = Double(b.ref) - Double(ref)
+    @inline(__always) func shifted(_ s: Double, _ d: Double) -> Double { s == 0 ? 0 : s * scalarExp(d) }
+    sumExp = shifted(sumExp, da) + shifted(b.sumExp, db)
+    if sumsX {
+      sumX = (countA == 0 ? 0 : sumX + Double(countA) * da) + (countB == 0 ? 0 : b.sumX + Double(countB) * db)
+    }
+    if soft {
+      sumYX = (sumY == 0 ? sumYX : sumYX + sumY * da) + (b.sumY == 0 ? b.sumYX : b.sumYX + b.sumY * db)
+      sumY += b.sumY
+    }
+    self.maximum = maximum
+    self.ref = ref
+  }
 }
 
 extension SoftmaxScalar {
@@ -200,6 +223,7 @@ extension SoftmaxScalar {
       start += len
     }
     st.sumExp += compensation
+    st.maximum = runningMax
     return st
   }
 }

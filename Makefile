@@ -81,8 +81,13 @@ test-python: lib
 
 # ---- benchmark ----------------------------------------------------------------------------------
 
+# PEERS=1 also installs PyTorch and JAX (CPU) into the benchmark's virtualenv; BENCH_SUITE=1 also runs
+# the package-benchmark suite; BENCH_ARGS="--quick" for a short run.
+PEERS       ?= 0
+BENCH_SUITE ?= 0
+
 bench: lib
-	swift run -c release --package-path Benchmarks --scratch-path $(CURDIR)/.build-bench $(ISA_FLAGS) xent-demo
+	PEERS=$(PEERS) BENCH_SUITE=$(BENCH_SUITE) bash Benchmarks/run.sh $(ISA_FLAGS)
 
 clean:
 	rm -rf .build .build-* build python/xent/libxent.so

@@ -1,0 +1,128 @@
+// The package-benchmark suite of Xent: the shapes, loss+grad and loss only, Float and Double,
+// 1 and 2 threads, plus the naive scalar Swift yardstick on a few rows.
+//
+//   swift package --package-path Benchmarks benchmark                     (all; ~10 minutes)
+//   swift package --package-path Benchmarks benchmark --filter '.*4096x32000.*'
+//   swift package --package-path Benchmarks benchmark baseline update main   /   ... baseline check main
+//
+// Metrics: throughput (calls/s), wall clock and instructions (perf counters; where the machine has none,
+// package-benchmark reports 0). Buffers are allocated and touched in each benchmark's setup and freed in its
+// teardown, outside the measured closure, so no page fault or allocation is timed and at most one shape's
+// buffers (≤ 2 GiB: 4096×32000 Double logits + gradient) are alive at once.
+// Elements per call are in each benchmark's name; divide wall clock by them for ns/element.
+
+import Benchmark
+import Xent
+import XentYardsticks
+
+/// One shape's buffers, made in setup and dropped in teardown.
+final class Workload<T: SoftmaxScalar & NaiveScalar>: @unchecked Sendable {
+  let rows: Int, cols: Int
+  var logits: [T] = []
+  var labels: [Int64] = []
+  var grad: [T] = []
+
+  init(rows: Int, cols: Int) {
+    self.rows = rows
+    self.cols = cols
+  }
+
+  func allocate(gradient: Bool) {
+    logits = benchmarkLogits(T.self, count: rows * cols)
+    labels = benchmarkLabels(rows: rows, cols: cols)
+    grad = gradient ? [T](repeating: 0, count: rows * cols) : []  // touched here, not in the measurement
+  }
+
+  func free() {
+    logits = []
+    labels = []
+    grad = []
+  }
+}
+
+enum Job: String, CaseIterable {
+  case lossGrad = "loss+grad"
+  case loss = "loss"
+}
+
+let shapes: [(rows: Int, cols: Int)] = [(4096, 32000), (512, 128_256), (8192, 1000), (65536, 10), (1, 128_256)]
+
+func dtypeName<T>(_: T.Type) -> String { T.self == Float.self ? "f32" : "f64" }
+
+/// Bigger calls get fewer iterations: the suite must fit in minutes on a 2-core machine.
+func configuration(elements: Int) -> Benchmark.Configuration {
+  let big = elements >= 50_000_000
+  return .init(
+    metrics: [.throughput, .wallClock, .instructions],
+    tags: ["isa": isa],
+    warmupIterations: big ? 1 : 3,
+    scalingFactor: .one,
+    maxDuration: .seconds(big ? 2 : 1),
+    maxIterations: big ? 12 : 200
+  )
+}
+
+func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: Int, threads: Int, job: Job) {
+  let work = Workload<T>(rows: rows, cols: cols)
+  let layout = MatrixLayout(rows: rows, cols: cols)
+  let options = CrossEntropyOptions(threads: threads)
+  let name = "Xent \(dtypeName(T.self)) \(job.rawValue) \(rows)x\(cols) threads=\(threads)"
+  Benchmark(name, configuration: configuration(elements: rows * cols)) { benchmark in
+    // Take the arrays out of the box for the measurement (O(1) swaps, no copy-on-write copy).
+    var x: [T] = [], labels: [Int64] = [], grad: [T] = []
+    swap(&x, &work.logits)
+    swap(&labels, &work.labels)
+    swap(&grad, &work.grad)
+    defer {
+      swap(&x, &work.logits)
+      swap(&labels, &work.labels)
+      swap(&grad, &work.grad)
+    }
+    for _ in benchmark.scaledIterations {
+      switch job {
+      case .loss:
+        blackHole(try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options))
+      case .lossGrad:
+        var g = grad.mutableSpan
+        blackHole(try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options,
+                                    gradient: &g))
+      }
+    }
+    blackHole(grad.first)
+  } setup: {
+    work.allocate(gradient: job == .lossGrad)
+  } teardown: {
+    work.free()
+  }
+}
+
+/// The naive scalar loop on the first `rows` rows only (it runs at tens of ns per element).
+func registerNaive<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: Int) {
+  let work = Workload<T>(rows: rows, cols: cols)
+  let name = "naive scalar Swift \(dtypeName(T.self)) loss+grad \(rows)x\(cols) threads=1"
+  Benchmark(name, configuration: configuration(elements: rows * cols)) { benchmark in
+    for _ in benchmark.scaledIterations {
+      blackHole(T.naive(work.logits, rows: rows, cols: cols, labels: work.labels, grad: &work.grad))
+    }
+  } setup: {
+    work.allocate(gradient: true)
+  } teardown: {
+    work.free()
+  }
+}
+
+let benchmarks: @Sendable () -> Void = {
+  for (rows, cols) in shapes {
+    for job in Job.allCases {
+      for threads in [1, 2] {
+        registerXent(Float.self, rows: rows, cols: cols, threads: threads, job: job)
+        registerXent(Double.self, rows: rows, cols: cols, threads: threads, job: job)
+      }
+    }
+  }
+  // Yardstick: ~1-4 M elements per call, same class counts as above.
+  registerNaive(Float.self, rows: 64, cols: 32000)
+  registerNaive(Float.self, rows: 8192, cols: 1000)
+  registerNaive(Float.self, rows: 65536, cols: 10)
+  registerNaive(Double.self, rows: 64, cols: 32000)
+}

@@ -22,6 +22,11 @@ LIB_FLAGS  := -Xswiftc -static-stdlib \
               -Xlinker --version-script=$(CURDIR)/lib/xent.map \
               -Xlinker -rpath -Xlinker '$$ORIGIN'
 
+# Further suites (fuzzing, sanitizers, ABI stability), one file each under mk/; each adds its
+# targets to EXTRA_TESTS, which `make test` runs after the suites below.
+EXTRA_TESTS :=
+include $(wildcard mk/*.mk)
+
 .PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-python bench clean
 
 all: lib
@@ -51,7 +56,7 @@ install: lib
 
 # ---- tests --------------------------------------------------------------------------------------
 
-test: test-swift test-swift-avx2 test-exp test-c test-symbols test-python
+test: test-swift test-swift-avx2 test-exp test-c test-symbols test-python $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -91,3 +96,4 @@ bench: lib
 
 clean:
 	rm -rf .build .build-* build python/xent/libxent.so
+

@@ -25,6 +25,7 @@ LIB_FLAGS  := -Xswiftc -static-stdlib \
 # Further suites (fuzzing, sanitizers, ABI stability), one file each under mk/; each adds its
 # targets to EXTRA_TESTS, which `make test` runs after the suites below.
 EXTRA_TESTS :=
+.DEFAULT_GOAL := all
 include $(wildcard mk/*.mk)
 
 .PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-python bench clean

@@ -159,17 +159,8 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       blocks: UnsafeMutablePointer<RowStatistics<T>>?, columnThreads: Int
     ) -> RowStatistics<T> {
       guard let blocks else { return T.rowStatistics(x, y, count: cols, N.self, store: g) }
-      forEachBlock(count: blockCount, threads: columnThreads) { k in
-        let lo = k * blockLength
-        blocks[k] = T.rowStatistics(x + lo, y.map { $0 + lo }, count: min(blockLength, cols - lo), N.self,
-                                    store: g.map { $0 + lo })
-      }
-      var st = blocks[0]
-      for k in 1..<blockCount {
-        st.merge(blocks[k], countA: k * blockLength, countB: min(blockLength, cols - k * blockLength),
-                 sumsX: N.sumsX, soft: N.soft)
-      }
-      return st
+      return T.blockedRowStatistics(x, y, count: cols, N.self, store: g, blockLength: blockLength, blocks: blocks,
+                                    threads: columnThreads)
     }
 
     // One row: statistics pass, loss, then the output pass. Returns the row's loss.
@@ -227,11 +218,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
           let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
           if let g {
             // A block's stored exps are relative to its own reference: rescale them to the row's.
-            var fk = f
-            if let blocks {
-              let b = blocks[k]
-              fk = b.sumExp == 0 ? 0 : f * scalarExp(Double(b.ref) - Double(st.ref))
-            }
+            let fk = blocks.map { f * $0[k].rescale(to: st) } ?? f
             T.gradientFromExp(g + lo, y.map { $0 + lo }, count: n, f: T(fk), a: T(a), c: T(c),
                               bias: biasOut.map { $0 + lo }, M.self)
           } else {

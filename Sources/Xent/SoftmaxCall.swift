@@ -76,18 +76,10 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
       // Softmax stores exp(x − max) in the statistics pass, then scales it by 1/Σexp (formed in
       // Double, rounded once); an all −inf row (Σexp = 0) gives zeros.
       let store = function == .softmax ? o : nil
-      var st: RowStatistics<T>
+      let st: RowStatistics<T>
       if let blocks {
-        forEachBlock(count: blockCount, threads: columnThreads) { k in
-          let lo = k * blockLength
-          blocks[k] = T.rowStatistics(x + lo, nil, count: min(blockLength, cols - lo), PlainStatistics<E>.self,
-                                      store: store.map { $0 + lo })
-        }
-        st = blocks[0]
-        for k in 1..<blockCount {
-          st.merge(blocks[k], countA: k * blockLength, countB: min(blockLength, cols - k * blockLength),
-                   sumsX: false, soft: false)
-        }
+        st = T.blockedRowStatistics(x, nil, count: cols, PlainStatistics<E>.self, store: store,
+                                    blockLength: blockLength, blocks: blocks, threads: columnThreads)
       } else {
         st = T.rowStatistics(x, nil, count: cols, PlainStatistics<E>.self, store: store)
       }
@@ -99,8 +91,7 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
         forEachBlock(count: blockCount, threads: columnThreads) { k in
           let lo = k * blockLength
           // Each block's exps are relative to its own reference.
-          var fk = f
-          if let blocks { fk = blocks[k].sumExp == 0 ? 0 : f * scalarExp(Double(blocks[k].ref) - Double(st.ref)) }
+          let fk = blocks.map { f * $0[k].rescale(to: st) } ?? f
           T.scaleRow(o + lo, count: min(blockLength, cols - lo), by: T(fk))
         }
       case .logSoftmax:

@@ -227,3 +227,38 @@ extension SoftmaxScalar {
     return st
   }
 }
+
+extension RowStatistics {
+  /// The factor that moves exps stored relative to this block's reference to the row's reference
+  /// `row`: e^(ref − row.ref), and 0 for a block with no element above −inf (its exps are all 0, and
+  /// the factor itself could overflow).
+  func rescale(to row: RowStatistics<T>) -> Double {
+    sumExp == 0 ? 0 : scalarExp(Double(ref) - Double(row.ref))
+  }
+}
+
+extension SoftmaxScalar {
+  /// The statistics of a long row computed over fixed column blocks of `blockLength` elements (on
+  /// `threads` workers), each block's kept in `blocks`, merged in block order: the same result for any
+  /// thread count. With `store`, each block's exps are stored relative to the block's own reference
+  /// (see `RowStatistics.rescale(to:)`).
+  static func blockedRowStatistics<M: StatisticsMode>(
+    _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type,
+    store: UnsafeMutablePointer<Self>?, blockLength: Int, blocks: UnsafeMutablePointer<RowStatistics<Self>>,
+    threads: Int
+  ) -> RowStatistics<Self> {
+    let count = (n + blockLength - 1) / blockLength
+    forEachBlock(count: count, threads: threads) { k in
+      let lo = k * blockLength
+      blocks[k] = rowStatistics(x + lo, y.map { $0 + lo }, count: Swift.min(blockLength, n - lo), M.self,
+                                store: store.map { $0 + lo })
+    }
+    var st = blocks[0]
+    for k in 1..<count {
+      st.merge(blocks[k], countA: k * blockLength, countB: Swift.min(blockLength, n - k * blockLength),
+               sumsX: M.sumsX, soft: M.soft)
+    }
+    return st
+  }
+}
+

@@ -28,7 +28,7 @@ EXTRA_TESTS :=
 .DEFAULT_GOAL := all
 include $(wildcard mk/*.mk)
 
-.PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-python bench clean
+.PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-alloc test-python bench clean
 
 all: lib
 
@@ -57,7 +57,7 @@ install: lib
 
 # ---- tests --------------------------------------------------------------------------------------
 
-test: test-swift test-swift-avx2 test-exp test-c test-symbols test-python $(EXTRA_TESTS)
+test: test-swift test-swift-avx2 test-exp test-c test-symbols test-alloc test-python $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -81,6 +81,10 @@ test-c:
 
 test-symbols: lib
 	bash tests/abi/check_symbols.sh build/lib/libxent.so include/xent.h
+
+# No allocation per call on one thread (an LD_PRELOAD malloc counter around 7000 calls).
+test-alloc: lib
+	bash tests/alloc/run.sh build/lib
 
 test-python: lib
 	bash python/run_tests.sh $(VENV)

@@ -53,7 +53,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
 
     let extent = try Check.layout(layout, "logits", T.self)
     try Check.length(logits, extent, "logits")
-    var inputs = [Check.range(logits, elements: extent, "logits")]
+    var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
     switch targets {
     case .labels(let b):
       try Check.length(b, rows, "labels")
@@ -65,10 +65,12 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     }
     let lossCount = options.reduction == .none ? rows : 1
     try Check.length(loss, lossCount, "loss")
-    var outputs = [Check.range(loss, elements: lossCount, "loss")]
+    var outputs = ByteRanges(Check.range(loss, elements: lossCount, "loss"))
+    var gradientIndex = -1
     if grad.address != nil {
       let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", T.self)
       try Check.length(grad, e, "gradient")
+      gradientIndex = outputs.count
       outputs.append(Check.range(grad, elements: e, "gradient"))
     }
     if lse.address != nil {
@@ -81,7 +83,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     }
     try Check.options(options)
     // In place: the gradient may be the logits exactly, with the same row stride.
-    let inPlace = gradStride == layout.rowStride ? ("gradient", "logits") : nil
+    let inPlace = gradStride == layout.rowStride ? (output: gradientIndex, input: 0) : nil
     try Check.noOverlap(inputs: inputs, outputs: outputs, inPlace: inPlace)
 
     guard case .labels(let b) = targets else { return rows }
@@ -127,12 +129,11 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     let gradOut = grad.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
     let lseOut = lse.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
     let biasOut = bias.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
-    var labels: UnsafePointer<Int64>? = nil
-    var y0: UnsafePointer<T>? = nil
-    var yStride = 0
+    // Constants, not vars: a var captured by the nested functions below would be boxed on the heap.
+    let labels: UnsafePointer<Int64>?, y0: UnsafePointer<T>?, yStride: Int
     switch targets {
-    case .labels(let b): labels = b.address!.assumingMemoryBound(to: Int64.self)
-    case .soft(let b, let s): y0 = b.address!.assumingMemoryBound(to: T.self); yStride = s
+    case .labels(let b): (labels, y0, yStride) = (b.address!.assumingMemoryBound(to: Int64.self), nil, 0)
+    case .soft(let b, let s): (labels, y0, yStride) = (nil, b.address!.assumingMemoryBound(to: T.self), s)
     }
     let reduction = options.reduction
     let eps = options.labelSmoothing
@@ -240,9 +241,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       // Rows one after the other, each spread over the cores by column blocks (which also write
       // disjoint parts of the bias gradient).
       let columnThreads = options.threads > 0 ? options.threads : processorCount
-      total = withUnsafeTemporaryAllocation(of: RowStatistics<T>.self, capacity: maximumColumnBlocks) { blocks in
+      total = withBlockStatistics(T.self) { blocks in
         var s = 0.0
-        for i in 0..<rows { s += row(i, blocks: blocks.baseAddress!, columnThreads: columnThreads) }
+        for i in 0..<rows { s += row(i, blocks: blocks, columnThreads: columnThreads) }
         return s
       }
     } else {

@@ -88,6 +88,18 @@ let columnSplitThreshold = 1 << 16
 /// At most this many blocks per row (their statistics live on the stack).
 let maximumColumnBlocks = 64
 
+/// Runs `body` with stack storage for `maximumColumnBlocks` block statistics. (An `InlineArray` on the
+/// stack: `withUnsafeTemporaryAllocation` moved 64 of them, 3 KiB, to the heap — measured by
+/// tests/alloc.)
+@inline(__always)
+func withBlockStatistics<T: SoftmaxScalar, R>(
+  _: T.Type, _ body: (UnsafeMutablePointer<RowStatistics<T>>) -> R
+) -> R {
+  var storage = InlineArray<64, RowStatistics<T>>(repeating: RowStatistics())
+  var span = storage.mutableSpan
+  return span.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+}
+
 /// Block length: 16384 elements, or more so that a row has at most 64 blocks; a multiple of 64.
 @inline(__always) func columnBlockLength(_ cols: Int) -> Int {
   let spread = (cols + maximumColumnBlocks - 1) / maximumColumnBlocks

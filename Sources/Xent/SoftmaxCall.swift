@@ -47,10 +47,10 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     try Check.length(out, outExtent, "out")
     if threads < 0 { throw .invalidOption("thread count \(threads) is negative") }
     // softmax and log-softmax may run in place (out == x with the same stride).
-    let inPlace = function != .logSumExp && outStride == layout.rowStride ? ("out", "x") : nil
+    let inPlace = function != .logSumExp && outStride == layout.rowStride ? (output: 0, input: 0) : nil
     try Check.noOverlap(
-      inputs: [Check.range(x, elements: extent, "x")],
-      outputs: [Check.range(out, elements: outExtent, "out")], inPlace: inPlace)
+      inputs: ByteRanges(Check.range(x, elements: extent, "x")),
+      outputs: ByteRanges(Check.range(out, elements: outExtent, "out")), inPlace: inPlace)
   }
 
   @_specialize(where T == Float)
@@ -106,8 +106,8 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
 
     if split {
       let columnThreads = threads > 0 ? threads : processorCount
-      withUnsafeTemporaryAllocation(of: RowStatistics<T>.self, capacity: maximumColumnBlocks) { blocks in
-        for i in 0..<layout.rows { row(i, blocks: blocks.baseAddress!, columnThreads: columnThreads) }
+      withBlockStatistics(T.self) { blocks in
+        for i in 0..<layout.rows { row(i, blocks: blocks, columnThreads: columnThreads) }
       }
     } else {
       let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)

@@ -19,11 +19,40 @@ package struct Buffer<Element> {
 
 /// The byte range an argument spans, for the overlap check.
 struct ByteRange {
-  var name: String
+  var name: StaticString
   var lower: UInt
   var upper: UInt
   var isEmpty: Bool { lower == upper }
   func overlaps(_ o: ByteRange) -> Bool { !isEmpty && !o.isEmpty && lower < o.upper && o.lower < upper }
+}
+
+/// Up to four byte ranges stored inline: validation allocates nothing.
+struct ByteRanges {
+  private var r0, r1, r2, r3: ByteRange?
+  private(set) var count = 0
+
+  init(_ first: ByteRange) {
+    append(first)
+  }
+
+  mutating func append(_ r: ByteRange) {
+    switch count {
+    case 0: r0 = r
+    case 1: r1 = r
+    case 2: r2 = r
+    default: r3 = r
+    }
+    count += 1
+  }
+
+  subscript(i: Int) -> ByteRange {
+    switch i {
+    case 0: r0!
+    case 1: r1!
+    case 2: r2!
+    default: r3!
+    }
+  }
 }
 
 enum Check {
@@ -56,23 +85,24 @@ enum Check {
     }
   }
 
-  static func range<E>(_ b: Buffer<E>, elements: Int, _ name: String) -> ByteRange {
+  static func range<E>(_ b: Buffer<E>, elements: Int, _ name: StaticString) -> ByteRange {
     let lower = UInt(bitPattern: b.address)
     return ByteRange(name: name, lower: lower, upper: lower &+ UInt(elements * MemoryLayout<E>.stride))
   }
 
-  /// No output may overlap an input or another output, except the pairs in `inPlace` (exact same
-  /// start, which the caller has checked has the same layout).
-  static func noOverlap(inputs: [ByteRange], outputs: [ByteRange], inPlace: (String, String)? = nil)
+  /// No output may overlap an input or another output, except output `inPlace.output` starting
+  /// exactly at input `inPlace.input` (the caller has checked that their layouts match).
+  static func noOverlap(inputs: ByteRanges, outputs: ByteRanges, inPlace: (output: Int, input: Int)? = nil)
     throws(XentError)
   {
-    for (k, o) in outputs.enumerated() {
-      for other in inputs where o.overlaps(other) {
-        if let (a, b) = inPlace, o.name == a, other.name == b, o.lower == other.lower { continue }
-        throw .aliasing("\(o.name) overlaps \(other.name)")
+    for k in 0..<outputs.count {
+      let o = outputs[k]
+      for m in 0..<inputs.count where o.overlaps(inputs[m]) {
+        if let p = inPlace, p.output == k, p.input == m, o.lower == inputs[m].lower { continue }
+        throw .aliasing("\(o.name) overlaps \(inputs[m].name)")
       }
-      for other in outputs[..<k] where o.overlaps(other) {
-        throw .aliasing("\(o.name) overlaps \(other.name)")
+      for m in 0..<k where o.overlaps(outputs[m]) {
+        throw .aliasing("\(o.name) overlaps \(outputs[m].name)")
       }
     }
   }

@@ -1,0 +1,36 @@
+/* Counts malloc/realloc/posix_memalign/aligned_alloc calls (calloc is left alone: dlsym needs it) between counter_arm(1) and counter_arm(0).
+   Loaded with LD_PRELOAD by run.sh (the library is linked normally). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+
+static long allocations = 0;
+static int armed = 0;
+
+void counter_arm(int on) { armed = on; }
+long counter_allocations(void) { return allocations; }
+
+void *malloc(size_t n) {
+  static void *(*real)(size_t);
+  if (!real) real = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+  if (armed) allocations++;
+  return real(n);
+}
+void *realloc(void *p, size_t n) {
+  static void *(*real)(void *, size_t);
+  if (!real) real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+  if (armed) allocations++;
+  return real(p, n);
+}
+int posix_memalign(void **p, size_t a, size_t n) {
+  static int (*real)(void **, size_t, size_t);
+  if (!real) real = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+  if (armed) allocations++;
+  return real(p, a, n);
+}
+void *aligned_alloc(size_t a, size_t n) {
+  static void *(*real)(size_t, size_t);
+  if (!real) real = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+  if (armed) allocations++;
+  return real(a, n);
+}

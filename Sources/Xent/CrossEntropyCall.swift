@@ -240,7 +240,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     if split {
       // Rows one after the other, each spread over the cores by column blocks (which also write
       // disjoint parts of the bias gradient).
-      let columnThreads = options.threads > 0 ? options.threads : processorCount
+      let columnThreads = workerCount(requested: options.threads, rows: rows, cols: cols, limit: blockCount)
       total = withBlockStatistics(T.self) { blocks in
         var s = 0.0
         for i in 0..<rows { s += row(i, blocks: blocks, columnThreads: columnThreads) }

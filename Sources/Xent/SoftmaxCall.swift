@@ -105,7 +105,7 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     }
 
     if split {
-      let columnThreads = threads > 0 ? threads : processorCount
+      let columnThreads = workerCount(requested: threads, rows: layout.rows, cols: cols, limit: blockCount)
       withBlockStatistics(T.self) { blocks in
         for i in 0..<layout.rows { row(i, blocks: blocks, columnThreads: columnThreads) }
       }

@@ -71,10 +71,10 @@ extern "C" {
 /* ---- Version ----------------------------------------------------------------------------------------------- */
 
 #define XENT_VERSION_MAJOR 1
-#define XENT_VERSION_MINOR 0
+#define XENT_VERSION_MINOR 1
 #define XENT_VERSION_PATCH 0
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.0.0"
+#define XENT_VERSION_STRING "1.1.0"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -378,6 +378,100 @@ XENT_API xent_status xent_log_softmax_f32(const float *x, size_t rows, size_t co
  */
 XENT_API xent_status xent_log_softmax_f64(const double *x, size_t rows, size_t cols, size_t row_stride,
                                           double *out, size_t out_stride);
+
+/* ---- Sharded vocabulary (tensor-parallel cross-entropy) ------------------------------------------------------ */
+
+/*
+ * When the class dimension is split across processes (each holds columns [col_offset, col_offset + cols) of every
+ * row of total_cols classes), the loss and the gradient need only these per-row statistics of each shard, merged
+ * across shards (for instance with MPI_Allreduce and a user operation that calls xent_merge_stats, or by hand):
+ *
+ *   1. xent_partial_stats_*   on every shard: the statistics of its columns;
+ *   2. xent_merge_stats       combine shards' statistics (any grouping; the same order gives identical results);
+ *   3. xent_finalize_stats_*  the loss (and lse) from the merged statistics of all total_cols columns;
+ *   4. xent_grad_from_stats_* on every shard: its columns of the gradient, from the merged statistics.
+ *
+ * Label smoothing uses the global class count (count, which must reach total_cols) and the global sum of logits.
+ * All fields are double, so a statistics array is an array of 6*rows doubles for a message-passing library.
+ *
+ * Since 1.1.0.
+ */
+typedef struct xent_stats {
+    double max;          /* largest logit seen (NaN ignored); -inf when none is above -inf */
+    double sum_exp;      /* sum of exp(x - ref) over the columns seen, ref = max (0 when max is -inf); NaN when a
+                            NaN or +inf logit was seen */
+    double sum_x;        /* sum of (x - ref) over the columns seen (label smoothing) */
+    double count;        /* number of columns seen */
+    double label_logit;  /* the row's label logit, when the label was among the columns seen; else 0 */
+    double label_seen;   /* number of shards that held the label: 1 once all shards are merged (0: ignored row) */
+} xent_stats;
+
+/*
+ * The statistics of one shard: stats[i] describes columns [col_offset, col_offset + cols) of row i.
+ *
+ * Shapes: logits rows x cols (row_stride >= cols); col_offset + cols <= total_cols; labels: rows global class
+ * indices in [0, total_cols) or opts->ignore_index (ignored rows: label_seen = 0); stats: rows entries.
+ * Required: logits, labels, stats; opts may be NULL (only ignore_index is read). stats may not overlap the inputs.
+ * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_LABEL_OUT_OF_RANGE, XENT_ERR_INVALID_OPTION,
+ * XENT_ERR_ALIASING; nothing is written on error.
+ * Error bound: sum_exp relative error <= 2e-7 (f32 logits) / 1e-15 (f64) per shard.
+ *
+ * Since 1.1.0.
+ */
+XENT_API xent_status xent_partial_stats_f32(const float *logits, size_t rows, size_t cols, size_t row_stride,
+                                            size_t col_offset, size_t total_cols, const int64_t *labels,
+                                            const xent_options *opts, xent_stats *stats);
+XENT_API xent_status xent_partial_stats_f64(const double *logits, size_t rows, size_t cols, size_t row_stride,
+                                            size_t col_offset, size_t total_cols, const int64_t *labels,
+                                            const xent_options *opts, xent_stats *stats);
+
+/*
+ * out[i] = the statistics of the columns of a[i] and b[i] together:
+ *   max = max(a.max, b.max), ref = max (0 when -inf), sum_exp = a.sum_exp*e^(a.ref - ref) + b.sum_exp*e^(b.ref - ref),
+ *   sum_x = a.sum_x + a.count*(a.ref - ref) + b.sum_x + b.count*(b.ref - ref), count = a.count + b.count,
+ *   label_logit = a.label_logit + b.label_logit, label_seen = a.label_seen + b.label_seen.
+ * Associative and commutative up to rounding (one rounding per term); a fixed order gives identical results.
+ * Aliasing: out may be exactly a or b (in place); no other overlap. Required: a, b, out.
+ *
+ * Since 1.1.0.
+ */
+XENT_API xent_status xent_merge_stats(const xent_stats *a, const xent_stats *b, xent_stats *out, size_t rows);
+
+/*
+ * The cross-entropy loss (and lse_i = ref + log sum_exp) from the merged statistics of all total_cols columns:
+ * loss_i = (1 - eps)*(lse_i - label_logit_i) + eps*(lse_i - sum_x_i/total_cols - ref_i), reduced as
+ * xent_cross_entropy_f32 does (MEAN over the rows not ignored). Every row's count must equal total_cols and every
+ * row not ignored must have label_seen == 1 (else XENT_ERR_INVALID_SHAPE, naming the row). loss: rows values for
+ * NONE, one otherwise (required); lse: NULL or rows values. Special values as xent_cross_entropy_f32.
+ * Error bound: as xent_cross_entropy_f32 (f32) / _f64.
+ *
+ * Since 1.1.0.
+ */
+XENT_API xent_status xent_finalize_stats_f32(const xent_stats *stats, size_t rows, size_t total_cols,
+                                             const int64_t *labels, const xent_options *opts,
+                                             float *loss, float *lse);
+XENT_API xent_status xent_finalize_stats_f64(const xent_stats *stats, size_t rows, size_t total_cols,
+                                             const int64_t *labels, const xent_options *opts,
+                                             double *loss, double *lse);
+
+/*
+ * One shard's columns of the gradient from the merged statistics:
+ * grad_ij = s * (exp(x_ij - lse_i) - t_ij), t = (1 - eps)*onehot(label) + eps/total_cols, s = grad_scale /
+ * denominator as in xent_cross_entropy_f32 (MEAN: the rows not ignored); ignored rows get zeros.
+ * Shapes as xent_partial_stats_f32; grad rows x cols with grad_stride >= cols. grad may be exactly logits with
+ * grad_stride == row_stride (in place); no other overlap. stats must be merged over all total_cols columns.
+ * Error bound: as xent_cross_entropy_f32 (f32) / _f64.
+ *
+ * Since 1.1.0.
+ */
+XENT_API xent_status xent_grad_from_stats_f32(const float *logits, size_t rows, size_t cols, size_t row_stride,
+                                              size_t col_offset, size_t total_cols, const int64_t *labels,
+                                              const xent_stats *stats, const xent_options *opts,
+                                              float *grad, size_t grad_stride);
+XENT_API xent_status xent_grad_from_stats_f64(const double *logits, size_t rows, size_t cols, size_t row_stride,
+                                              size_t col_offset, size_t total_cols, const int64_t *labels,
+                                              const xent_stats *stats, const xent_options *opts,
+                                              double *grad, size_t grad_stride);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -78,6 +78,12 @@ enum Check {
     return extent
   }
 
+  /// A count of `E` elements (`rows`) must be non-negative and addressable.
+  static func count<E>(_ n: Int, _ what: StaticString, _: E.Type) throws(XentError) {
+    if n < 0 { throw .invalidShape("\(what) \(n) is negative (as size_t: \(UInt(bitPattern: n)))") }
+    if n > Int.max / MemoryLayout<E>.stride { throw .invalidShape("\(what) \(n) overflows the address space") }
+  }
+
   /// A buffer of `count` elements must hold `needed`.
   static func length<E>(_ b: Buffer<E>, _ needed: Int, _ name: String) throws(XentError) {
     if let c = b.count, c < needed {

@@ -435,8 +435,8 @@ static void xt_test_info(void)
     xt_set_case("version");
     xt_check(XENT_VERSION_NUMBER == XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH,
              "XENT_VERSION_NUMBER is not MAJOR*10000+MINOR*100+PATCH");
-    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 0 && XENT_VERSION_PATCH == 0,
-             "header version is not 1.0.0");
+    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 1 && XENT_VERSION_PATCH == 0,
+             "header version is not 1.1.0");
     xt_check(xent_version_number() == (uint32_t)XENT_VERSION_NUMBER,
              "xent_version_number() = %lu, XENT_VERSION_NUMBER = %lu", (unsigned long)xent_version_number(),
              (unsigned long)XENT_VERSION_NUMBER);

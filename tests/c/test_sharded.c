@@ -1,0 +1,135 @@
+/* The sharded-vocabulary API (since 1.1.0), from C99: shards' statistics merged in any grouping give
+   the loss, lse and gradient of xent_cross_entropy_* on the whole matrix; merge is commutative bit for
+   bit; every argument error is reported before anything is written. Prints "N passed, N failed". */
+#include <xent.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond, ...)                                  \
+    do {                                                  \
+        if (cond) {                                       \
+            passed++;                                     \
+        } else {                                          \
+            failed++;                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);   \
+            printf(__VA_ARGS__);                          \
+            printf("\n");                                 \
+        }                                                 \
+    } while (0)
+
+enum { ROWS = 7, COLS = 301 };
+
+static int close_to(double a, double b, double tol) {
+    if (isnan(a) && isnan(b)) return 1;
+    if (a == b) return 1;
+    return fabs(a - b) <= tol * (fabs(b) > 1 ? fabs(b) : 1);
+}
+
+/* Statistics of the shards cut at `cuts` merged left to right into `merged`. */
+static void shard_stats(const float *x, const int64_t *labels, const xent_options *o, const size_t *bounds,
+                        int shards, xent_stats *merged) {
+    xent_stats part[ROWS];
+    for (int k = 0; k < shards; k++) {
+        size_t lo = bounds[k], n = bounds[k + 1] - bounds[k];
+        xent_status s = xent_partial_stats_f32(x + lo, ROWS, n, COLS, lo, COLS, labels, o, k == 0 ? merged : part);
+        CHECK(s == XENT_OK, "partial stats of shard %d: %s", k, xent_last_error_message());
+        if (k > 0) CHECK(xent_merge_stats(merged, part, merged, ROWS) == XENT_OK, "merge (in place over a)");
+    }
+}
+
+int main(void) {
+    static float x[ROWS * COLS], grad[ROWS * COLS], ref_grad[ROWS * COLS];
+    int64_t labels[ROWS];
+    srand(7);
+    for (int i = 0; i < ROWS * COLS; i++) x[i] = (float)rand() / (float)RAND_MAX * 8.0f - 4.0f;
+    for (int j = 100; j < 160; j++) x[2 * COLS + j] = -INFINITY; /* masked across a shard boundary */
+    for (int i = 0; i < ROWS; i++) labels[i] = (int64_t)((i * 97 + 13) % COLS);
+    labels[3] = -100;
+
+    const size_t cuts[][6] = {{0, COLS}, {0, 1, COLS}, {0, 150, 151, COLS}, {0, 20, 120, 200, 300, COLS}};
+    const int shard_counts[] = {1, 2, 3, 5};
+    for (int reduction = 0; reduction <= 2; reduction++) {
+        for (int smooth = 0; smooth <= 1; smooth++) {
+            xent_options o;
+            xent_options_init(&o);
+            o.reduction = reduction;
+            o.label_smoothing = smooth ? 0.1f : 0.0f;
+            o.grad_scale = 1.5f;
+            float ref_loss[ROWS], ref_lse[ROWS];
+            CHECK(xent_cross_entropy_f32(x, ROWS, COLS, COLS, labels, &o, ref_loss, ref_grad, ref_lse) == XENT_OK,
+                  "fused");
+            for (int c = 0; c < 4; c++) {
+                xent_stats merged[ROWS];
+                shard_stats(x, labels, &o, cuts[c], shard_counts[c], merged);
+                float loss[ROWS], lse[ROWS];
+                CHECK(xent_finalize_stats_f32(merged, ROWS, COLS, labels, &o, loss, lse) == XENT_OK, "finalize: %s",
+                      xent_last_error_message());
+                int n = reduction == XENT_REDUCTION_NONE ? ROWS : 1;
+                for (int i = 0; i < n; i++)
+                    CHECK(close_to(loss[i], ref_loss[i], 3e-7), "loss reduction %d smooth %d shards %d row %d: %.9g vs %.9g",
+                          reduction, smooth, shard_counts[c], i, loss[i], ref_loss[i]);
+                for (int i = 0; i < ROWS; i++) CHECK(close_to(lse[i], ref_lse[i], 3e-7), "lse row %d", i);
+                for (int k = 0; k < shard_counts[c]; k++) {
+                    size_t lo = cuts[c][k], w = cuts[c][k + 1] - lo;
+                    CHECK(xent_grad_from_stats_f32(x + lo, ROWS, w, COLS, lo, COLS, labels, merged, &o, grad + lo, COLS)
+                              == XENT_OK, "grad of shard %d", k);
+                }
+                double worst = 0;
+                for (int i = 0; i < ROWS * COLS; i++) worst = fmax(worst, fabs((double)grad[i] - ref_grad[i]));
+                CHECK(worst <= 3e-7, "gradient reduction %d smooth %d shards %d: max error %g", reduction, smooth,
+                      shard_counts[c], worst);
+            }
+        }
+    }
+
+    /* Commutative bit for bit; f64 agrees with the fused f64 kernel. */
+    {
+        static double xd[ROWS * COLS];
+        for (int i = 0; i < ROWS * COLS; i++) xd[i] = x[i];
+        xent_stats a[ROWS], b[ROWS], ab[ROWS], ba[ROWS];
+        CHECK(xent_partial_stats_f64(xd, ROWS, 100, COLS, 0, COLS, labels, NULL, a) == XENT_OK, "f64 partial a");
+        CHECK(xent_partial_stats_f64(xd + 100, ROWS, COLS - 100, COLS, 100, COLS, labels, NULL, b) == XENT_OK,
+              "f64 partial b");
+        xent_merge_stats(a, b, ab, ROWS);
+        xent_merge_stats(b, a, ba, ROWS);
+        CHECK(memcmp(ab, ba, sizeof ab) == 0, "merge is not commutative bit for bit");
+        double loss, ref;
+        CHECK(xent_finalize_stats_f64(ab, ROWS, COLS, labels, NULL, &loss, NULL) == XENT_OK, "f64 finalize");
+        xent_cross_entropy_f64(xd, ROWS, COLS, COLS, labels, NULL, &ref, NULL, NULL);
+        CHECK(close_to(loss, ref, 1e-14), "f64 loss %.17g vs %.17g", loss, ref);
+    }
+
+    /* Errors, nothing written. */
+    {
+        xent_stats s[ROWS], canary[ROWS];
+        memset(s, 0x5a, sizeof s);
+        memcpy(canary, s, sizeof s);
+        float loss = 42;
+        CHECK(xent_partial_stats_f32(NULL, ROWS, 10, COLS, 0, COLS, labels, NULL, s) == XENT_ERR_NULL_POINTER, "null");
+        CHECK(xent_partial_stats_f32(x, ROWS, 10, COLS, COLS - 5, COLS, labels, NULL, s) == XENT_ERR_INVALID_SHAPE,
+              "shard past total_cols");
+        int64_t bad[ROWS];
+        memcpy(bad, labels, sizeof bad);
+        bad[4] = COLS;
+        CHECK(xent_partial_stats_f32(x, ROWS, 10, COLS, 0, COLS, bad, NULL, s) == XENT_ERR_LABEL_OUT_OF_RANGE,
+              "label out of range");
+        CHECK(strstr(xent_last_error_message(), "row 4") != NULL, "message names the row: %s", xent_last_error_message());
+        CHECK(xent_partial_stats_f32(x, ROWS, 10, COLS, 0, COLS, labels, NULL, (xent_stats *)(void *)x)
+                  == XENT_ERR_ALIASING, "stats over the logits");
+        CHECK(memcmp(s, canary, sizeof s) == 0, "stats written on error");
+        xent_stats half[ROWS];
+        xent_partial_stats_f32(x, ROWS, 10, COLS, 0, COLS, labels, NULL, half);
+        CHECK(xent_finalize_stats_f32(half, ROWS, COLS, labels, NULL, &loss, NULL) == XENT_ERR_INVALID_SHAPE,
+              "finalize of one shard only");
+        CHECK(loss == 42, "loss written on error");
+        CHECK(xent_merge_stats(half, half + 1, half, ROWS - 1) == XENT_ERR_ALIASING, "partial overlap in merge");
+    }
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}

@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 
-PACKAGE_VERSION = "1.0.0"
+PACKAGE_VERSION = "1.1.0"
 PACKAGE_MAJOR = int(PACKAGE_VERSION.split(".")[0])
 
 # Status codes of include/xent.h (never renumbered).
@@ -69,6 +69,37 @@ for _t in ("f32", "f64"):
         f"xent_logsumexp_{_t}": (_st, [_p, _sz, _sz, _sz, _p]),
         f"xent_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
         f"xent_log_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
+    })
+
+
+
+class Stats(ctypes.Structure):
+    """Mirror of ``xent_stats`` (since 1.1.0): six doubles, 48 bytes."""
+
+    _fields_ = [
+        ("max", ctypes.c_double),
+        ("sum_exp", ctypes.c_double),
+        ("sum_x", ctypes.c_double),
+        ("count", ctypes.c_double),
+        ("label_logit", ctypes.c_double),
+        ("label_seen", ctypes.c_double),
+    ]
+
+
+# Functions added in 1.1.0 (sharded vocabulary). They are optional: the package still imports against a 1.0.0
+# library, and optional_function() reports their absence only when one is used.
+_OPTIONAL_SIGNATURES = {
+    # a, b, out, rows
+    "xent_merge_stats": (_st, [_p, _p, _p, _sz]),
+}
+for _t in ("f32", "f64"):
+    _OPTIONAL_SIGNATURES.update({
+        # logits, rows, cols, row_stride, col_offset, total_cols, labels, opts, stats
+        f"xent_partial_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _opts, _p]),
+        # stats, rows, total_cols, labels, opts, loss, lse
+        f"xent_finalize_stats_{_t}": (_st, [_p, _sz, _sz, _p, _opts, _p, _p]),
+        # logits, rows, cols, row_stride, col_offset, total_cols, labels, stats, opts, grad, grad_stride
+        f"xent_grad_from_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _p, _opts, _p, _sz]),
     })
 
 
@@ -145,3 +176,24 @@ def default_options():
     lib.xent_options_init(ctypes.byref(o))
     o.struct_size = ctypes.sizeof(Options)
     return o
+
+
+_optional_cache = {}
+
+
+def optional_function(name):
+    """The declared ctypes function ``name`` of _OPTIONAL_SIGNATURES, or None when the loaded library lacks it."""
+    try:
+        return _optional_cache[name]
+    except KeyError:
+        pass
+    res, args = _OPTIONAL_SIGNATURES[name]
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        fn = None
+    else:
+        fn.restype = res
+        fn.argtypes = args
+    _optional_cache[name] = fn
+    return fn

@@ -97,7 +97,7 @@ typedef int32_t xent_status;
 /*
  * Options of the cross-entropy functions. Always initialize with xent_options_init() and then set fields; a
  * caller compiled against a later header passes a larger struct_size, and the library reads only the fields
- * it knows (the first min(struct_size, sizeof(xent_options)) bytes). struct_size below the v1 size is
+ * it knows (the first min(struct_size, sizeof(xent_options)) bytes). struct_size below XENT_OPTIONS_V1_SIZE is
  * XENT_ERR_INVALID_OPTION; any larger value (it is unsigned, up to SIZE_MAX) is accepted. Passing opts == NULL
  * means all defaults.
  *
@@ -110,11 +110,25 @@ typedef struct xent_options {
     int64_t ignore_index;     /* rows whose label equals this are ignored; default -100 */
     float   label_smoothing;  /* epsilon in [0, 1]; default 0 */
     float   grad_scale;       /* finite factor applied to the gradient (e.g. a loss scale); default 1 */
+    /* Since 1.1.0; read only when struct_size covers them (a 1.0.0 caller gets the defaults): */
+    float   z_loss;           /* lambda >= 0, finite: the objective gains z_i = lambda*lse_i^2 per counted row
+                                 (PaLM), its gradient 2*lambda*lse_i*softmax; default 0 (off) */
+    float   soft_cap;         /* c >= 0, finite: logits become c*tanh(x/c) (Gemma 2), with the chain rule in the
+                                 gradient; default 0 (off) */
+    const double *class_weights; /* NULL, or cols finite weights >= 0 with PyTorch's semantics: row i counts
+                                    w[label_i] (MEAN divides by their sum), smoothing spreads eps*w_j/cols;
+                                    hard labels only (XENT_ERR_UNSUPPORTED with soft targets); default NULL */
+    double *z_loss_out;       /* NULL, or receives the z-loss, reduced like the loss (rows values for NONE, one
+                                 otherwise); it is never added to loss; default NULL */
 } xent_options;
+
+/* The size of the 1.0.0 struct (the fields up to grad_scale): the smallest struct_size accepted. */
+#define XENT_OPTIONS_V1_SIZE offsetof(xent_options, z_loss)
 
 /*
  * Fills *opts with the defaults: struct_size = sizeof(xent_options), reduction = XENT_REDUCTION_MEAN,
- * num_threads = 0, ignore_index = -100, label_smoothing = 0, grad_scale = 1. Does nothing when opts is NULL.
+ * num_threads = 0, ignore_index = -100, label_smoothing = 0, grad_scale = 1, z_loss = 0, soft_cap = 0,
+ * class_weights = NULL, z_loss_out = NULL. Does nothing when opts is NULL.
  *
  * Since 1.0.0.
  */

@@ -33,13 +33,30 @@ public func crossEntropy<T: SoftmaxScalar>(
   loss: inout MutableSpan<T>, gradient: inout MutableSpan<T>, gradientStride: Int? = nil,
   logSumExp: inout MutableSpan<T>, biasGradient: inout MutableSpan<T>
 ) throws(XentError) {
+  var none = MutableSpan<Double>()
+  try crossEntropy(logits: logits, layout: layout, labels: labels, options: options, loss: &loss,
+                   zLoss: &none, gradient: &gradient, gradientStride: gradientStride, logSumExp: &logSumExp,
+                   biasGradient: &biasGradient)
+}
+
+/// As the function above, with the z-loss (`options.zLoss` = λ > 0): `zLoss` receives Σ or mean of
+/// `λ·lse_i²` over the counted rows (`rows` values for `.none`), computed in Double and never added to
+/// `loss`; the gradient includes its term `2λ·lse_i·ŷ` (scaled like the loss's, by gradScale / counted rows).
+public func crossEntropy<T: SoftmaxScalar>(
+  logits: Span<T>, layout: MatrixLayout, labels: Span<Int64>, options: CrossEntropyOptions = .init(),
+  loss: inout MutableSpan<T>, zLoss: inout MutableSpan<Double>, gradient: inout MutableSpan<T>,
+  gradientStride: Int? = nil, logSumExp: inout MutableSpan<T>, biasGradient: inout MutableSpan<T>
+) throws(XentError) {
   try logits.withUnsafeBufferPointer { (x) throws(XentError) in
     try labels.withUnsafeBufferPointer { (l) throws(XentError) in
-      try withOutputs(&loss, &gradient, &logSumExp, &biasGradient) { (lo, g, lse, b) throws(XentError) in
-        try CrossEntropyCall(
-          logits: Buffer(required: x), layout: layout, targets: .labels(Buffer(required: l)),
-          options: options, loss: lo, grad: g, gradStride: gradientStride ?? layout.cols, lse: lse, bias: b
-        ).run()
+      try zLoss.withUnsafeMutableBufferPointer { (z) throws(XentError) in
+        try withOutputs(&loss, &gradient, &logSumExp, &biasGradient) { (lo, g, lse, b) throws(XentError) in
+          try CrossEntropyCall(
+            logits: Buffer(required: x), layout: layout, targets: .labels(Buffer(required: l)),
+            options: options, loss: lo, grad: g, gradStride: gradientStride ?? layout.cols, lse: lse, bias: b,
+            zLoss: Buffer(optional: z)
+          ).run()
+        }
       }
     }
   }

@@ -24,12 +24,20 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   package var lse: Buffer<T>
   /// `cols` values, or nil address: Σ over rows of the gradient rows (eq. 8).
   package var bias: Buffer<T>
+  /// `cols` class weights (`options.classWeights` from Swift), or nil address.
+  package var classWeights: Buffer<Double>
+  /// The z-loss output (`rows` values for `.none`, one otherwise), or nil address.
+  package var zLoss: Buffer<Double>
 
   package init(
     logits: Buffer<T>, layout: MatrixLayout, targets: Targets<T>, options: CrossEntropyOptions,
     loss: Buffer<T>, grad: Buffer<T> = .init(nil as UnsafePointer<T>?), gradStride: Int? = nil,
-    lse: Buffer<T> = .init(nil as UnsafePointer<T>?), bias: Buffer<T> = .init(nil as UnsafePointer<T>?)
+    lse: Buffer<T> = .init(nil as UnsafePointer<T>?), bias: Buffer<T> = .init(nil as UnsafePointer<T>?),
+    classWeights: Buffer<Double> = .init(nil as UnsafePointer<Double>?),
+    zLoss: Buffer<Double> = .init(nil as UnsafePointer<Double>?)
   ) {
+    self.classWeights = classWeights
+    self.zLoss = zLoss
     self.logits = logits
     self.layout = layout
     self.targets = targets
@@ -41,8 +49,14 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     self.bias = bias
   }
 
-  /// Checks every argument; returns the number of rows that count (not ignored).
-  func validate() throws(XentError) -> Int {
+  /// What validation learns about the rows: how many count, and the Σ of their class weights.
+  struct Counts {
+    var rows = 0
+    var weight = 0.0
+  }
+
+  /// Checks every argument; returns the rows that count (not ignored) and their weight.
+  func validate() throws(XentError) -> Counts {
     let rows = layout.rows, cols = layout.cols
     try Check.notNull(logits, "logits")
     switch targets {
@@ -81,28 +95,56 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       try Check.length(bias, cols, "bias gradient")
       outputs.append(Check.range(bias, elements: cols, "bias gradient"))
     }
+    if zLoss.address != nil {
+      try Check.length(zLoss, lossCount, "z-loss")
+      outputs.append(Check.range(zLoss, elements: lossCount, "z-loss"))
+    }
     try Check.options(options)
+    if classWeights.address != nil {
+      if case .soft = targets { throw .unsupported("class weights apply to integer labels, not to soft targets") }
+      try Check.length(classWeights, cols, "class weights")
+      inputs.append(Check.range(classWeights, elements: cols, "class weights"))
+      let w = classWeights.address!.assumingMemoryBound(to: Double.self)
+      for j in 0..<cols where !(w[j] >= 0 && w[j].isFinite) {
+        throw .invalidOption("class weight \(w[j]) of class \(j) is not finite and >= 0")
+      }
+    }
     // In place: the gradient may be the logits exactly, with the same row stride.
     let inPlace = gradStride == layout.rowStride ? (output: gradientIndex, input: 0) : nil
     try Check.noOverlap(inputs: inputs, outputs: outputs, inPlace: inPlace)
 
-    guard case .labels(let b) = targets else { return rows }
+    guard case .labels(let b) = targets else { return Counts(rows: rows, weight: Double(rows)) }
     let labels = b.address!.assumingMemoryBound(to: Int64.self)
-    var counted = 0
+    let weights = classWeights.address?.assumingMemoryBound(to: Double.self)
+    var counts = Counts()
     for i in 0..<rows {
       let label = labels[i]
       if label == options.ignoreIndex { continue }
       if label < 0 || label >= Int64(cols) { throw .labelOutOfRange(row: i, label: label, cols: cols) }
-      counted += 1
+      counts.rows += 1
+      counts.weight += weights?[Int(label)] ?? 1
     }
-    return counted
+    return counts
   }
 
   /// Validates, then computes. On error nothing has been written.
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   package func run() throws(XentError) {
+    // Class weights given through the Swift options' array: bind them to the call, then run it.
+    if classWeights.address == nil, let w = options.classWeights {
+      try w.withUnsafeBufferPointer { (p) throws(XentError) in
+        var call = self
+        call.classWeights = Buffer(required: p)
+        try call.run()
+      }
+      return
+    }
     let counted = try validate()
+    compute(counted: counted)
+  }
+
+  private func compute(counted: Counts) {
     let soft: Bool
     if case .soft = targets { soft = true } else { soft = false }
     if options.exponential == .fast {
@@ -112,7 +154,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     }
   }
 
-  private func dispatch<E: VectorExponential>(counted: Int, soft: Bool, _: E.Type) {
+  private func dispatch<E: VectorExponential>(counted: Counts, soft: Bool, _: E.Type) {
     switch (soft, options.labelSmoothing > 0) {
     case (false, false): compute(counted: counted, PlainStatistics<E>.self)
     case (false, true): compute(counted: counted, SmoothedStatistics<E>.self)
@@ -122,7 +164,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   }
 
   /// The kernel proper: no checks, no allocation.
-  private func compute<M: StatisticsMode>(counted: Int, _: M.Type) {
+  private func compute<M: StatisticsMode>(counted: Counts, _: M.Type) {
     let rows = layout.rows, cols = layout.cols, stride = layout.rowStride
     let x0 = logits.address!.assumingMemoryBound(to: T.self)
     let lossOut = UnsafeMutablePointer(mutating: loss.address!.assumingMemoryBound(to: T.self))
@@ -139,12 +181,26 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     let eps = options.labelSmoothing
     let ignore = options.ignoreIndex
     let wantsGradient = gradOut != nil || biasOut != nil
+    let weights = classWeights.address?.assumingMemoryBound(to: Double.self)
+    let zOut = zLoss.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Double.self)) }
+    let lambda = options.zLoss
 
-    // s = gradScale / denominator; the target is t = (1 − ε)·y + ε/cols (y one-hot or soft).
-    let denominator = reduction == .mean ? counted : 1
-    let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
+    // s = gradScale / denominator; the target is t = (1 − ε)·y + ε/cols (y one-hot or soft). With
+    // class weights (PyTorch): row i's target is (1 − ε)·w_label·onehot + ε·w/cols and `.mean`
+    // divides by Σ w_label over the counted rows.
+    let denominator = reduction == .mean ? (weights != nil ? counted.weight : Double(counted.rows)) : 1
+    let scale = denominator == 0 ? 0 : options.gradScale / denominator
     let a = scale * (1 - eps)                  // coefficient of y in s·t
-    let c = scale * eps / Double(cols)         // uniform part of s·t
+    let c = weights != nil ? 0 : scale * eps / Double(cols)  // uniform part of s·t (weighted: per class, below)
+    let weightSum: Double = {
+      guard let weights else { return Double(cols) }
+      var total = 0.0
+      for j in 0..<cols { total += weights[j] }
+      return total
+    }()
+    // The z-loss λ·lse² is reduced like the loss but always over the counted rows (never weighted).
+    let zDenominator = reduction == .mean ? Double(counted.rows) : 1
+    let zScale = zDenominator == 0 ? 0 : options.gradScale / zDenominator
 
     if let biasOut { T.zeroRow(biasOut, count: cols) }
 
@@ -164,10 +220,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
                                     threads: columnThreads)
     }
 
-    // One row: statistics pass, loss, then the output pass. Returns the row's loss.
+    // One row: statistics pass, loss, then the output pass. Returns the row's loss and z-loss.
     @inline(__always) func row(
       _ i: Int, blocks: UnsafeMutablePointer<RowStatistics<T>>? = nil, columnThreads: Int = 1
-    ) -> Double {
+    ) -> LossSums {
       let x = x0 + i * stride
       let y = y0.map { $0 + i * yStride }
       let g = gradOut.map { $0 + i * gradStride }
@@ -180,20 +236,32 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
             lseOut[i] = T(st.logSumExp)
           }
           if let g { T.zeroRow(g, count: cols) }
-          if reduction == .none { lossOut[i] = 0 }
-          return 0
+          if reduction == .none {
+            lossOut[i] = 0
+            zOut?[i] = 0
+          }
+          return .zero
         }
         label = Int(l)
       }
       // Read before the statistics pass may overwrite the row with exps (in place).
       let xLabel = M.soft ? 0 : Double(x[label])
+      let w = weights?[label] ?? 1
+      // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now, relative to a provisional reference
+      // m0 (the label logit, or 0), and moved to the row's reference below.
+      let m0 = xLabel.isFinite ? xLabel : 0
+      var weightedX = 0.0
+      if let weights, M.sumsX {
+        for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * (Double(x[j]) - m0) }
+      }
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
       let st = statistics(x, y, g, M.self, blocks: blocks, columnThreads: columnThreads)
       if let lseOut { lseOut[i] = T(st.logSumExp) }
 
-      // Σ t over the row: 1 for labels, (1 − ε)Σy + ε for soft targets.
-      let targetSum = M.soft ? (1 - eps) * st.sumY + eps : 1
+      // Σ t over the row: 1 for labels ((1 − ε)·w + ε·Σw/cols with class weights), (1 − ε)Σy + ε for
+      // soft targets.
+      let targetSum = M.soft ? (1 - eps) * st.sumY + eps : (1 - eps) * w + eps * weightSum / Double(cols)
       var loss = 0.0
       if st.sumExp.isNaN {
         // A NaN or +inf logit: the row's loss is NaN whatever its targets (also all-zero soft targets).
@@ -204,17 +272,26 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       } else {
         let logSum = scalarLog(st.sumExp)
         // lse − x_label = (ref − x_label) + log Σexp: the difference first, exact near the maximum.
-        if !M.soft && eps < 1 { loss += (1 - eps) * ((Double(st.ref) - xLabel) + logSum) }
+        if !M.soft && eps < 1 { loss += (1 - eps) * w * ((Double(st.ref) - xLabel) + logSum) }
         // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
         if M.soft && eps < 1 && st.sumY != 0 { loss += (1 - eps) * (st.sumY * logSum - st.sumYX) }
-        // lse − mean(x) = log Σexp − Σ(x − ref)/cols.
-        if M.sumsX { loss += eps * (logSum - st.sumX / Double(cols)) }
+        // lse − mean(x) = log Σexp − Σ(x − ref)/cols; weighted: (Σw·log Σexp − Σ w(x − ref))/cols.
+        if M.sumsX && weights == nil { loss += eps * (logSum - st.sumX / Double(cols)) }
+        if M.sumsX && weights != nil {
+          let wx = weightedX + weightSum * (m0 - Double(st.ref))
+          loss += eps * (weightSum * logSum - wx) / Double(cols)
+        }
       }
       if reduction == .none { lossOut[i] = T(loss) }
+      // The z-loss λ·lse² (never added to the loss), its gradient 2λ·lse·ŷ.
+      let lse = st.logSumExp
+      let z = lambda == 0 ? 0 : lambda * lse * lse
+      if reduction == .none { zOut?[i] = z }
 
       if wantsGradient {
         // ŷ·Σt = exp(x − ref)·(Σt / Σexp); an all −inf row has ŷ = 0.
-        let f = st.sumExp == 0 ? 0 : scale * targetSum / st.sumExp
+        let zTerm = lambda == 0 ? 0 : zScale * 2 * lambda * lse
+        let f = st.sumExp == 0 ? 0 : (scale * targetSum + zTerm) / st.sumExp
         forEachBlock(count: blocks == nil ? 1 : blockCount, threads: columnThreads) { k in
           let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
           if let g {
@@ -228,21 +305,29 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
           }
         }
         if !M.soft && a != 0 {
-          // The one-hot part, −s(1 − ε) at the label, subtracted in Double and rounded once more.
-          if let g { g[label] = T(Double(g[label]) - a) }
-          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - a) }
+          // The one-hot part, −s(1 − ε)·w at the label, subtracted in Double and rounded once more.
+          if let g { g[label] = T(Double(g[label]) - a * w) }
+          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - a * w) }
+        }
+        if let weights, M.sumsX {
+          // The weighted smoothing part, −s·ε·w_j/cols, per class.
+          let cw = scale * eps / Double(cols)
+          for j in 0..<cols {
+            if let g { g[j] = T(Double(g[j]) - cw * weights[j]) }
+            if let biasOut { biasOut[j] = T(Double(biasOut[j]) - cw * weights[j]) }
+          }
         }
       }
-      return loss
+      return LossSums(loss: loss, z: z)
     }
 
-    let total: Double
+    let total: LossSums
     if split {
       // Rows one after the other, each spread over the cores by column blocks (which also write
       // disjoint parts of the bias gradient).
       let columnThreads = workerCount(requested: options.threads, rows: rows, cols: cols, limit: blockCount)
       total = withBlockStatistics(T.self) { blocks in
-        var s = 0.0
+        var s = LossSums.zero
         for i in 0..<rows { s += row(i, blocks: blocks, columnThreads: columnThreads) }
         return s
       }
@@ -251,15 +336,15 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
       // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
       // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
-      let grouped = !M.soft && cols <= smallClassLimit
+      let grouped = !M.soft && cols <= smallClassLimit && weights == nil && lambda == 0
       let w = T._lanes
       total = sumOverRowChunks(rows: rows, threads: threads) { range in
-        var s = 0.0
+        var s = LossSums.zero
         var i = range.lowerBound
         if grouped {
           withUnsafeTemporaryAllocation(of: T._Vector.self, capacity: smallClassLimit) { scratch in
             while i + w <= range.upperBound {
-              s += T.crossEntropyRowGroup(
+              s.loss += T.crossEntropyRowGroup(
                 x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
                 epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
                 grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
@@ -278,8 +363,21 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     }
     switch reduction {
     case .none: break
-    case .sum: lossOut[0] = T(total)
-    case .mean: lossOut[0] = counted == 0 ? 0 : T(total / Double(counted))
+    case .sum:
+      lossOut[0] = T(total.loss)
+      zOut?[0] = total.z
+    case .mean:
+      lossOut[0] = denominator == 0 ? 0 : T(total.loss / denominator)
+      zOut?[0] = zDenominator == 0 ? 0 : total.z / zDenominator
     }
   }
+}
+
+/// The per-chunk sums of a cross-entropy call: the loss and the z-loss.
+struct LossSums: AdditiveArithmetic {
+  var loss = 0.0
+  var z = 0.0
+  static var zero: LossSums { LossSums() }
+  static func + (a: LossSums, b: LossSums) -> LossSums { LossSums(loss: a.loss + b.loss, z: a.z + b.z) }
+  static func - (a: LossSums, b: LossSums) -> LossSums { LossSums(loss: a.loss - b.loss, z: a.z - b.z) }
 }

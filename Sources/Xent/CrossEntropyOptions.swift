@@ -20,6 +20,17 @@ public struct CrossEntropyOptions: Sendable, Hashable {
   public var labelSmoothing: Double = 0
   /// The upstream gradient (∂L/∂loss) every gradient is multiplied by; finite. Default 1.
   public var gradScale: Double = 1
+  /// λ ≥ 0: the z-loss (PaLM) `λ·lse²` of every counted row is added to the objective, so the gradient
+  /// gains `2λ·lse·ŷ`; its value is reported separately (`zLoss:` outputs), never added to the loss.
+  /// Default 0 (off).
+  public var zLoss: Double = 0
+  /// c ≥ 0: logits are soft-capped to `c·tanh(x/c)` (Gemma 2) before everything else, with the chain
+  /// rule `1 − tanh²(x/c)` in the gradient. Default 0 (off).
+  public var softCap: Double = 0
+  /// `cols` non-negative weights with PyTorch's semantics: row i's loss and gradient are scaled by
+  /// `w[label_i]`, `.mean` divides by Σ w[label_i] over counted rows, and label smoothing spreads
+  /// `ε·w_j/cols` (so its target is `(1 − ε)·w_label·onehot + ε·w/cols`). Hard labels only. Default nil.
+  public var classWeights: [Double]? = nil
   /// The vector exp: SLEEF (default, or `XENT_EXP=fast` in the environment) or the inline one.
   public var exponential: Exponential = .environmentDefault
   /// Worker threads: 0 = automatic (one thread for small inputs). Results are bit-identical for any
@@ -28,9 +39,13 @@ public struct CrossEntropyOptions: Sendable, Hashable {
 
   public init(
     reduction: Reduction = .mean, ignoreIndex: Int64 = -100, labelSmoothing: Double = 0,
-    gradScale: Double = 1, threads: Int = 0, exponential: Exponential = .environmentDefault
+    gradScale: Double = 1, threads: Int = 0, exponential: Exponential = .environmentDefault,
+    zLoss: Double = 0, softCap: Double = 0, classWeights: [Double]? = nil
   ) {
     self.exponential = exponential
+    self.zLoss = zLoss
+    self.softCap = softCap
+    self.classWeights = classWeights
     self.reduction = reduction
     self.ignoreIndex = ignoreIndex
     self.labelSmoothing = labelSmoothing

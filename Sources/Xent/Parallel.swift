@@ -45,25 +45,25 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// Runs `body` over the fixed row chunks of `0..<rows` on `threads` workers and returns the sum of
 /// its results added in chunk order (bit-identical for any thread count). No heap allocation: the
 /// ≤ 64 partial sums live in a temporary (stack) buffer.
-func sumOverRowChunks(rows: Int, threads: Int, _ body: (Range<Int>) -> Double) -> Double {
+func sumOverRowChunks<A: AdditiveArithmetic>(rows: Int, threads: Int, _ body: (Range<Int>) -> A) -> A {
   let chunks = rowChunkCount(rows)
-  if chunks == 0 { return 0 }
+  if chunks == 0 { return .zero }
   if threads <= 1 {
-    var total = 0.0
+    var total = A.zero
     for k in 0..<chunks { total += body(rowChunk(k, of: chunks, rows: rows)) }
     return total
   }
-  return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunks) { partial in
+  return withUnsafeTemporaryAllocation(of: A.self, capacity: chunks) { partial in
     withoutActuallyEscaping(body) { body in
       let shared = UncheckedSendable(value: (body, partial))
       DispatchQueue.concurrentPerform(iterations: threads) { w in
         let (body, partial) = shared.value
         for k in (w * chunks / threads)..<((w + 1) * chunks / threads) {
-          partial[k] = body(rowChunk(k, of: chunks, rows: rows))
+          partial.initializeElement(at: k, to: body(rowChunk(k, of: chunks, rows: rows)))
         }
       }
     }
-    var total = 0.0
+    var total = A.zero
     for k in 0..<chunks { total += partial[k] }
     return total
   }

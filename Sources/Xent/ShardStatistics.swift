@@ -69,6 +69,14 @@ package struct Shard {
   }
 }
 
+/// The sharded functions do not take class weights or the z-loss: refused, not ignored.
+private func checkShardOptions(_ o: CrossEntropyOptions) throws(XentError) {
+  try Check.options(o)
+  if o.classWeights != nil || o.zLoss != 0 {
+    throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
+  }
+}
+
 /// Labels must be global class indices in [0, total) or the ignore index; returns the rows counted.
 private func checkLabels(_ b: Buffer<Int64>, rows: Int, total: Int, ignore: Int64) throws(XentError) -> Int {
   let labels = b.address!.assumingMemoryBound(to: Int64.self)
@@ -97,7 +105,7 @@ package func partialStatistics<T: SoftmaxScalar>(
   try Check.length(logits, extent, "logits")
   try Check.length(labels, layout.rows, "labels")
   try Check.length(statistics, layout.rows, "stats")
-  try Check.options(options)
+  try checkShardOptions(options)
   var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
   inputs.append(Check.range(labels, elements: layout.rows, "labels"))
   try Check.noOverlap(inputs: inputs, outputs: ByteRanges(Check.range(statistics, elements: layout.rows, "stats")))
@@ -211,7 +219,7 @@ package func finalizeStatistics<T: SoftmaxScalar>(
   try Check.length(statistics, rows, "stats")
   try Check.length(labels, rows, "labels")
   try Check.length(loss, lossCount, "loss")
-  try Check.options(options)
+  try checkShardOptions(options)
   var inputs = ByteRanges(Check.range(statistics, elements: rows, "stats"))
   inputs.append(Check.range(labels, elements: rows, "labels"))
   var outputs = ByteRanges(Check.range(loss, elements: lossCount, "loss"))
@@ -273,7 +281,7 @@ package func gradientFromStatistics<T: SoftmaxScalar>(
   try Check.length(labels, layout.rows, "labels")
   try Check.length(statistics, layout.rows, "stats")
   try Check.length(gradient, gradExtent, "gradient")
-  try Check.options(options)
+  try checkShardOptions(options)
   var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
   inputs.append(Check.range(labels, elements: layout.rows, "labels"))
   inputs.append(Check.range(statistics, elements: layout.rows, "stats"))

@@ -118,6 +118,9 @@ enum Check {
     if !(e >= 0 && e <= 1) { throw .invalidOption("label smoothing \(e) is outside [0, 1]") }
     if !o.gradScale.isFinite { throw .invalidOption("grad scale \(o.gradScale) is not finite") }
     if o.threads < 0 { throw .invalidOption("thread count \(o.threads) is negative") }
+    if !(o.zLoss >= 0 && o.zLoss.isFinite) { throw .invalidOption("z-loss weight \(o.zLoss) is not finite and >= 0") }
+    if !(o.softCap >= 0 && o.softCap.isFinite) { throw .invalidOption("soft cap \(o.softCap) is not finite and >= 0") }
+    if o.softCap != 0 { throw .unsupported("the logit soft cap is not implemented in this version") }
   }
 }
 

@@ -16,6 +16,9 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
   /// An output overlaps an input or another output, other than the documented in-place case.
   /// `XENT_ERR_ALIASING`.
   case aliasing(String)
+  /// A valid request this build does not support (e.g. a soft cap, not implemented yet).
+  /// `XENT_ERR_UNSUPPORTED`.
+  case unsupported(String)
 
   /// The C ABI status code.
   public var status: Int32 {
@@ -25,6 +28,7 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
     case .labelOutOfRange: 3
     case .invalidOption: 4
     case .aliasing: 5
+    case .unsupported: 6
     }
   }
 
@@ -35,6 +39,7 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
     case .labelOutOfRange(let row, let label, let cols): "label \(label) at row \(row) is outside [0, \(cols))"
     case .invalidOption(let s): s
     case .aliasing(let s): s
+    case .unsupported(let s): s
     }
   }
 }

@@ -5,18 +5,27 @@
 import Xent
 import _XentCHeader
 
-/// The v1 size of `xent_options`; a smaller `struct_size` is refused.
-let optionsV1Size = MemoryLayout<xent_options>.size
+/// The v1 (1.0.0) size of `xent_options`, XENT_OPTIONS_V1_SIZE: a smaller `struct_size` is refused.
+let optionsV1Size = MemoryLayout<xent_options>.offset(of: \.z_loss)!
 
 /// Default options, as `xent_options_init` fills them.
 func defaultCOptions() -> xent_options {
   xent_options(
     struct_size: MemoryLayout<xent_options>.size, reduction: Int32(XENT_REDUCTION_MEAN), num_threads: 0,
-    ignore_index: -100, label_smoothing: 0, grad_scale: 1)
+    ignore_index: -100, label_smoothing: 0, grad_scale: 1, z_loss: 0, soft_cap: 0, class_weights: nil,
+    z_loss_out: nil)
 }
 
-/// Reads `opts` up to min(struct_size, sizeof) and converts it. NULL = defaults.
-func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> CrossEntropyOptions {
+/// The options of a C call: the Swift options plus the caller's class-weight input and z-loss output.
+struct DecodedOptions {
+  var options: CrossEntropyOptions
+  var classWeights: UnsafePointer<Double>?
+  var zLossOut: UnsafeMutablePointer<Double>?
+}
+
+/// Reads `opts` up to min(struct_size, sizeof) (a 1.0.0 caller's struct ends at grad_scale: the later
+/// fields keep their defaults) and converts it. NULL = defaults.
+func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> DecodedOptions {
   var o = defaultCOptions()
   if let opts {
     // size_t arrives as Int: read it unsigned, so a size up to SIZE_MAX (a future, larger struct)
@@ -25,16 +34,20 @@ func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> Cr
     if size < UInt(optionsV1Size) {
       throw .invalidOption("xent_options.struct_size is \(size); at least \(optionsV1Size) expected (call xent_options_init)")
     }
+    let known = Int(min(size, UInt(MemoryLayout<xent_options>.size)))
     withUnsafeMutableBytes(of: &o) { dst in
-      dst.copyMemory(from: UnsafeRawBufferPointer(start: opts, count: optionsV1Size))
+      dst.copyMemory(from: UnsafeRawBufferPointer(start: opts, count: known))
     }
+    o.struct_size = MemoryLayout<xent_options>.size
   }
   guard let reduction = Reduction(rawValue: o.reduction) else {
     throw .invalidOption("reduction \(o.reduction) is not XENT_REDUCTION_NONE, _SUM or _MEAN")
   }
-  return CrossEntropyOptions(
+  let options = CrossEntropyOptions(
     reduction: reduction, ignoreIndex: o.ignore_index, labelSmoothing: Double(o.label_smoothing),
-    gradScale: Double(o.grad_scale), threads: Int(o.num_threads))
+    gradScale: Double(o.grad_scale), threads: Int(o.num_threads), zLoss: Double(o.z_loss),
+    softCap: Double(o.soft_cap))
+  return DecodedOptions(options: options, classWeights: o.class_weights, zLossOut: o.z_loss_out)
 }
 
 /// Runs `body`; records the outcome in the thread's last-error message and returns the status.

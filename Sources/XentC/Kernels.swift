@@ -143,10 +143,12 @@ private func crossEntropy<T: SoftmaxScalar>(
   _ gradStride: Int, _ lse: UnsafeMutablePointer<T>?, _ bias: UnsafeMutablePointer<T>?
 ) -> xent_status {
   status { () throws(XentError) in
+    let o = try decodeOptions(opts)
     try CrossEntropyCall(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
-      targets: targets, options: try decodeOptions(opts), loss: Buffer(loss), grad: Buffer(grad),
-      gradStride: gradStride, lse: Buffer(lse), bias: Buffer(bias)
+      targets: targets, options: o.options, loss: Buffer(loss), grad: Buffer(grad),
+      gradStride: gradStride, lse: Buffer(lse), bias: Buffer(bias), classWeights: Buffer(o.classWeights),
+      zLoss: Buffer(o.zLossOut)
     ).run()
   }
 }

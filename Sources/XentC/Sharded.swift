@@ -83,6 +83,15 @@ public func xent_grad_from_stats_f64(
 
 // MARK: Generic helpers
 
+/// The sharded functions read only the 1.0.0 options; the later ones are refused, not ignored.
+private func shardOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> CrossEntropyOptions {
+  let o = try decodeOptions(opts)
+  if o.classWeights != nil || o.zLossOut != nil || o.options.zLoss != 0 {
+    throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
+  }
+  return o.options
+}
+
 @inline(__always)
 private func partial<T: SoftmaxScalar>(
   _ logits: UnsafePointer<T>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int, _ totalCols: Int,
@@ -92,7 +101,7 @@ private func partial<T: SoftmaxScalar>(
     try partialStatistics(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       shard: Shard(offset: colOffset, totalColumns: totalCols), labels: Buffer(labels),
-      options: try decodeOptions(opts), statistics: statistics(stats))
+      options: try shardOptions(opts), statistics: statistics(stats))
   }
 }
 
@@ -104,7 +113,7 @@ private func finalize<T: SoftmaxScalar>(
   status { () throws(XentError) in
     try finalizeStatistics(
       statistics(stats), rows: rows, totalColumns: totalCols, labels: Buffer(labels),
-      options: try decodeOptions(opts), loss: Buffer(loss), lse: Buffer(lse))
+      options: try shardOptions(opts), loss: Buffer(loss), lse: Buffer(lse))
   }
 }
 
@@ -118,6 +127,6 @@ private func gradient<T: SoftmaxScalar>(
     try gradientFromStatistics(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       shard: Shard(offset: colOffset, totalColumns: totalCols), labels: Buffer(labels), statistics: statistics(stats),
-      options: try decodeOptions(opts), gradient: Buffer(grad), gradientStride: gradStride)
+      options: try shardOptions(opts), gradient: Buffer(grad), gradientStride: gradStride)
   }
 }

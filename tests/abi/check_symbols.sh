@@ -23,6 +23,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # Declared: join the header into one stream, drop comments and preprocessor lines, then take the identifier
 # that directly precedes "(" in each "XENT_API ... (" declaration.
 sed -e 's://.*$::' "$header" \
+    | grep -v '^[[:space:]]*#' \
     | tr '\n' ' ' \
     | sed -e 's:/\*[^*]*\*\+\([^/*][^*]*\*\+\)*/: :g' \
     | tr ';' '\n' \

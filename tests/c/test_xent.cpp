@@ -20,7 +20,8 @@ static_assert(std::is_same<xent_status, std::int32_t>::value, "xent_status is in
 static_assert(std::is_standard_layout<xent_options>::value && std::is_trivial<xent_options>::value,
               "xent_options is a plain C struct");
 static_assert(offsetof(xent_options, struct_size) == 0, "struct_size comes first");
-static_assert(sizeof(xent_options) == sizeof(std::size_t) + 24, "v1 xent_options size");
+static_assert(XENT_OPTIONS_V1_SIZE == sizeof(std::size_t) + 24, "v1 xent_options size");
+static_assert(sizeof(xent_options) == XENT_OPTIONS_V1_SIZE + 8 + 2 * sizeof(void *), "1.1.0 xent_options size");
 static_assert(XENT_VERSION_NUMBER == 10100, "version 1.1.0");
 static_assert(XENT_OK == 0 && XENT_ERR_UNSUPPORTED == 6, "status values");
 static_assert(std::is_same<decltype(&xent_cross_entropy_ex_f64),

@@ -417,8 +417,16 @@ static void xt_test_signatures(void)
                  offsetof(xent_options, ignore_index) == sizeof(size_t) + 8 &&
                  offsetof(xent_options, label_smoothing) == sizeof(size_t) + 16 &&
                  offsetof(xent_options, grad_scale) == sizeof(size_t) + 20 &&
-                 sizeof(xent_options) == sizeof(size_t) + 24,
-             "xent_options layout differs from the v1 contract (size %lu)", (unsigned long)sizeof(xent_options));
+                 XENT_OPTIONS_V1_SIZE == sizeof(size_t) + 24,
+             "xent_options' 1.0.0 prefix differs from the v1 contract (v1 size %lu)",
+             (unsigned long)XENT_OPTIONS_V1_SIZE);
+    xt_check(offsetof(xent_options, z_loss) == XENT_OPTIONS_V1_SIZE &&
+                 offsetof(xent_options, soft_cap) == XENT_OPTIONS_V1_SIZE + 4 &&
+                 offsetof(xent_options, class_weights) == XENT_OPTIONS_V1_SIZE + 8 &&
+                 offsetof(xent_options, z_loss_out) == XENT_OPTIONS_V1_SIZE + 8 + sizeof(void *) &&
+                 sizeof(xent_options) == XENT_OPTIONS_V1_SIZE + 8 + 2 * sizeof(void *),
+             "xent_options' 1.1.0 fields are not appended after the 1.0.0 ones (size %lu)",
+             (unsigned long)sizeof(xent_options));
 }
 
 static void xt_test_info(void)
@@ -494,6 +502,8 @@ static void xt_test_info(void)
         xt_check(box.o.ignore_index == -100, "ignore_index %lld", (long long)box.o.ignore_index);
         xt_check(box.o.label_smoothing == 0.0f, "label_smoothing %g", (double)box.o.label_smoothing);
         xt_check(box.o.grad_scale == 1.0f, "grad_scale %g", (double)box.o.grad_scale);
+        xt_check(box.o.z_loss == 0.0f && box.o.soft_cap == 0.0f && box.o.class_weights == NULL &&
+                     box.o.z_loss_out == NULL, "1.1.0 fields not at their defaults");
         for (i = 0; i < 32; i++)
             if (box.after[i] != 0xCD) break;
         xt_check(i == 32, "wrote past sizeof(xent_options)");
@@ -1447,8 +1457,8 @@ static void XT_FN(xt_test_errors_ce)(void)
             c = base;
             opts.struct_size = 0;
             XT_FN(xt_expect_fail)(&e, &c, XENT_ERR_INVALID_OPTION, "struct_size 0");
-            opts.struct_size = sizeof(xent_options) - 1;
-            XT_FN(xt_expect_fail)(&e, &c, XENT_ERR_INVALID_OPTION, "struct_size sizeof - 1");
+            opts.struct_size = XENT_OPTIONS_V1_SIZE - 1;
+            XT_FN(xt_expect_fail)(&e, &c, XENT_ERR_INVALID_OPTION, "struct_size v1 size - 1");
             opts.struct_size = offsetof(xent_options, grad_scale);
             XT_FN(xt_expect_fail)(&e, &c, XENT_ERR_INVALID_OPTION, "struct_size without grad_scale");
             xent_options_init(&opts);

@@ -85,12 +85,12 @@ cxx=${CXX:-${cxxs[0]}}
 "$cxx" -std=c++17 "${warn[@]}" -O1 -pthread -I"$here" $cflags "$here/test_xent.cpp" -o "$build/test_xent_cpp" \
     $libs -Wl,-rpath,"$libdir" -lm
 # shellcheck disable=SC2086
-"$cc" -std=c99 "${warn[@]}" -O1 $cflags "$here/test_sharded.c" -o "$build/test_sharded_c" \
+"$cc" -std=c99 "${warn[@]}" -O1 $cflags "$here/test_v1_1.c" -o "$build/test_v1_1_c" \
     $libs -Wl,-rpath,"$libdir" -lm
 echo "ok: test programs built with $cc and $cxx"
 
 # ---- 3. run them ------------------------------------------------------------------------------------------------
-for prog in test_xent_c test_xent_cpp test_sharded_c; do
+for prog in test_xent_c test_xent_cpp test_v1_1_c; do
     echo "== $prog"
     if env -u LD_LIBRARY_PATH "$build/$prog"; then
         echo "ok: $prog"

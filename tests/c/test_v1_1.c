@@ -1,6 +1,8 @@
-/* The sharded-vocabulary API (since 1.1.0), from C99: shards' statistics merged in any grouping give
-   the loss, lse and gradient of xent_cross_entropy_* on the whole matrix; merge is commutative bit for
-   bit; every argument error is reported before anything is written. Prints "N passed, N failed". */
+/* The 1.1.0 additions, from C99. The sharded-vocabulary API: shards' statistics merged in any grouping
+   give the loss, lse and gradient of xent_cross_entropy_* on the whole matrix; merge is commutative bit
+   for bit; every argument error is reported before anything is written. The new options: z-loss (a
+   separate output) and class weights against a long double reference, a 1.0.0-sized struct that keeps
+   their defaults, the soft cap refused as unsupported. Prints "N passed, N failed". */
 #include <xent.h>
 
 #include <math.h>
@@ -128,6 +130,68 @@ int main(void) {
               "finalize of one shard only");
         CHECK(loss == 42, "loss written on error");
         CHECK(xent_merge_stats(half, half + 1, half, ROWS - 1) == XENT_ERR_ALIASING, "partial overlap in merge");
+    }
+
+    /* z-loss and class weights (hard labels, MEAN, smoothing 0.1) against long double. */
+    {
+        enum { R = 3, C = 5 };
+        const float xs[R * C] = {1, 2, 3, 4, 5, -1, 0, 1, 0, -1, 2, 2, -INFINITY, 0, 1};
+        const int64_t lb[R] = {4, 0, -100};
+        const double w[C] = {1, 0.5, 2, 0, 1.5};
+        xent_options o;
+        xent_options_init(&o);
+        o.label_smoothing = 0.1f;
+        o.z_loss = 0.01f;
+        o.class_weights = w;
+        double z = -1;
+        o.z_loss_out = &z;
+        float loss = -1, grad[R * C];
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &o, &loss, grad, NULL) == XENT_OK, "weights + z-loss: %s",
+              xent_last_error_message());
+        long double total = 0, wsum = 0, ztotal = 0;
+        for (int i = 0; i < R; i++) {
+            if (lb[i] == -100) continue;
+            long double m = -INFINITY, sum = 0;
+            for (int j = 0; j < C; j++) m = xs[i * C + j] > m ? xs[i * C + j] : m;
+            for (int j = 0; j < C; j++) sum += expl((long double)xs[i * C + j] - m);
+            long double lse = m + logl(sum), l = 0;
+            for (int j = 0; j < C; j++) {
+                long double t = 0.1L * w[j] / C + (j == lb[i] ? 0.9L * w[j] : 0);
+                if (t != 0) l += t * (lse - xs[i * C + j]);
+            }
+            total += l;
+            wsum += w[lb[i]];
+            ztotal += 0.01L * lse * lse;
+        }
+        CHECK(close_to(loss, (double)(total / wsum), 3e-7), "weighted loss %.9g vs %.9Lg", loss, total / wsum);
+        CHECK(close_to(z, (double)(ztotal / 2), 3e-7), "z-loss %.9g vs %.9Lg", z, ztotal / 2);
+        for (int j = 0; j < C; j++) CHECK(grad[2 * C + j] == 0, "ignored row's gradient");
+
+        /* A caller compiled against 1.0.0: the fields after grad_scale are not read. */
+        float loss10 = -1, plain = -2;
+        o.struct_size = XENT_OPTIONS_V1_SIZE;
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &o, &loss10, NULL, NULL) == XENT_OK, "1.0.0-sized options");
+        xent_options d;
+        xent_options_init(&d);
+        d.label_smoothing = 0.1f;
+        xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL);
+        CHECK(loss10 == plain, "a 1.0.0-sized struct must ignore the 1.1.0 fields (%.9g vs %.9g)", loss10, plain);
+
+        xent_options_init(&d);
+        d.soft_cap = 30;
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_UNSUPPORTED, "soft cap");
+        xent_options_init(&d);
+        d.z_loss = -1;
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_INVALID_OPTION, "z_loss < 0");
+        double bad_w[C] = {1, 1, -1, 1, 1};
+        xent_options_init(&d);
+        d.class_weights = bad_w;
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_INVALID_OPTION,
+              "negative class weight");
+        xent_options_init(&d);
+        d.class_weights = w;
+        CHECK(xent_soft_cross_entropy_f32(xs, R, C, C, xs, C, &d, &plain, NULL, NULL) == XENT_ERR_UNSUPPORTED,
+              "class weights with soft targets");
     }
 
     printf("%d passed, %d failed\n", passed, failed);

@@ -113,8 +113,9 @@ typedef struct xent_options {
     /* Since 1.1.0; read only when struct_size covers them (a 1.0.0 caller gets the defaults): */
     float   z_loss;           /* lambda >= 0, finite: the objective gains z_i = lambda*lse_i^2 per counted row
                                  (PaLM), its gradient 2*lambda*lse_i*softmax; default 0 (off) */
-    float   soft_cap;         /* c >= 0, finite: logits become c*tanh(x/c) (Gemma 2), with the chain rule in the
-                                 gradient; default 0 (off) */
+    float   soft_cap;         /* c >= 0, finite: logits become c*tanh(x/c) (Gemma 2) everywhere (loss, lse,
+                                 smoothing, gradient via the chain rule 1 - tanh^2(x/c)); -inf stays -inf (masked);
+                                 adds ~2 ulp of c of rounding per logit; default 0 (off) */
     const double *class_weights; /* NULL, or cols finite weights >= 0 with PyTorch's semantics: row i counts
                                     w[label_i] (MEAN divides by their sum), smoothing spreads eps*w_j/cols;
                                     hard labels only (XENT_ERR_UNSUPPORTED with soft targets); default NULL */
@@ -426,7 +427,8 @@ typedef struct xent_stats {
  *
  * Shapes: logits rows x cols (row_stride >= cols); col_offset + cols <= total_cols; labels: rows global class
  * indices in [0, total_cols) or opts->ignore_index (ignored rows: label_seen = 0); stats: rows entries.
- * Required: logits, labels, stats; opts may be NULL (only ignore_index is read). stats may not overlap the inputs.
+ * Required: logits, labels, stats; opts may be NULL (ignore_index and soft_cap are read; class_weights and z_loss
+ * are XENT_ERR_UNSUPPORTED here). stats may not overlap the inputs.
  * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_LABEL_OUT_OF_RANGE, XENT_ERR_INVALID_OPTION,
  * XENT_ERR_ALIASING; nothing is written on error.
  * Error bound: sum_exp relative error <= 2e-7 (f32 logits) / 1e-15 (f64) per shard.

@@ -102,6 +102,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     try Check.options(options)
     if classWeights.address != nil {
       if case .soft = targets { throw .unsupported("class weights apply to integer labels, not to soft targets") }
+      if options.softCap != 0 && options.labelSmoothing > 0 && grad.address != nil && grad.address == logits.address {
+        throw .unsupported("a soft cap with class weights and label smoothing cannot write the gradient in place")
+      }
       try Check.length(classWeights, cols, "class weights")
       inputs.append(Check.range(classWeights, elements: cols, "class weights"))
       let w = classWeights.address!.assumingMemoryBound(to: Double.self)
@@ -210,14 +213,18 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     let blockLength = columnBlockLength(cols)
     let blockCount = split ? (cols + blockLength - 1) / blockLength : 1
 
+    // The soft cap c (0: off). With it, exps are not stored: the output pass needs the logits again
+    // for the chain rule, so it recomputes tanh and exp from them.
+    let cap = T(options.softCap)
+
     /// The statistics of row `x` (exps stored to `g` when non-nil), whole or by blocks.
     @inline(__always) func statistics<N: StatisticsMode>(
       _ x: UnsafePointer<T>, _ y: UnsafePointer<T>?, _ g: UnsafeMutablePointer<T>?, _: N.Type,
       blocks: UnsafeMutablePointer<RowStatistics<T>>?, columnThreads: Int
     ) -> RowStatistics<T> {
-      guard let blocks else { return T.rowStatistics(x, y, count: cols, N.self, store: g) }
+      guard let blocks else { return T.rowStatistics(x, y, count: cols, N.self, store: g, cap: cap) }
       return T.blockedRowStatistics(x, y, count: cols, N.self, store: g, blockLength: blockLength, blocks: blocks,
-                                    threads: columnThreads)
+                                    threads: columnThreads, cap: cap)
     }
 
     // One row: statistics pass, loss, then the output pass. Returns the row's loss and z-loss.
@@ -245,18 +252,19 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         label = Int(l)
       }
       // Read before the statistics pass may overwrite the row with exps (in place).
-      let xLabel = M.soft ? 0 : Double(x[label])
+      let capLabel = M.soft ? (value: T(0), derivative: T(0)) : T.capped(x[label], cap)
+      let xLabel = Double(capLabel.value)
       let w = weights?[label] ?? 1
       // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now, relative to a provisional reference
       // m0 (the label logit, or 0), and moved to the row's reference below.
       let m0 = xLabel.isFinite ? xLabel : 0
       var weightedX = 0.0
       if let weights, M.sumsX {
-        for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * (Double(x[j]) - m0) }
+        for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * (Double(T.capped(x[j], cap).value) - m0) }
       }
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
-      let st = statistics(x, y, g, M.self, blocks: blocks, columnThreads: columnThreads)
+      let st = statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads)
       if let lseOut { lseOut[i] = T(st.logSumExp) }
 
       // Σ t over the row: 1 for labels ((1 − ε)·w + ε·Σw/cols with class weights), (1 − ε)Σy + ε for
@@ -294,27 +302,32 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         let f = st.sumExp == 0 ? 0 : (scale * targetSum + zTerm) / st.sumExp
         forEachBlock(count: blocks == nil ? 1 : blockCount, threads: columnThreads) { k in
           let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
-          if let g {
+          if let g, cap == 0 {
             // A block's stored exps are relative to its own reference: rescale them to the row's.
             let fk = blocks.map { f * $0[k].rescale(to: st) } ?? f
             T.gradientFromExp(g + lo, y.map { $0 + lo }, count: n, f: T(fk), a: T(a), c: T(c),
                               bias: biasOut.map { $0 + lo }, M.self)
           } else {
             T.gradientRow(x + lo, y.map { $0 + lo }, count: n, ref: st.ref, f: T(f), a: T(a), c: T(c),
-                          grad: nil, bias: biasOut.map { $0 + lo }, M.self)
+                          grad: g.map { $0 + lo }, bias: biasOut.map { $0 + lo }, cap: cap, M.self)
           }
         }
         if !M.soft && a != 0 {
-          // The one-hot part, −s(1 − ε)·w at the label, subtracted in Double and rounded once more.
-          if let g { g[label] = T(Double(g[label]) - a * w) }
-          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - a * w) }
+          // The one-hot part, −s(1 − ε)·w at the label (times the cap's derivative there), subtracted in
+          // Double and rounded once more.
+          let one = a * w * Double(cap == 0 ? 1 : capLabel.derivative)
+          if let g { g[label] = T(Double(g[label]) - one) }
+          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - one) }
         }
         if let weights, M.sumsX {
           // The weighted smoothing part, −s·ε·w_j/cols, per class.
+          // (With a soft cap, times its derivative: read from the logits, which validation ensured are
+          // not overwritten in place in that case.)
           let cw = scale * eps / Double(cols)
           for j in 0..<cols {
-            if let g { g[j] = T(Double(g[j]) - cw * weights[j]) }
-            if let biasOut { biasOut[j] = T(Double(biasOut[j]) - cw * weights[j]) }
+            let part = cw * weights[j] * Double(cap == 0 ? 1 : T.capped(x[j], cap).derivative)
+            if let g { g[j] = T(Double(g[j]) - part) }
+            if let biasOut { biasOut[j] = T(Double(biasOut[j]) - part) }
           }
         }
       }
@@ -336,7 +349,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
       // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
       // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
-      let grouped = !M.soft && cols <= smallClassLimit && weights == nil && lambda == 0
+      let grouped = !M.soft && cols <= smallClassLimit && weights == nil && lambda == 0 && cap == 0
       let w = T._lanes
       total = sumOverRowChunks(rows: rows, threads: threads) { range in
         var s = LossSums.zero

@@ -126,6 +126,7 @@ private func partialStatistics<T: SoftmaxScalar, E: VectorExponential>(
   let labels = labelBuffer.address!.assumingMemoryBound(to: Int64.self)
   let out = UnsafeMutablePointer(mutating: statistics.address!.assumingMemoryBound(to: ShardStatistics.self))
   let cols = layout.cols, stride = layout.rowStride, ignore = options.ignoreIndex
+  let cap = T(options.softCap)  // statistics of the soft-capped logits (0: off)
   let split = cols >= columnSplitThreshold
   let blockLength = columnBlockLength(cols), blockCount = (cols + blockLength - 1) / blockLength
 
@@ -133,8 +134,8 @@ private func partialStatistics<T: SoftmaxScalar, E: VectorExponential>(
     let x = x0 + i * stride
     let st = blocks.map {
       T.blockedRowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, store: nil, blockLength: blockLength,
-                             blocks: $0, threads: threads)
-    } ?? T.rowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self)
+                             blocks: $0, threads: threads, cap: cap)
+    } ?? T.rowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, cap: cap)
     var s = ShardStatistics()
     s.max = Double(st.maximum)
     s.sumExp = st.sumExp
@@ -142,7 +143,7 @@ private func partialStatistics<T: SoftmaxScalar, E: VectorExponential>(
     s.count = Double(cols)
     let l = labels[i]
     if l != ignore && l >= Int64(shard.offset) && l < Int64(shard.offset + cols) {
-      s.labelLogit = Double(x[Int(l) - shard.offset])
+      s.labelLogit = Double(T.capped(x[Int(l) - shard.offset], cap).value)
       s.labelSeen = 1
     }
     out[i] = s
@@ -313,6 +314,7 @@ private func gradientFromStatistics<T: SoftmaxScalar, M: StatisticsMode>(
   let denominator = options.reduction == .mean ? counted : 1
   let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
   let a = scale * (1 - eps), c = scale * eps / Double(shard.totalColumns)  // the global class count
+  let cap = T(options.softCap)
   let blockLength = cols >= columnSplitThreshold ? columnBlockLength(cols) : cols
   let blockCount = (cols + blockLength - 1) / blockLength
 
@@ -325,13 +327,16 @@ private func gradientFromStatistics<T: SoftmaxScalar, M: StatisticsMode>(
     }
     let s = st[i]
     let f = s.sumExp == 0 ? 0 : scale / s.sumExp
+    // The cap's derivative at the label, read before the row is overwritten (in place).
+    let jl = Int(l) - shard.offset
+    let capLabel = cap != 0 && jl >= 0 && jl < cols ? T.capped(x[jl], cap).derivative : 1
     forEachBlock(count: blockCount, threads: threads) { k in
       let lo = k * blockLength
       T.gradientRow(x + lo, nil, count: min(blockLength, cols - lo), ref: T(s.ref), f: T(f), a: T(a), c: T(c),
-                    grad: g + lo, bias: nil, M.self)
+                    grad: g + lo, bias: nil, cap: cap, M.self)
     }
     let j = Int(l) - shard.offset
-    if a != 0 && j >= 0 && j < cols { g[j] = T(Double(g[j]) - a) }
+    if a != 0 && j >= 0 && j < cols { g[j] = T(Double(g[j]) - a * Double(capLabel)) }
   }
   if blockCount > 1 {
     let threads = workerCount(requested: options.threads, rows: layout.rows, cols: cols, limit: blockCount)

@@ -14,6 +14,8 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _log(_ x: _Vector) -> _Vector
   /// Lane-wise `exp(x)`, the inline polynomial (no library call; < 1 ulp, see the shim).
   static func _fastExp(_ x: _Vector) -> _Vector
+  /// Lane-wise soft cap `c·tanh(x/c)` (−inf kept), its derivative `1 − tanh²(x/c)` in `derivative`.
+  static func _softCap(_ x: _Vector, _ c: Self, derivative: inout _Vector) -> _Vector
   /// Lane-wise maximum, ignoring NaN lanes of either operand (IEEE maxNum).
   static func _max(_ a: _Vector, _ b: _Vector) -> _Vector
   /// Lane-wise `t·d`, exactly 0 where `t == 0` (also where d = ±inf or NaN).
@@ -39,6 +41,11 @@ extension Float: SoftmaxScalar {
   @inline(__always) public static func _exp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_exp_f32x8(x) }
   @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
   @inline(__always) public static func _fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_fast_exp_f32x8(x) }
+  @inline(__always) public static func _softCap(_ x: SIMD8<Float>, _ c: Float, derivative: inout SIMD8<Float>)
+    -> SIMD8<Float>
+  {
+    withUnsafeMutablePointer(to: &derivative) { xentshim_soft_cap_f32x8(x, c, OpaquePointer($0)) }
+  }
   @inline(__always) public static func _max(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { xentshim_max_f32x8(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
     xentshim_weighted_f32x8(t, d)
@@ -65,6 +72,11 @@ extension Double: SoftmaxScalar {
   @inline(__always) public static func _exp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_exp_f64x4(x) }
   @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
   @inline(__always) public static func _fastExp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_fast_exp_f64x4(x) }
+  @inline(__always) public static func _softCap(_ x: SIMD4<Double>, _ c: Double, derivative: inout SIMD4<Double>)
+    -> SIMD4<Double>
+  {
+    withUnsafeMutablePointer(to: &derivative) { xentshim_soft_cap_f64x4(x, c, OpaquePointer($0)) }
+  }
   @inline(__always) public static func _max(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> { xentshim_max_f64x4(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {
     xentshim_weighted_f64x4(t, d)

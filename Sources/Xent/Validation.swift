@@ -120,7 +120,6 @@ enum Check {
     if o.threads < 0 { throw .invalidOption("thread count \(o.threads) is negative") }
     if !(o.zLoss >= 0 && o.zLoss.isFinite) { throw .invalidOption("z-loss weight \(o.zLoss) is not finite and >= 0") }
     if !(o.softCap >= 0 && o.softCap.isFinite) { throw .invalidOption("soft cap \(o.softCap) is not finite and >= 0") }
-    if o.softCap != 0 { throw .unsupported("the logit soft cap is not implemented in this version") }
   }
 }
 

@@ -1,11 +1,15 @@
-// z-loss (PaLM) and class weights (PyTorch semantics) against a Float80 reference, with and without
-// label smoothing, every reduction, both kernels (≤ 16 classes and longer rows) and split long rows;
-// a finite-difference check of the z-loss gradient; the soft cap is refused as unsupported.
+// z-loss (PaLM), class weights (PyTorch semantics) and the logit soft cap (Gemma 2) against a Float80
+// reference, with and without label smoothing, every reduction, both kernels (≤ 16 classes and
+// longer rows) and split long rows; a finite-difference check of the gradients.
 
 import Testing
 import Xent
 
-@Suite("z-loss and class weights")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("z-loss, class weights and the soft cap")
 struct ZLossAndClassWeightTests {
   struct Result { var loss: [Double]; var z: [Double]; var grad: [Double] }
 
@@ -31,8 +35,17 @@ struct ZLossAndClassWeightTests {
     var losses = [Wide](), zs = [Wide](), grad = [Wide](repeating: 0, count: rows * cols)
     var weightSum: Wide = 0, counted: Wide = 0
     var perRowT: [[Wide]] = [], perRowP: [[Wide]] = [], perRowLse: [Wide] = []
+    let c = Wide(o.softCap)
+    var derivative = [Wide](repeating: 1, count: rows * cols)
     for i in 0..<rows {
-      let row = (0..<cols).map { Wide(T(x[i * cols + $0])) }
+      // The soft cap c·tanh(x/c) (−inf kept) and its derivative 1 − tanh²(x/c), in Wide precision.
+      let row = (0..<cols).map { j -> Wide in
+        let v = Wide(T(x[i * cols + j]))
+        if c == 0 || v == -.infinity { if v == -.infinity && c != 0 { derivative[i * cols + j] = 0 }; return v }
+        let t = tanh(v / c)
+        derivative[i * cols + j] = 1 - t * t
+        return c * t
+      }
       let r = ReferenceRow(row)
       var t = [Wide](repeating: 0, count: cols)
       if labels[i] != o.ignoreIndex {
@@ -55,7 +68,8 @@ struct ZLossAndClassWeightTests {
     for i in 0..<rows where labels[i] != o.ignoreIndex {
       let tsum = perRowT[i].reduce(0, +)
       for j in 0..<cols {
-        grad[i * cols + j] = s * (tsum * perRowP[i][j] - perRowT[i][j]) + sz * 2 * lambda * perRowLse[i] * perRowP[i][j]
+        grad[i * cols + j] = (s * (tsum * perRowP[i][j] - perRowT[i][j]) + sz * 2 * lambda * perRowLse[i] * perRowP[i][j])
+          * derivative[i * cols + j]
       }
     }
     func reduce(_ v: [Wide], _ den: Wide) -> [Double] {
@@ -98,6 +112,48 @@ struct ZLossAndClassWeightTests {
     }
   }
 
+  @Test("Soft cap (with z-loss, weights, smoothing, in place): against the reference", arguments: [10, 333, 70_001])
+  func softCap(cols: Int) throws {
+    var rng = TestRandom(seed: UInt64(cols) + 1)
+    let rows = cols > 10_000 ? 3 : 9
+    var x = (0..<(rows * cols)).map { _ in rng.normal() * 20 }
+    x[1] = -.infinity
+    let labels = (0..<rows).map { i in i == 2 ? Int64(-100) : Int64(rng.int(cols)) }
+    let weights = (0..<cols).map { _ in 0.5 + rng.uniform() }
+    for (eps, lambda, w) in [(0.0, 0.0, nil), (0.1, 1e-3, nil), (0.1, 0.0, weights)] as [(Double, Double, [Double]?)] {
+      for cap in [30.0, 5.0] {
+        let o = CrossEntropyOptions(reduction: .none, labelSmoothing: eps, zLoss: lambda, softCap: cap, classWeights: w)
+        for (type, tolerance) in [(0, 4 * cap * 1.2e-7), (1, 1e-13)] {
+          let got = type == 0 ? try run(Float.self, x, rows: rows, cols: cols, labels: labels, options: o)
+                              : try run(Double.self, x, rows: rows, cols: cols, labels: labels, options: o)
+          let want = type == 0 ? reference(Float.self, x, rows: rows, cols: cols, labels: labels, options: o)
+                               : reference(Double.self, x, rows: rows, cols: cols, labels: labels, options: o)
+          let what = "cap \(cap) ε \(eps) λ \(lambda) weights \(w != nil) \(type == 0 ? "Float" : "Double")"
+          // (With smoothing, row 0's masked −inf logit makes its loss +inf on both sides.)
+          for i in 0..<rows {
+            #expect(got.loss[i] == want.loss[i] || abs(got.loss[i] - want.loss[i]) <= tolerance * max(1, abs(want.loss[i])),
+                    "\(what): row \(i) loss \(got.loss[i]) vs \(want.loss[i])")
+          }
+          var worst = 0.0
+          for k in got.grad.indices { worst = max(worst, abs(got.grad[k] - want.grad[k])) }
+          #expect(worst <= tolerance, "\(what): gradient error \(worst)")
+          #expect(got.grad[1] == 0, "a masked (−inf) logit stays masked under the cap")
+        }
+      }
+    }
+    // In place equals out of place under the cap.
+    let o = CrossEntropyOptions(labelSmoothing: 0.1, softCap: 10)
+    let xf = x.map { Float($0) }
+    var g = [Float](repeating: 0, count: xf.count), y = xf
+    var gs = g.mutableSpan, ys = y.mutableSpan
+    let layout = MatrixLayout(rows: rows, cols: cols)
+    let l1 = try crossEntropy(logits: xf.span, layout: layout, labels: labels.span, options: o, gradient: &gs)
+    let l2 = try crossEntropyInPlace(logits: &ys, layout: layout, labels: labels.span, options: o)
+    _ = consume gs
+    _ = consume ys
+    #expect(l1 == l2 && g == y)
+  }
+
   @Test("Float: against the reference, small and long rows", arguments: [10, 333, 70_001])
   func float(cols: Int) throws { try check(Float.self, cols: cols, tolerance: 4e-7) }
 
@@ -110,7 +166,8 @@ struct ZLossAndClassWeightTests {
     let rows = 2, cols = 7
     let x = (0..<(rows * cols)).map { _ in rng.normal() * 3 }
     let labels: [Int64] = [2, 6]
-    let o = CrossEntropyOptions(reduction: .sum, labelSmoothing: 0.1, zLoss: 0.05, classWeights: [1, 2, 0.5, 1, 1, 3, 0.7])
+    let o = CrossEntropyOptions(reduction: .sum, labelSmoothing: 0.1, zLoss: 0.05, softCap: 4,
+                                classWeights: [1, 2, 0.5, 1, 1, 3, 0.7])
     func objective(_ v: [Double]) throws -> Double {
       let r = try run(Double.self, v, rows: rows, cols: cols, labels: labels, options: o)
       return r.loss[0] + r.z[0]
@@ -125,7 +182,7 @@ struct ZLossAndClassWeightTests {
     }
   }
 
-  @Test("Refused: negative or non-finite weights and λ, weights with soft targets, the soft cap")
+  @Test("Refused: negative or non-finite weights, λ and cap, weights with soft targets")
   func refused() {
     let x: [Float] = [1, 2, 3, 4]
     let labels: [Int64] = [0, 1]
@@ -135,8 +192,8 @@ struct ZLossAndClassWeightTests {
       #expect(throws: XentError.self) { _ = try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: o) }
     }
     #expect((try? crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: .init(classWeights: [1]))) == nil)
-    #expect(throws: XentError.unsupported("the logit soft cap is not implemented in this version")) {
-      _ = try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: .init(softCap: 30))
+    #expect(throws: XentError.self) {
+      _ = try crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: .init(softCap: -1))
     }
     #expect(throws: XentError.unsupported("class weights apply to integer labels, not to soft targets")) {
       _ = try softCrossEntropy(logits: x.span, layout: layout, targets: x.span, options: .init(classWeights: [1, 1]))

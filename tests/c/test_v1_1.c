@@ -1,8 +1,8 @@
 /* The 1.1.0 additions, from C99. The sharded-vocabulary API: shards' statistics merged in any grouping
    give the loss, lse and gradient of xent_cross_entropy_* on the whole matrix; merge is commutative bit
    for bit; every argument error is reported before anything is written. The new options: z-loss (a
-   separate output) and class weights against a long double reference, a 1.0.0-sized struct that keeps
-   their defaults, the soft cap refused as unsupported. Prints "N passed, N failed". */
+   separate output), class weights and the soft cap against a long double reference, a 1.0.0-sized
+   struct that keeps their defaults. Prints "N passed, N failed". */
 #include <xent.h>
 
 #include <math.h>
@@ -177,9 +177,24 @@ int main(void) {
         xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL);
         CHECK(loss10 == plain, "a 1.0.0-sized struct must ignore the 1.1.0 fields (%.9g vs %.9g)", loss10, plain);
 
+        /* The soft cap: c*tanh(x/c) before everything (checked against long double below); c < 0 refused. */
         xent_options_init(&d);
-        d.soft_cap = 30;
-        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_UNSUPPORTED, "soft cap");
+        d.reduction = XENT_REDUCTION_NONE;
+        d.soft_cap = 2.5f;
+        float capped[R];
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, capped, NULL, NULL) == XENT_OK, "soft cap");
+        for (int i = 0; i < 2; i++) {
+            long double m = -INFINITY, sum = 0, v[C];
+            for (int j = 0; j < C; j++) {
+                v[j] = xs[i * C + j] == -INFINITY ? -INFINITY : 2.5L * tanhl(xs[i * C + j] / 2.5L);
+                m = v[j] > m ? v[j] : m;
+            }
+            for (int j = 0; j < C; j++) sum += expl(v[j] - m);
+            long double want = m + logl(sum) - v[lb[i]];
+            CHECK(close_to(capped[i], (double)want, 1e-6), "capped loss row %d: %.9g vs %.9Lg", i, capped[i], want);
+        }
+        d.soft_cap = -1;
+        CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_INVALID_OPTION, "soft cap < 0");
         xent_options_init(&d);
         d.z_loss = -1;
         CHECK(xent_cross_entropy_f32(xs, R, C, C, lb, &d, &plain, NULL, NULL) == XENT_ERR_INVALID_OPTION, "z_loss < 0");

@@ -12,14 +12,18 @@ extension SoftmaxScalar {
   static func gradientRow<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, ref: Self,
     f: Self, a: Self, c: Self,
-    grad: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?, _: M.Type
+    grad: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?, cap: Self = 0, _: M.Type
   ) {
     let w = _lanes
     let r = _Vector(repeating: ref), fv = _Vector(repeating: f)
     let av = _Vector(repeating: a), cv = _Vector(repeating: c)
-    @inline(__always) func value(_ v: _Vector, _ t: _Vector) -> _Vector {
+    @inline(__always) func value(_ x: _Vector, _ t: _Vector) -> _Vector {
+      // With a soft cap, the chain rule: ∂/∂x = ∂/∂x' · (1 − tanh²(x/c)).
+      var derivative = x
+      let v = cap == 0 ? x : _softCap(x, cap, derivative: &derivative)
       let p = exponential(v - r, M.Exp.self) * fv
-      return M.soft ? p - (av * t + cv) : p - cv
+      let g = M.soft ? p - (av * t + cv) : p - cv
+      return cap == 0 ? g : g * derivative
     }
     var i = 0
     while i + w <= n {

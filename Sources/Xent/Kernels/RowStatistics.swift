@@ -86,23 +86,23 @@ struct RowStatistics<T: SoftmaxScalar> {
 extension SoftmaxScalar {
   /// Maximum of `len` elements (NaN ignored), 4 independent accumulators.
   @inline(__always)
-  static func blockMax(_ p: UnsafePointer<Self>, _ len: Int) -> Self {
+  static func blockMax(_ p: UnsafePointer<Self>, _ len: Int, cap: Self = 0) -> Self {
     let w = _lanes
     var m0 = _Vector(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
     var i = 0
     while i + 4 * w <= len {
-      m0 = maxIgnoringNaN(m0, load(p, i))
-      m1 = maxIgnoringNaN(m1, load(p, i + w))
-      m2 = maxIgnoringNaN(m2, load(p, i + 2 * w))
-      m3 = maxIgnoringNaN(m3, load(p, i + 3 * w))
+      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap))
+      m1 = maxIgnoringNaN(m1, capped(load(p, i + w), cap))
+      m2 = maxIgnoringNaN(m2, capped(load(p, i + 2 * w), cap))
+      m3 = maxIgnoringNaN(m3, capped(load(p, i + 3 * w), cap))
       i += 4 * w
     }
     while i + w <= len {
-      m0 = maxIgnoringNaN(m0, load(p, i))
+      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap))
       i += w
     }
     if i < len {
-      m1 = maxIgnoringNaN(m1, loadPartial(p, i, count: len - i, padding: -.infinity))
+      m1 = maxIgnoringNaN(m1, capped(loadPartial(p, i, count: len - i, padding: -.infinity), cap))
     }
     return horizontalMax(maxIgnoringNaN(maxIgnoringNaN(m0, m1), maxIgnoringNaN(m2, m3)))
   }
@@ -111,7 +111,7 @@ extension SoftmaxScalar {
   @inline(__always)
   static func blockSums<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, _ len: Int, ref: Self,
-    store: UnsafeMutablePointer<Self>?, _: M.Type
+    store: UnsafeMutablePointer<Self>?, cap: Self, _: M.Type
   ) -> (exp: _Vector, x: _Vector, y: _Vector, yx: _Vector) {
     let w = _lanes
     let r = _Vector(repeating: ref)
@@ -119,7 +119,7 @@ extension SoftmaxScalar {
     var e0 = zero, e1 = zero, sx = zero, sy = zero, syx = zero
 
     @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
-      let d = v - r
+      let d = capped(v, cap) - r
       let ex = exponential(d, M.Exp.self)
       if let store { Self.store(ex, store, i) }
       e += ex
@@ -142,7 +142,7 @@ extension SoftmaxScalar {
     }
     if i < len {
       // Padding: x = −inf adds exp(−inf) = 0 and y = 0 adds 0; Σ(x − r) must skip the padded lanes.
-      let v = loadPartial(x, i, count: len - i, padding: -.infinity)
+      let v = capped(loadPartial(x, i, count: len - i, padding: -.infinity), cap)
       let t = M.soft ? loadPartial(y!, i, count: len - i, padding: 0) : zero
       let d = v - r
       let ex = exponential(d, M.Exp.self)
@@ -163,8 +163,8 @@ extension SoftmaxScalar {
 
   /// Maximum of a whole row (NaN ignored), 4 independent accumulators.
   @inline(__always)
-  static func rowMax(_ x: UnsafePointer<Self>, count n: Int) -> Self {
-    blockMax(x, n)
+  static func rowMax(_ x: UnsafePointer<Self>, count n: Int, cap: Self = 0) -> Self {
+    blockMax(x, n, cap: cap)
   }
 
   /// One read of a row: its maximum and the sums of `RowStatistics`, relative to that maximum.
@@ -176,7 +176,7 @@ extension SoftmaxScalar {
   @inline(__always)
   static func rowStatistics<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type,
-    store: UnsafeMutablePointer<Self>? = nil
+    store: UnsafeMutablePointer<Self>? = nil, cap: Self = 0
   ) -> RowStatistics<Self> {
     let block = 32 * _lanes
     var st = RowStatistics<Self>()
@@ -184,14 +184,14 @@ extension SoftmaxScalar {
     if store != nil {
       // The reference is fixed before any sum: no rescaling happens below, so the stored values
       // all share it.
-      runningMax = rowMax(x, count: n)
+      runningMax = rowMax(x, count: n, cap: cap)
       st.ref = runningMax == -.infinity ? 0 : runningMax
     }
     var compensation = 0.0
     var start = 0
     while start < n {
       let len = Swift.min(block, n - start)
-      let bm = store != nil ? runningMax : blockMax(x + start, len)
+      let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap)
       if bm > runningMax {
         // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf.
         let d = Double(st.ref) - Double(bm)
@@ -205,7 +205,7 @@ extension SoftmaxScalar {
         runningMax = bm
         st.ref = bm
       }
-      let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, store: store.map { $0 + start }, M.self)
+      let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, store: store.map { $0 + start }, cap: cap, M.self)
       // Neumaier: s + e exactly = t + (error), the errors collected in `compensation`.
       let e = horizontalSumDouble(b.exp)
       let t = st.sumExp + e
@@ -245,13 +245,13 @@ extension SoftmaxScalar {
   static func blockedRowStatistics<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type,
     store: UnsafeMutablePointer<Self>?, blockLength: Int, blocks: UnsafeMutablePointer<RowStatistics<Self>>,
-    threads: Int
+    threads: Int, cap: Self = 0
   ) -> RowStatistics<Self> {
     let count = (n + blockLength - 1) / blockLength
     forEachBlock(count: count, threads: threads) { k in
       let lo = k * blockLength
       blocks[k] = rowStatistics(x + lo, y.map { $0 + lo }, count: Swift.min(blockLength, n - lo), M.self,
-                                store: store.map { $0 + lo })
+                                store: store.map { $0 + lo }, cap: cap)
     }
     var st = blocks[0]
     for k in 1..<count {

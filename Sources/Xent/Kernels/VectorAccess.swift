@@ -27,6 +27,24 @@ extension SoftmaxScalar {
     for k in 0..<count { p[i + k] = v[k] }
   }
 
+  /// The soft-capped logits `c·tanh(x/c)` (−inf kept), or `v` itself when `cap` is 0.
+  @inline(__always)
+  static func capped(_ v: _Vector, _ cap: Self) -> _Vector {
+    if cap == 0 { return v }
+    var d = v
+    return _softCap(v, cap, derivative: &d)
+  }
+
+  /// A scalar logit soft-capped (through the vector function, so every path rounds alike), with its
+  /// derivative.
+  @inline(__always)
+  static func capped(_ x: Self, _ cap: Self) -> (value: Self, derivative: Self) {
+    if cap == 0 { return (x, 1) }
+    var d = _Vector(repeating: 1)
+    let v = _softCap(_Vector(repeating: x), cap, derivative: &d)
+    return (v[0], d[0])
+  }
+
   /// Lane-wise maximum that ignores NaN lanes (the shim's maxNum: `vmaxps`/`vmaxpd` + NaN fix-up).
   @inline(__always)
   static func maxIgnoringNaN(_ m: _Vector, _ v: _Vector) -> _Vector {

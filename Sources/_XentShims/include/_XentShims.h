@@ -165,11 +165,15 @@ extern xentshim_f32x8 Sleef_expf8_u10avx2(xentshim_f32x8);
 extern xentshim_f32x8 Sleef_logf8_u10avx2(xentshim_f32x8);
 extern xentshim_f64x4 Sleef_expd4_u10avx2(xentshim_f64x4);
 extern xentshim_f64x4 Sleef_logd4_u10avx2(xentshim_f64x4);
+extern xentshim_f32x8 Sleef_tanhf8_u10avx2(xentshim_f32x8);
+extern xentshim_f64x4 Sleef_tanhd4_u10avx2(xentshim_f64x4);
 
 static inline xentshim_f32x8 xentshim_exp_f32x8(xentshim_f32x8 x) { return Sleef_expf8_u10avx2(x); }
 static inline xentshim_f32x8 xentshim_log_f32x8(xentshim_f32x8 x) { return Sleef_logf8_u10avx2(x); }
 static inline xentshim_f64x4 xentshim_exp_f64x4(xentshim_f64x4 x) { return Sleef_expd4_u10avx2(x); }
 static inline xentshim_f64x4 xentshim_log_f64x4(xentshim_f64x4 x) { return Sleef_logd4_u10avx2(x); }
+static inline xentshim_f32x8 xentshim_tanh_f32x8(xentshim_f32x8 x) { return Sleef_tanhf8_u10avx2(x); }
+static inline xentshim_f64x4 xentshim_tanh_f64x4(xentshim_f64x4 x) { return Sleef_tanhd4_u10avx2(x); }
 static inline const char *xentshim_isa_name(void) { return "avx2"; }
 
 #else /* two 128-bit halves */
@@ -179,20 +183,28 @@ extern xentshim_f32x4 Sleef_expf4_u10advsimd(xentshim_f32x4);
 extern xentshim_f32x4 Sleef_logf4_u10advsimd(xentshim_f32x4);
 extern xentshim_f64x2 Sleef_expd2_u10advsimd(xentshim_f64x2);
 extern xentshim_f64x2 Sleef_logd2_u10advsimd(xentshim_f64x2);
+extern xentshim_f32x4 Sleef_tanhf4_u10advsimd(xentshim_f32x4);
+extern xentshim_f64x2 Sleef_tanhd2_u10advsimd(xentshim_f64x2);
 #    define XENTSHIM_EXPF4 Sleef_expf4_u10advsimd
 #    define XENTSHIM_LOGF4 Sleef_logf4_u10advsimd
 #    define XENTSHIM_EXPD2 Sleef_expd2_u10advsimd
 #    define XENTSHIM_LOGD2 Sleef_logd2_u10advsimd
+#    define XENTSHIM_TANHF4 Sleef_tanhf4_u10advsimd
+#    define XENTSHIM_TANHD2 Sleef_tanhd2_u10advsimd
 #    define XENTSHIM_ISA_NAME "neon"
 #  elif defined(__x86_64__)
 extern xentshim_f32x4 Sleef_expf4_u10(xentshim_f32x4);
 extern xentshim_f32x4 Sleef_logf4_u10(xentshim_f32x4);
 extern xentshim_f64x2 Sleef_expd2_u10(xentshim_f64x2);
 extern xentshim_f64x2 Sleef_logd2_u10(xentshim_f64x2);
+extern xentshim_f32x4 Sleef_tanhf4_u10(xentshim_f32x4);
+extern xentshim_f64x2 Sleef_tanhd2_u10(xentshim_f64x2);
 #    define XENTSHIM_EXPF4 Sleef_expf4_u10
 #    define XENTSHIM_LOGF4 Sleef_logf4_u10
 #    define XENTSHIM_EXPD2 Sleef_expd2_u10
 #    define XENTSHIM_LOGD2 Sleef_logd2_u10
+#    define XENTSHIM_TANHF4 Sleef_tanhf4_u10
+#    define XENTSHIM_TANHD2 Sleef_tanhd2_u10
 #    define XENTSHIM_ISA_NAME "sse2"
 #  else
 #    error "Xent supports x86-64 and aarch64"
@@ -218,9 +230,36 @@ static inline xentshim_f64x4 xentshim_log_f64x4(xentshim_f64x4 x) {
   xentshim_f64x2 hi = XENTSHIM_LOGD2(__builtin_shufflevector(x, x, 2, 3));
   return __builtin_shufflevector(lo, hi, 0, 1, 2, 3);
 }
+static inline xentshim_f32x8 xentshim_tanh_f32x8(xentshim_f32x8 x) {
+  xentshim_f32x4 lo = XENTSHIM_TANHF4(__builtin_shufflevector(x, x, 0, 1, 2, 3));
+  xentshim_f32x4 hi = XENTSHIM_TANHF4(__builtin_shufflevector(x, x, 4, 5, 6, 7));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+static inline xentshim_f64x4 xentshim_tanh_f64x4(xentshim_f64x4 x) {
+  xentshim_f64x2 lo = XENTSHIM_TANHD2(__builtin_shufflevector(x, x, 0, 1));
+  xentshim_f64x2 hi = XENTSHIM_TANHD2(__builtin_shufflevector(x, x, 2, 3));
+  return __builtin_shufflevector(lo, hi, 0, 1, 2, 3);
+}
 static inline const char *xentshim_isa_name(void) { return XENTSHIM_ISA_NAME; }
 
 #endif
+
+/* The logit soft cap (Gemma 2): c*tanh(x/c), with -inf kept as -inf (a masked entry stays masked), and
+   its derivative 1 - tanh(x/c)^2 (0 at -inf) written to *derivative. */
+static inline xentshim_f32x8 xentshim_soft_cap_f32x8(xentshim_f32x8 x, float c, xentshim_f32x8 *derivative) {
+  xentshim_f32x8 cv = xentshim_splat_f32x8(c);
+  xentshim_f32x8 t = xentshim_tanh_f32x8(x / cv);
+  *derivative = xentshim_splat_f32x8(1.0f) - t * t;
+  xentshim_i32x8 masked = (xentshim_i32x8)(x == -__builtin_inff());
+  return (xentshim_f32x8)((masked & (xentshim_i32x8)x) | (~masked & (xentshim_i32x8)(cv * t)));
+}
+static inline xentshim_f64x4 xentshim_soft_cap_f64x4(xentshim_f64x4 x, double c, xentshim_f64x4 *derivative) {
+  xentshim_f64x4 cv = xentshim_splat_f64x4(c);
+  xentshim_f64x4 t = xentshim_tanh_f64x4(x / cv);
+  *derivative = xentshim_splat_f64x4(1.0) - t * t;
+  xentshim_i64x4 masked = (xentshim_i64x4)(x == -__builtin_inf());
+  return (xentshim_f64x4)((masked & (xentshim_i64x4)x) | (~masked & (xentshim_i64x4)(cv * t)));
+}
 
 /* Run-time CPU check (defined in _XentShims.c; no vectors cross it): 1 when this CPU can run the
    AVX2+FMA build, 0 otherwise (always 0 off x86-64). Used by tests to decide which builds to run. */

@@ -67,37 +67,37 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
 
     let extent = try Check.layout(layout, "logits", T.self)
     try Check.length(logits, extent, "logits")
-    var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
+    var inputs = ByteRanges(try Check.range(logits, elements: extent, "logits"))
     switch targets {
     case .labels(let b):
       try Check.length(b, rows, "labels")
-      inputs.append(Check.range(b, elements: rows, "labels"))
+      inputs.append(try Check.range(b, elements: rows, "labels"))
     case .soft(let b, let stride):
       let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: stride), "targets", T.self)
       try Check.length(b, e, "targets")
-      inputs.append(Check.range(b, elements: e, "targets"))
+      inputs.append(try Check.range(b, elements: e, "targets"))
     }
     let lossCount = options.reduction == .none ? rows : 1
     try Check.length(loss, lossCount, "loss")
-    var outputs = ByteRanges(Check.range(loss, elements: lossCount, "loss"))
+    var outputs = ByteRanges(try Check.range(loss, elements: lossCount, "loss"))
     var gradientIndex = -1
     if grad.address != nil {
       let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", T.self)
       try Check.length(grad, e, "gradient")
       gradientIndex = outputs.count
-      outputs.append(Check.range(grad, elements: e, "gradient"))
+      outputs.append(try Check.range(grad, elements: e, "gradient"))
     }
     if lse.address != nil {
       try Check.length(lse, rows, "lse")
-      outputs.append(Check.range(lse, elements: rows, "lse"))
+      outputs.append(try Check.range(lse, elements: rows, "lse"))
     }
     if bias.address != nil {
       try Check.length(bias, cols, "bias gradient")
-      outputs.append(Check.range(bias, elements: cols, "bias gradient"))
+      outputs.append(try Check.range(bias, elements: cols, "bias gradient"))
     }
     if zLoss.address != nil {
       try Check.length(zLoss, lossCount, "z-loss")
-      outputs.append(Check.range(zLoss, elements: lossCount, "z-loss"))
+      outputs.append(try Check.range(zLoss, elements: lossCount, "z-loss"))
     }
     try Check.options(options)
     if classWeights.address != nil {
@@ -106,7 +106,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         throw .unsupported("a soft cap with class weights and label smoothing cannot write the gradient in place")
       }
       try Check.length(classWeights, cols, "class weights")
-      inputs.append(Check.range(classWeights, elements: cols, "class weights"))
+      inputs.append(try Check.range(classWeights, elements: cols, "class weights"))
       let w = classWeights.address!.assumingMemoryBound(to: Double.self)
       for j in 0..<cols where !(w[j] >= 0 && w[j].isFinite) {
         throw .invalidOption("class weight \(w[j]) of class \(j) is not finite and >= 0")

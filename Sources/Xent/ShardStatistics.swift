@@ -106,9 +106,9 @@ package func partialStatistics<T: SoftmaxScalar>(
   try Check.length(labels, layout.rows, "labels")
   try Check.length(statistics, layout.rows, "stats")
   try checkShardOptions(options)
-  var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
-  inputs.append(Check.range(labels, elements: layout.rows, "labels"))
-  try Check.noOverlap(inputs: inputs, outputs: ByteRanges(Check.range(statistics, elements: layout.rows, "stats")))
+  var inputs = ByteRanges(try Check.range(logits, elements: extent, "logits"))
+  inputs.append(try Check.range(labels, elements: layout.rows, "labels"))
+  try Check.noOverlap(inputs: inputs, outputs: ByteRanges(try Check.range(statistics, elements: layout.rows, "stats")))
   _ = try checkLabels(labels, rows: layout.rows, total: shard.totalColumns, ignore: options.ignoreIndex)
 
   if options.exponential == .fast {
@@ -173,9 +173,9 @@ package func mergeStatistics(
   try Check.length(a, rows, "a")
   try Check.length(b, rows, "b")
   try Check.length(out, rows, "out")
-  var inputs = ByteRanges(Check.range(a, elements: rows, "a"))
-  inputs.append(Check.range(b, elements: rows, "b"))
-  let o = Check.range(out, elements: rows, "out")
+  var inputs = ByteRanges(try Check.range(a, elements: rows, "a"))
+  inputs.append(try Check.range(b, elements: rows, "b"))
+  let o = try Check.range(out, elements: rows, "out")
   // In place over a or over b: exactly the same start.
   for m in 0..<2 where o.overlaps(inputs[m]) && o.lower != inputs[m].lower {
     throw .aliasing("out overlaps \(inputs[m].name)")
@@ -221,12 +221,12 @@ package func finalizeStatistics<T: SoftmaxScalar>(
   try Check.length(labels, rows, "labels")
   try Check.length(loss, lossCount, "loss")
   try checkShardOptions(options)
-  var inputs = ByteRanges(Check.range(statistics, elements: rows, "stats"))
-  inputs.append(Check.range(labels, elements: rows, "labels"))
-  var outputs = ByteRanges(Check.range(loss, elements: lossCount, "loss"))
+  var inputs = ByteRanges(try Check.range(statistics, elements: rows, "stats"))
+  inputs.append(try Check.range(labels, elements: rows, "labels"))
+  var outputs = ByteRanges(try Check.range(loss, elements: lossCount, "loss"))
   if lse.address != nil {
     try Check.length(lse, rows, "lse")
-    outputs.append(Check.range(lse, elements: rows, "lse"))
+    outputs.append(try Check.range(lse, elements: rows, "lse"))
   }
   try Check.noOverlap(inputs: inputs, outputs: outputs)
   let counted = try checkMerged(statistics, rows: rows, total: totalColumns, labels: labels, ignore: options.ignoreIndex)
@@ -283,12 +283,12 @@ package func gradientFromStatistics<T: SoftmaxScalar>(
   try Check.length(statistics, layout.rows, "stats")
   try Check.length(gradient, gradExtent, "gradient")
   try checkShardOptions(options)
-  var inputs = ByteRanges(Check.range(logits, elements: extent, "logits"))
-  inputs.append(Check.range(labels, elements: layout.rows, "labels"))
-  inputs.append(Check.range(statistics, elements: layout.rows, "stats"))
+  var inputs = ByteRanges(try Check.range(logits, elements: extent, "logits"))
+  inputs.append(try Check.range(labels, elements: layout.rows, "labels"))
+  inputs.append(try Check.range(statistics, elements: layout.rows, "stats"))
   let inPlace = gradientStride == layout.rowStride ? (output: 0, input: 0) : nil
   try Check.noOverlap(
-    inputs: inputs, outputs: ByteRanges(Check.range(gradient, elements: gradExtent, "gradient")), inPlace: inPlace)
+    inputs: inputs, outputs: ByteRanges(try Check.range(gradient, elements: gradExtent, "gradient")), inPlace: inPlace)
   let counted = try checkMerged(statistics, rows: layout.rows, total: shard.totalColumns, labels: labels,
                                 ignore: options.ignoreIndex)
 

@@ -49,8 +49,8 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     // softmax and log-softmax may run in place (out == x with the same stride).
     let inPlace = function != .logSumExp && outStride == layout.rowStride ? (output: 0, input: 0) : nil
     try Check.noOverlap(
-      inputs: ByteRanges(Check.range(x, elements: extent, "x")),
-      outputs: ByteRanges(Check.range(out, elements: outExtent, "out")), inPlace: inPlace)
+      inputs: ByteRanges(try Check.range(x, elements: extent, "x")),
+      outputs: ByteRanges(try Check.range(out, elements: outExtent, "out")), inPlace: inPlace)
   }
 
   @_specialize(where T == Float)

@@ -44,7 +44,7 @@ extension Float: SoftmaxScalar {
   @inline(__always) public static func _softCap(_ x: SIMD8<Float>, _ c: Float, derivative: inout SIMD8<Float>)
     -> SIMD8<Float>
   {
-    withUnsafeMutablePointer(to: &derivative) { xentshim_soft_cap_f32x8(x, c, OpaquePointer($0)) }
+    withUnsafeMutableBytes(of: &derivative) { xentshim_soft_cap_f32x8(x, c, $0.baseAddress) }
   }
   @inline(__always) public static func _max(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { xentshim_max_f32x8(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
@@ -75,7 +75,7 @@ extension Double: SoftmaxScalar {
   @inline(__always) public static func _softCap(_ x: SIMD4<Double>, _ c: Double, derivative: inout SIMD4<Double>)
     -> SIMD4<Double>
   {
-    withUnsafeMutablePointer(to: &derivative) { xentshim_soft_cap_f64x4(x, c, OpaquePointer($0)) }
+    withUnsafeMutableBytes(of: &derivative) { xentshim_soft_cap_f64x4(x, c, $0.baseAddress) }
   }
   @inline(__always) public static func _max(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> { xentshim_max_f64x4(a, b) }
   @inline(__always) public static func _weighted(_ t: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {

@@ -26,9 +26,9 @@ struct ByteRange {
   func overlaps(_ o: ByteRange) -> Bool { !isEmpty && !o.isEmpty && lower < o.upper && o.lower < upper }
 }
 
-/// Up to four byte ranges stored inline: validation allocates nothing.
+/// Up to six byte ranges stored inline (validation allocates nothing). More is a programming error.
 struct ByteRanges {
-  private var r0, r1, r2, r3: ByteRange?
+  private var r0, r1, r2, r3, r4, r5: ByteRange?
   private(set) var count = 0
 
   init(_ first: ByteRange) {
@@ -40,7 +40,10 @@ struct ByteRanges {
     case 0: r0 = r
     case 1: r1 = r
     case 2: r2 = r
-    default: r3 = r
+    case 3: r3 = r
+    case 4: r4 = r
+    case 5: r5 = r
+    default: preconditionFailure("ByteRanges holds six ranges")
     }
     count += 1
   }
@@ -50,7 +53,9 @@ struct ByteRanges {
     case 0: r0!
     case 1: r1!
     case 2: r2!
-    default: r3!
+    case 3: r3!
+    case 4: r4!
+    default: r5!
     }
   }
 }
@@ -91,9 +96,16 @@ enum Check {
     }
   }
 
-  static func range<E>(_ b: Buffer<E>, elements: Int, _ name: StaticString) -> ByteRange {
+  /// The byte range of `elements` elements at `b`; a size past the address space is an invalid shape
+  /// (the labels of an f32 matrix need twice its bytes per row, so the matrix's check is not enough).
+  static func range<E>(_ b: Buffer<E>, elements: Int, _ name: StaticString) throws(XentError) -> ByteRange {
     let lower = UInt(bitPattern: b.address)
-    return ByteRange(name: name, lower: lower, upper: lower &+ UInt(elements * MemoryLayout<E>.stride))
+    let (bytes, o1) = elements.multipliedReportingOverflow(by: MemoryLayout<E>.stride)
+    let (upper, o2) = lower.addingReportingOverflow(UInt(bitPattern: bytes))
+    if elements < 0 || o1 || o2 || bytes < 0 {
+      throw .invalidShape("\(name): \(elements) elements overflow the address space")
+    }
+    return ByteRange(name: name, lower: lower, upper: upper)
   }
 
   /// No output may overlap an input or another output, except output `inPlace.output` starting

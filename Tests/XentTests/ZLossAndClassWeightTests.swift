@@ -20,8 +20,10 @@ struct ZLossAndClassWeightTests {
     let n = options.reduction == .none ? rows : 1
     var loss = [T](repeating: 0, count: n), z = [Double](repeating: -1, count: n)
     var grad = [T](repeating: 0, count: rows * cols)
+    // Every output at once (loss, z-loss, gradient, lse, bias): the overlap check must hold them all.
+    var lse = [T](repeating: 0, count: rows), bias = [T](repeating: 0, count: cols)
     do {
-      var l = loss.mutableSpan, zs = z.mutableSpan, g = grad.mutableSpan, e = MutableSpan<T>(), b = MutableSpan<T>()
+      var l = loss.mutableSpan, zs = z.mutableSpan, g = grad.mutableSpan, e = lse.mutableSpan, b = bias.mutableSpan
       try crossEntropy(logits: xt.span, layout: MatrixLayout(rows: rows, cols: cols), labels: labels.span,
                        options: options, loss: &l, zLoss: &zs, gradient: &g, logSumExp: &e, biasGradient: &b)
     }

@@ -16,6 +16,12 @@
 #ifndef XENT_SHIMS_H
 #define XENT_SHIMS_H
 
+/* Every function below that passes a 256-bit vector by value is static inline, compiled with its
+   caller's flags in the same translation unit: the "changes the ABI" warning of a build without AVX
+   does not apply (the one real boundary, SLEEF's 256-bit functions, is only used under AVX2). */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpsabi"
+
 typedef float  xentshim_f32x8 __attribute__((__vector_size__(32)));
 typedef double xentshim_f64x4 __attribute__((__vector_size__(32)));
 typedef float  xentshim_f32x4 __attribute__((__vector_size__(16)));
@@ -245,18 +251,20 @@ static inline const char *xentshim_isa_name(void) { return XENTSHIM_ISA_NAME; }
 #endif
 
 /* The logit soft cap (Gemma 2): c*tanh(x/c), with -inf kept as -inf (a masked entry stays masked), and
-   its derivative 1 - tanh(x/c)^2 (0 at -inf) written to *derivative. */
-static inline xentshim_f32x8 xentshim_soft_cap_f32x8(xentshim_f32x8 x, float c, xentshim_f32x8 *derivative) {
+   its derivative 1 - tanh(x/c)^2 (0 at -inf) written to the vector at `derivative` (any alignment). */
+static inline xentshim_f32x8 xentshim_soft_cap_f32x8(xentshim_f32x8 x, float c, void *derivative) {
   xentshim_f32x8 cv = xentshim_splat_f32x8(c);
   xentshim_f32x8 t = xentshim_tanh_f32x8(x / cv);
-  *derivative = xentshim_splat_f32x8(1.0f) - t * t;
+  xentshim_f32x8 d = xentshim_splat_f32x8(1.0f) - t * t;
+  __builtin_memcpy(derivative, &d, sizeof d); /* the caller's vector may be only 16-byte aligned */
   xentshim_i32x8 masked = (xentshim_i32x8)(x == -__builtin_inff());
   return (xentshim_f32x8)((masked & (xentshim_i32x8)x) | (~masked & (xentshim_i32x8)(cv * t)));
 }
-static inline xentshim_f64x4 xentshim_soft_cap_f64x4(xentshim_f64x4 x, double c, xentshim_f64x4 *derivative) {
+static inline xentshim_f64x4 xentshim_soft_cap_f64x4(xentshim_f64x4 x, double c, void *derivative) {
   xentshim_f64x4 cv = xentshim_splat_f64x4(c);
   xentshim_f64x4 t = xentshim_tanh_f64x4(x / cv);
-  *derivative = xentshim_splat_f64x4(1.0) - t * t;
+  xentshim_f64x4 d = xentshim_splat_f64x4(1.0) - t * t;
+  __builtin_memcpy(derivative, &d, sizeof d);
   xentshim_i64x4 masked = (xentshim_i64x4)(x == -__builtin_inf());
   return (xentshim_f64x4)((masked & (xentshim_i64x4)x) | (~masked & (xentshim_i64x4)(cv * t)));
 }
@@ -264,5 +272,7 @@ static inline xentshim_f64x4 xentshim_soft_cap_f64x4(xentshim_f64x4 x, double c,
 /* Run-time CPU check (defined in _XentShims.c; no vectors cross it): 1 when this CPU can run the
    AVX2+FMA build, 0 otherwise (always 0 off x86-64). Used by tests to decide which builds to run. */
 int xentshim_cpu_has_avx2_fma(void);
+
+#pragma clang diagnostic pop
 
 #endif /* XENT_SHIMS_H */

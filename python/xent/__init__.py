@@ -9,11 +9,13 @@ Quick start::
     g = np.empty_like(logits)                                  # allocate once, reuse every step
     loss, grad, lse, bias = xent.cross_entropy(logits, labels, grad_out=g, return_lse=True, bias_grad=True)
     loss, grad, _, _ = xent.cross_entropy(logits, labels, grad="inplace")   # overwrites logits
+    loss, grad, _, _, z = xent.cross_entropy(logits, labels, grad=True, z_loss=1e-4, return_z_loss=True)
 
 Functions
 ---------
 ``cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
-grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None)``
+grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None, z_loss=0.0,
+return_z_loss=False, class_weights=None, soft_cap=0.0)``
     Hard labels. Per row, with ``lse = log(sum(exp(x)))`` and smoothed targets
     ``t = (1 - label_smoothing) * onehot(label) + label_smoothing / cols``:
     ``loss_i = sum_j t_j * (lse - x_j)`` (terms with ``t_j == 0`` count as 0) and
@@ -22,11 +24,13 @@ grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out
     loss 0 and a zero gradient row (their lse is still computed); the mean of no rows is 0.
 
 ``soft_cross_entropy(logits, targets, *, reduction="mean", label_smoothing=0.0, grad_scale=1.0, grad=False,
-return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None)``
+return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None, z_loss=0.0, return_z_loss=False,
+class_weights=None, soft_cap=0.0)``
     Soft (probability) targets of the same shape and dtype as ``logits`` (row-strided is fine).
     ``t = (1 - label_smoothing) * y + label_smoothing / cols``, ``loss_i = sum_j t_j (lse - x_j)``,
     ``grad_i = s * (sum(t) * softmax(x_i) - t)`` — the exact gradient even when the targets do not sum to 1.
-    ``"mean"`` divides by ``rows``. There is no ``ignore_index``.
+    ``"mean"`` divides by ``rows``. There is no ``ignore_index``. ``z_loss`` works as for ``cross_entropy``;
+    ``class_weights`` (hard labels only) raise :class:`XentError` ``ERR_UNSUPPORTED``.
 
 ``logsumexp(x, *, out=None)``, ``softmax(x, *, out=None)``, ``log_softmax(x, *, out=None)``
     Row-wise. ``out`` may be ``x`` itself for ``softmax``/``log_softmax`` (in place).
@@ -61,9 +65,13 @@ than 1.1.0 the package still imports; these functions then raise :class:`XentErr
 Return values
 -------------
 * ``cross_entropy``/``soft_cross_entropy`` return **only the loss** when none of ``grad``, ``grad_out``,
-  ``return_lse``, ``bias_grad`` is requested. Otherwise they return a :class:`CrossEntropyResult`
-  ``(loss, grad, lse, bias_grad)`` — always these four fields in this order, ``None`` for the ones not
-  requested.
+  ``return_lse``, ``bias_grad``, ``return_z_loss`` is requested. Otherwise they return a
+  :class:`CrossEntropyResult` ``(loss, grad, lse, bias_grad)`` — always these four fields in this order,
+  ``None`` for the ones not requested — and, only when ``return_z_loss=True``, a fifth element ``z_loss``:
+  ``(loss, grad, lse, bias_grad, z_loss)``. Code that unpacks four fields keeps working as long as it does not
+  ask for the z-loss; ``result.z_loss`` is always accessible (``None`` when not requested).
+* ``z_loss`` (when requested) is float64 whatever the logits' dtype (the library computes it in double): a
+  NumPy float64 scalar for ``"mean"``/``"sum"`` and for 1-D logits, an array ``(rows,)`` for ``"none"``.
 * The loss is a NumPy scalar of the logits' dtype for ``"mean"``/``"sum"`` and for 1-D logits; for 2-D
   logits with ``reduction="none"`` it is an array of shape ``(rows,)``. If ``out=`` is given, the loss is
   written there and ``out`` itself is returned (shape ``(rows,)``, or ``()``/``(1,)`` for a scalar loss).
@@ -94,6 +102,37 @@ Options
 ``label_smoothing=0.1`` acts as ``0.1f = 0.10000000149...``. ``label_smoothing`` must lie in ``[0, 1]`` and
 ``grad_scale`` be finite (else :class:`XentError`). ``num_threads=0`` lets the library choose.
 
+Options since 1.1.0
+-------------------
+``z_loss=lam`` (``lam >= 0`` and finite; float32 through the ABI like ``label_smoothing``)
+    The z-loss (PaLM) ``z_i = lam * lse_i**2`` of every counted (non-ignored) row. It is **never added to the
+    returned loss**: the loss stays the cross-entropy, and the z-loss is returned separately when
+    ``return_z_loss=True`` — reduced like the loss, except that ``"mean"`` always divides by the number of
+    counted rows (never by class weights). The gradient does include it: ``grad_i += s_z * 2 * lam * lse_i *
+    softmax(x_i)`` with ``s_z = grad_scale / (counted rows)`` for ``"mean"`` and ``grad_scale`` otherwise (and
+    so does ``bias_grad``). Add ``z_loss`` to the loss you log yourself if you want the total objective.
+``return_z_loss=True``
+    Return the z-loss as the fifth element of the result (see Return values); allowed with ``z_loss=0``
+    (zeros).
+``class_weights=w`` (``cross_entropy`` only)
+    ``cols`` finite weights ``>= 0`` with PyTorch's semantics (``torch.nn.functional.cross_entropy(weight=w,
+    label_smoothing=eps)``): row i's target is ``(1 - eps) * w[label_i] * onehot(label_i) + eps * w / cols``,
+    ``loss_i = sum_j t_j * (lse_i - x_j)``, ``"mean"`` divides by ``sum(w[label_i])`` over the counted rows
+    (0, not NaN, when that sum is 0), and ``grad_i = s * (sum(t) * softmax(x_i) - t)``. Any array-like of
+    length ``cols`` (real numbers); it is converted once per call to a contiguous float64 array — a small copy
+    of ``cols`` values, skipped when it already is one. Values are checked by the library (negative, NaN or
+    infinite weights raise :class:`XentError` ``ERR_INVALID_OPTION``); a wrong length raises ``ValueError``.
+    With ``soft_cross_entropy`` they raise :class:`XentError` ``ERR_UNSUPPORTED``.
+``soft_cap=c`` (``c >= 0`` and finite; float32 through the ABI)
+    Passed through to the library: logit soft-capping, the logits become ``c * tanh(x / c)`` everywhere (loss,
+    lse, smoothing, z-loss) and the gradient follows the chain rule (see ``include/xent.h``). ``0`` (the
+    default) is off. A library that reserves the field reports any other value as :class:`XentError`
+    ``ERR_UNSUPPORTED``.
+
+With a 1.0.0 library (``library_version() < "1.1"``) the package passes the 1.0.0 ``struct_size``
+(``XENT_OPTIONS_V1_SIZE``); the options above are then ignored at their defaults, and any non-default value
+(including ``return_z_loss=True``) raises :class:`XentError` ``ERR_UNSUPPORTED`` before the call.
+
 Errors and threads
 ------------------
 Invalid arguments detected in Python raise ``TypeError``/``ValueError``. A failed library call raises
@@ -108,7 +147,6 @@ Library lookup: ``$XENT_LIBRARY`` if set, else the ``libxent.so`` bundled in thi
 
 import ctypes
 import operator
-from typing import NamedTuple, Optional, Any
 
 import numpy as np
 
@@ -142,12 +180,58 @@ class XentError(ValueError):
         super().__init__(f"{function}: {self.status_name}" + (f": {detail}" if detail else ""))
 
 
-class CrossEntropyResult(NamedTuple):
-    """``(loss, grad, lse, bias_grad)``; the fields not requested are ``None``."""
-    loss: Any
-    grad: Optional[np.ndarray]
-    lse: Any
-    bias_grad: Optional[np.ndarray]
+class _Fields:
+    """``CrossEntropyResult._fields``: all five names on the class, the names of its elements on an instance."""
+
+    def __get__(self, obj, cls=None):
+        names = ("loss", "grad", "lse", "bias_grad", "z_loss")
+        return names if obj is None else names[:len(obj)]
+
+
+class CrossEntropyResult(tuple):
+    """``(loss, grad, lse, bias_grad)``, or ``(loss, grad, lse, bias_grad, z_loss)`` when the z-loss was requested.
+
+    A named tuple: the fields not requested are ``None``. The fifth element ``z_loss`` exists only when
+    ``return_z_loss=True`` was passed, so code written for 1.0.0 (``loss, grad, _, _ = xent.cross_entropy(...,
+    grad=True)``, ``res._fields == ("loss", "grad", "lse", "bias_grad")``) keeps working unchanged. The attribute
+    ``.z_loss`` is always available (``None`` when not requested). ``_fields`` (on an instance: the names of its
+    elements; on the class: all five), ``_asdict()`` and ``_replace()`` work as for a ``collections.namedtuple``;
+    ``_replace(z_loss=...)`` adds or (with ``None``) removes the fifth element.
+    """
+
+    __slots__ = ()
+    _fields = _Fields()
+
+    def __new__(cls, loss, grad=None, lse=None, bias_grad=None, z_loss=None):
+        items = (loss, grad, lse, bias_grad) if z_loss is None else (loss, grad, lse, bias_grad, z_loss)
+        return tuple.__new__(cls, items)
+
+    loss = property(operator.itemgetter(0), doc="The loss (scalar, ``(rows,)`` array, or ``out``).")
+    grad = property(operator.itemgetter(1), doc="The gradient, or None.")
+    lse = property(operator.itemgetter(2), doc="The per-row log-sum-exp, or None.")
+    bias_grad = property(operator.itemgetter(3), doc="The sum of the gradient rows, or None.")
+
+    @property
+    def z_loss(self):
+        """The z-loss (float64; reduced like the loss), or None when ``return_z_loss`` was not requested."""
+        return self[4] if len(self) > 4 else None
+
+    def _asdict(self):
+        return dict(zip(self._fields, self))
+
+    def _replace(self, **changes):
+        unknown = set(changes) - set(type(self)._fields)
+        if unknown:
+            raise ValueError(f"got unexpected field names: {sorted(unknown)!r}")
+        values = dict(zip(type(self)._fields, (self.loss, self.grad, self.lse, self.bias_grad, self.z_loss)))
+        values.update(changes)
+        return type(self)(**values)
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __repr__(self):
+        return "CrossEntropyResult(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
 
 
 def isa():
@@ -283,18 +367,56 @@ def _check(fn_name, status):
         raise XentError(fn_name, status, detail)
 
 
+def _class_weights(weights, cols):
+    """``class_weights`` as a contiguous float64 array of ``cols`` values (converted once, a small copy unless it
+    already is one); their values (finite, >= 0) are checked by the library."""
+    arr = weights if isinstance(weights, np.ndarray) else np.asarray(weights)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"class_weights must be real numbers (converted to float64), got dtype {arr.dtype}")
+    if arr.shape != (cols,):
+        raise ValueError(f"class_weights must have shape ({cols},) (one weight per class), got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _require_options_1_1(fn_name, z_loss, soft_cap, class_weights, return_z_loss):
+    """Against a 1.0.0 library the 1.1.0 options are refused when used (their defaults are simply not sent)."""
+    if _lib.OPTIONS_V1_1:
+        return
+    used = [name for name, on in (("z_loss", z_loss != 0), ("soft_cap", soft_cap != 0),
+                                  ("class_weights", class_weights is not None),
+                                  ("return_z_loss", return_z_loss)) if on]
+    if used:
+        raise XentError(fn_name, ERR_UNSUPPORTED,
+                        f"{', '.join(used)} need(s) libxent >= 1.1.0, but the loaded library {library_path} is "
+                        f"version {_lib.LIBRARY_VERSION} (rebuild with `make lib` and reinstall, or point "
+                        "XENT_LIBRARY at a newer library)")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # cross-entropy
 
 def _cross_entropy(kind, logits, second, reduction, ignore_index, label_smoothing, grad_scale, grad,
-                   return_lse, bias_grad, num_threads, out, grad_out):
+                   return_lse, bias_grad, num_threads, out, grad_out, z_loss=0.0, return_z_loss=False,
+                   class_weights=None, soft_cap=0.0):
     rows, cols, row_stride = _matrix(logits, "logits")
     dtype = logits.dtype
     one_d = logits.ndim == 1
     red = _reduction(reduction)
-    opts = _lib.Options(_OPTIONS_SIZE, red, _int(num_threads, "num_threads", -(1 << 31), (1 << 31) - 1),
+    z_lambda = _real(z_loss, "z_loss")
+    cap = _real(soft_cap, "soft_cap")
+    if not isinstance(return_z_loss, (bool, np.bool_)):
+        raise TypeError(f"return_z_loss must be True or False, got {return_z_loss!r}")
+    return_z_loss = bool(return_z_loss)
+    _require_options_1_1(f"{kind}_cross_entropy" if kind == "soft" else "cross_entropy", z_lambda, cap,
+                         class_weights, return_z_loss)
+    weights = _class_weights(class_weights, cols) if class_weights is not None else None
+    opts = _lib.Options(_lib.options_size(), red, _int(num_threads, "num_threads", -(1 << 31), (1 << 31) - 1),
                         _int(ignore_index, "ignore_index", _INT64_MIN, _INT64_MAX),
                         _real(label_smoothing, "label_smoothing"), _real(grad_scale, "grad_scale"))
+    if _lib.OPTIONS_V1_1:
+        opts.z_loss = z_lambda
+        opts.soft_cap = cap
+        opts.class_weights = _ptr(weights) if weights is not None else None
 
     if isinstance(grad, str):
         if grad != "inplace":
@@ -336,6 +458,9 @@ def _cross_entropy(kind, logits, second, reduction, ignore_index, label_smoothin
     loss = _vector_out(out, "out", dtype, n_loss, scalar_loss) if out is not None else np.empty(n_loss, dtype)
     lse = np.empty(rows, dtype) if return_lse else None
     bias = np.empty(cols, dtype) if bias_grad else None
+    zl = np.empty(n_loss, np.float64) if return_z_loss else None
+    if zl is not None:
+        opts.z_loss_out = _ptr(zl)
 
     sfx = _SUFFIX[dtype]
     stem = "cross_entropy" if kind == "hard" else "soft_cross_entropy"
@@ -353,15 +478,18 @@ def _cross_entropy(kind, logits, second, reduction, ignore_index, label_smoothin
     _check(name, status)
 
     loss_ret = out if out is not None else (loss[0] if scalar_loss else loss)
-    if grad_arr is None and lse is None and bias is None:
+    if grad_arr is None and lse is None and bias is None and zl is None:
         return loss_ret
     if lse is not None and one_d:
         lse = lse[0]
-    return CrossEntropyResult(loss_ret, grad_arr, lse, bias)
+    if zl is not None and scalar_loss:
+        zl = zl[0]
+    return CrossEntropyResult(loss_ret, grad_arr, lse, bias, zl)
 
 
 def cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
-                  grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None):
+                  grad=False, return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None,
+                  z_loss=0.0, return_z_loss=False, class_weights=None, soft_cap=0.0):
     """Softmax cross-entropy with integer class labels (and optional label smoothing).
 
     ``logits``: float32/float64, 1-D ``(cols,)`` or 2-D ``(rows, cols)``, C-contiguous or row-strided, not
@@ -374,25 +502,38 @@ def cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_
     ``grad_out``: preallocated gradient buffer of the logits' shape/dtype (row-strided allowed; implies
     ``grad=True``; reuse it across calls).
 
+    Since 1.1.0 (see "Options since 1.1.0" in the module docstring): ``z_loss`` (lambda >= 0: the gradient gains
+    the z-loss term; the loss is unchanged), ``return_z_loss`` (also return the z-loss, float64),
+    ``class_weights`` (``cols`` finite weights >= 0, PyTorch semantics; converted once to a contiguous float64
+    array — a small copy of ``cols`` values unless it already is one), ``soft_cap`` (``c * tanh(x / c)`` logit
+    capping, passed through to the library; one that reserves it raises :class:`XentError` ``ERR_UNSUPPORTED``).
+
     Returns the loss alone, or ``CrossEntropyResult(loss, grad, lse, bias_grad)`` when any of ``grad``,
-    ``grad_out``, ``return_lse``, ``bias_grad`` is requested (see the module docstring). Raises
+    ``grad_out``, ``return_lse``, ``bias_grad`` is requested, or ``CrossEntropyResult(loss, grad, lse,
+    bias_grad, z_loss)`` (five elements) when ``return_z_loss`` is true (see the module docstring). Raises
     ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` (``ValueError``) for library
     errors such as a label out of range (message names the row).
     """
     return _cross_entropy("hard", logits, labels, reduction, ignore_index, label_smoothing, grad_scale, grad,
-                          return_lse, bias_grad, num_threads, out, grad_out)
+                          return_lse, bias_grad, num_threads, out, grad_out, z_loss, return_z_loss,
+                          class_weights, soft_cap)
 
 
 def soft_cross_entropy(logits, targets, *, reduction="mean", label_smoothing=0.0, grad_scale=1.0, grad=False,
-                       return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None):
+                       return_lse=False, bias_grad=False, num_threads=0, out=None, grad_out=None,
+                       z_loss=0.0, return_z_loss=False, class_weights=None, soft_cap=0.0):
     """Softmax cross-entropy with soft (probability) targets.
 
     ``targets``: same shape and dtype as ``logits`` (row-strided allowed, not copied); they need not sum to
     1 — the gradient ``s * (sum(t) * softmax(x) - t)`` is exact either way. ``"mean"`` divides by ``rows``.
     Other arguments and the return value are as for :func:`cross_entropy` (there is no ``ignore_index``).
+    ``z_loss``/``return_z_loss`` work as there (``"mean"`` divides the z-loss by ``rows``). ``class_weights``
+    apply to integer labels only: any value other than ``None`` raises :class:`XentError`
+    (``ERR_UNSUPPORTED``, reported by the library); ``soft_cap`` is passed through as in :func:`cross_entropy`.
     """
     return _cross_entropy("soft", logits, targets, reduction, -100, label_smoothing, grad_scale, grad,
-                          return_lse, bias_grad, num_threads, out, grad_out)
+                          return_lse, bias_grad, num_threads, out, grad_out, z_loss, return_z_loss,
+                          class_weights, soft_cap)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -31,7 +31,11 @@ REDUCTION_MEAN = 2
 
 
 class Options(ctypes.Structure):
-    """Mirror of ``xent_options`` (v1 layout)."""
+    """Mirror of ``xent_options`` (1.1.0 layout: the 1.0.0 fields, then the 1.1.0 fields appended at the end).
+
+    ``struct_size`` is normally ``sizeof(Options)``; against a 1.0.0 library the package passes
+    :data:`OPTIONS_V1_SIZE` instead (the library then never looks past ``grad_scale``).
+    """
 
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
@@ -40,7 +44,18 @@ class Options(ctypes.Structure):
         ("ignore_index", ctypes.c_int64),
         ("label_smoothing", ctypes.c_float),
         ("grad_scale", ctypes.c_float),
+        # since 1.1.0 (read only when struct_size covers them)
+        ("z_loss", ctypes.c_float),
+        ("soft_cap", ctypes.c_float),
+        ("class_weights", ctypes.c_void_p),   # const double *, NULL or cols weights
+        ("z_loss_out", ctypes.c_void_p),      # double *, NULL or rows (NONE) / one value
     ]
+
+
+#: XENT_OPTIONS_V1_SIZE: the size of the 1.0.0 struct (the fields up to grad_scale), the smallest struct_size.
+OPTIONS_V1_SIZE = Options.z_loss.offset
+#: sizeof(xent_options) of the 1.1.0 header.
+OPTIONS_SIZE = ctypes.sizeof(Options)
 
 
 _p = ctypes.c_void_p
@@ -171,8 +186,17 @@ def last_error_message():
     return msg.decode("utf-8", "replace") if msg else ""
 
 
+#: True when the loaded library reads the 1.1.0 options (z_loss, soft_cap, class_weights, z_loss_out).
+OPTIONS_V1_1 = LIBRARY_VERSION_NUMBER >= 10100
+
+
+def options_size():
+    """The struct_size to pass: the full 1.1.0 size, or XENT_OPTIONS_V1_SIZE for a 1.0.0 library."""
+    return OPTIONS_SIZE if OPTIONS_V1_1 else OPTIONS_V1_SIZE
+
+
 def default_options():
-    o = Options()
+    o = Options()   # zero-filled: the 1.1.0 fields' defaults even when a 1.0.0 library fills only its part
     lib.xent_options_init(ctypes.byref(o))
     o.struct_size = ctypes.sizeof(Options)
     return o

@@ -490,6 +490,28 @@ XENT_API xent_status xent_grad_from_stats_f64(const double *logits, size_t rows,
                                               const xent_stats *stats, const xent_options *opts,
                                               double *grad, size_t grad_stride);
 
+/* ---- bfloat16 logits ------------------------------------------------------------------------------------------ */
+
+/*
+ * Cross-entropy of bfloat16 logits (the raw bits, uint16_t: the upper 16 bits of a float) with float32
+ * accumulation: exactly xent_cross_entropy_ex_f32 on the widened logits (widening is exact), all options included.
+ *
+ * Shapes: logits rows x cols (row_stride >= cols, in elements); labels, loss, lse as xent_cross_entropy_f32.
+ * Gradient: at most one of grad_f32 (float, rows x grad_stride) and grad_bf16 (bfloat16 bits, rows x grad_stride,
+ * the float32 gradient rounded to nearest-even: the -1 of the target is folded in float32 before rounding);
+ * both NULL = no gradient. grad_bf16 may be exactly logits with grad_stride == row_stride (in place); no other
+ * overlap. Without grad_f32 the call allocates one float32 scratch of at most 4 MiB (a tile of rows); with it,
+ * the logits are widened into grad_f32 and nothing is allocated.
+ * Errors: as xent_cross_entropy_ex_f32; both gradients given is XENT_ERR_INVALID_OPTION.
+ * Error bound: as xent_cross_entropy_f32, against the float64 result on the widened logits; grad_bf16 adds the
+ * bfloat16 rounding (<= 2^-9 relative).
+ *
+ * Since 1.1.0.
+ */
+XENT_API xent_status xent_cross_entropy_bf16(const uint16_t *logits, size_t rows, size_t cols, size_t row_stride,
+                                             const int64_t *labels, const xent_options *opts, float *loss,
+                                             float *grad_f32, uint16_t *grad_bf16, size_t grad_stride, float *lse);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

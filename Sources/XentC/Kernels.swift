@@ -165,3 +165,23 @@ private func rowFunction<T: SoftmaxScalar>(
     ).run()
   }
 }
+
+// MARK: bfloat16 (since 1.1.0)
+
+@c @implementation
+public func xent_cross_entropy_bf16(
+  _ logits: UnsafePointer<UInt16>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Float>?,
+  _ gradF32: UnsafeMutablePointer<Float>?, _ gradBF16: UnsafeMutablePointer<UInt16>?, _ gradStride: Int,
+  _ lse: UnsafeMutablePointer<Float>?
+) -> xent_status {
+  status { () throws(XentError) in
+    let o = try decodeOptions(opts)
+    try BFloat16CrossEntropyCall(
+      logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
+      labels: Buffer(labels), options: o.options, loss: Buffer(loss), gradient: Buffer(gradF32),
+      gradientBFloat16: Buffer(gradBF16), gradStride: gradStride, lse: Buffer(lse),
+      classWeights: Buffer(o.classWeights), zLoss: Buffer(o.zLossOut)
+    ).run()
+  }
+}

@@ -209,6 +209,44 @@ int main(void) {
               "class weights with soft targets");
     }
 
+    /* bfloat16 logits: equal to the float32 path on the widened values; the bfloat16 gradient is the
+       float32 one rounded to nearest-even; both gradients at once is refused. */
+    {
+        enum { R = 5, C = 37 };
+        uint16_t h[R * C], g16[R * C];
+        float x32[R * C], g32[R * C], ref_g[R * C], loss, ref_loss, loss2;
+        int64_t lb[R] = {0, 36, 5, -100, 17};
+        for (int i = 0; i < R * C; i++) {
+            float f = (float)rand() / (float)RAND_MAX * 10.0f - 5.0f;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            h[i] = (uint16_t)(u >> 16);
+            u = (uint32_t)h[i] << 16;
+            memcpy(&x32[i], &u, 4);
+        }
+        xent_options o;
+        xent_options_init(&o);
+        o.label_smoothing = 0.05f;
+        CHECK(xent_cross_entropy_f32(x32, R, C, C, lb, &o, &ref_loss, ref_g, NULL) == XENT_OK, "f32 reference");
+        CHECK(xent_cross_entropy_bf16(h, R, C, C, lb, &o, &loss, g32, NULL, C, NULL) == XENT_OK, "bf16, f32 grad");
+        CHECK(loss == ref_loss && memcmp(g32, ref_g, sizeof g32) == 0, "bf16 with a float32 gradient = the f32 path");
+        CHECK(xent_cross_entropy_bf16(h, R, C, C, lb, &o, &loss2, NULL, g16, C, NULL) == XENT_OK, "bf16, bf16 grad");
+        CHECK(close_to(loss2, ref_loss, 4e-7), "bf16 loss %.9g vs %.9g", loss2, ref_loss);
+        int rounding_ok = 1;
+        for (int i = 0; i < R * C; i++) {
+            uint32_t u;
+            memcpy(&u, &ref_g[i], 4);
+            uint32_t lower = u & 0xFFFF, upper = u >> 16;
+            uint16_t want = (uint16_t)(upper + (lower > 0x8000 || (lower == 0x8000 && (upper & 1))));
+            if (g16[i] != want) rounding_ok = 0;
+        }
+        CHECK(rounding_ok, "bfloat16 gradient is not the float32 gradient rounded to nearest-even");
+        memset(g16, 0x77, sizeof g16);
+        CHECK(xent_cross_entropy_bf16(h, R, C, C, lb, &o, &loss2, g32, g16, C, NULL) == XENT_ERR_INVALID_OPTION,
+              "both gradients");
+        CHECK(g16[0] == 0x7777, "written on error");
+    }
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -1,0 +1,204 @@
+// bfloat16 logits (stored as UInt16: the upper half of a Float). The kernel runs in float32 on the
+// exactly widened values: with a float32 gradient buffer, the logits are widened into it and the
+// float32 kernel runs there in place (no scratch); otherwise tiles of rows are widened into a scratch
+// allocated once per call (≤ 4 MiB: the one allocation of this entry), and a bfloat16 gradient is
+// rounded to nearest-even from the finished float32 gradient (the −1 of the target folded in float32
+// before rounding). Per-row results equal the float32 path's on the widened logits bit for bit.
+
+/// bfloat16 → Float: exact.
+@inline(__always) func widen(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+/// Float → bfloat16, rounded to nearest, ties to even; NaN stays NaN (quiet).
+@inline(__always) func narrow(_ f: Float) -> UInt16 {
+  let u = f.bitPattern
+  if f.isNaN { return UInt16(truncatingIfNeeded: (u >> 16) | 0x0040) }
+  return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+}
+
+/// Every argument of a bfloat16 cross-entropy call.
+package struct BFloat16CrossEntropyCall {
+  package var logits: Buffer<UInt16>
+  package var layout: MatrixLayout
+  package var labels: Buffer<Int64>
+  package var options: CrossEntropyOptions
+  package var loss: Buffer<Float>
+  /// At most one gradient: float32 (`gradient`) or bfloat16 (`gradientBFloat16`), rows × gradStride.
+  package var gradient: Buffer<Float>
+  package var gradientBFloat16: Buffer<UInt16>
+  package var gradStride: Int
+  package var lse: Buffer<Float>
+  package var classWeights: Buffer<Double>
+  package var zLoss: Buffer<Double>
+
+  package init(
+    logits: Buffer<UInt16>, layout: MatrixLayout, labels: Buffer<Int64>, options: CrossEntropyOptions,
+    loss: Buffer<Float>, gradient: Buffer<Float>, gradientBFloat16: Buffer<UInt16>, gradStride: Int,
+    lse: Buffer<Float>, classWeights: Buffer<Double> = .init(nil as UnsafePointer<Double>?),
+    zLoss: Buffer<Double> = .init(nil as UnsafePointer<Double>?)
+  ) {
+    self.logits = logits
+    self.layout = layout
+    self.labels = labels
+    self.options = options
+    self.loss = loss
+    self.gradient = gradient
+    self.gradientBFloat16 = gradientBFloat16
+    self.gradStride = gradStride
+    self.lse = lse
+    self.classWeights = classWeights
+    self.zLoss = zLoss
+  }
+
+  /// The float32 call on `x` (rows × cols with row stride `stride`) with this call's outputs.
+  private func float32Call(_ x: Buffer<Float>, rows: Int, stride: Int) -> CrossEntropyCall<Float> {
+    CrossEntropyCall<Float>(
+      logits: x, layout: MatrixLayout(rows: rows, cols: layout.cols, rowStride: stride),
+      targets: .labels(labels), options: options, loss: loss, grad: gradient, gradStride: gradStride,
+      lse: lse, classWeights: classWeights, zLoss: zLoss)
+  }
+
+  package func run() throws(XentError) {
+    let rows = layout.rows, cols = layout.cols
+    try Check.notNull(logits, "logits")
+    try Check.notNull(labels, "labels")
+    try Check.notNull(loss, "loss")
+    if gradient.address != nil && gradientBFloat16.address != nil {
+      throw .invalidOption("ask for a float32 or a bfloat16 gradient, not both")
+    }
+    // Swift's classWeights array: bound to the call first (as CrossEntropyCall does).
+    if classWeights.address == nil, let w = options.classWeights {
+      try w.withUnsafeBufferPointer { (p) throws(XentError) in
+        var call = self
+        call.classWeights = Buffer(required: p)
+        try call.run()
+      }
+      return
+    }
+    // 1. The bfloat16 logits and every output against them.
+    let extent = try Check.layout(layout, "logits", UInt16.self)
+    try Check.length(logits, extent, "logits")
+    let logitRange = try Check.range(logits, elements: extent, "logits")
+    let lossCount = options.reduction == .none ? rows : 1
+    var outputs = ByteRanges(try Check.range(loss, elements: lossCount, "loss"))
+    if lse.address != nil { outputs.append(try Check.range(lse, elements: rows, "lse")) }
+    if zLoss.address != nil { outputs.append(try Check.range(zLoss, elements: lossCount, "z-loss")) }
+    if gradient.address != nil {
+      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", Float.self)
+      outputs.append(try Check.range(gradient, elements: e, "gradient"))
+    }
+    var inPlace: (output: Int, input: Int)? = nil
+    if gradientBFloat16.address != nil {
+      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", UInt16.self)
+      try Check.length(gradientBFloat16, e, "gradient")
+      if gradStride == layout.rowStride { inPlace = (output: outputs.count, input: 0) }
+      outputs.append(try Check.range(gradientBFloat16, elements: e, "gradient"))
+    }
+    try Check.noOverlap(inputs: ByteRanges(logitRange), outputs: outputs, inPlace: inPlace)
+
+    // 2. Everything else, by the float32 call itself (on a stand-in for the logits: its checks read
+    // only labels, weights and options); nothing has been written yet.
+    var check = float32Call(Buffer(UnsafePointer<Float>(bitPattern: 64)), rows: rows, stride: cols)
+    check.checksLogits = false
+    let counts = try check.validate()
+
+    if let g = gradient.address {
+      // Widen into the float32 gradient, then the float32 kernel in place there.
+      let x = logits.address!.assumingMemoryBound(to: UInt16.self)
+      let gp = UnsafeMutablePointer(mutating: g.assumingMemoryBound(to: Float.self))
+      for i in 0..<rows {
+        for j in 0..<cols { gp[i * gradStride + j] = widen(x[i * layout.rowStride + j]) }
+      }
+      try float32Call(Buffer(UnsafePointer(gp)), rows: rows, stride: gradStride).run()
+    } else {
+      try runInTiles(counts)
+    }
+  }
+
+  /// Loss only, or a bfloat16 gradient: tiles of rows widened into one scratch, each run as a float32
+  /// call with SUM reduction and the batch's denominators folded into its scales.
+  private func runInTiles(_ counts: CrossEntropyCall<Float>.Counts) throws(XentError) {
+    let rows = layout.rows, cols = layout.cols
+    let x = logits.address!.assumingMemoryBound(to: UInt16.self)
+    let tileRows = max(1, min(rows, (1 << 20) / cols))
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tileRows * cols))
+    defer { scratch.deallocate() }
+    let mean = options.reduction == .mean, none = options.reduction == .none
+    let denominator = mean ? (classWeights.address != nil ? counts.weight : Double(counts.rows)) : 1
+    let zDenominator = mean ? Double(counts.rows) : 1
+    var tile = options
+    tile.reduction = none ? .none : .sum
+    tile.gradScale = denominator == 0 ? 0 : options.gradScale / denominator
+    // The z-loss gradient is scaled by gradScale / counted rows, the loss's by gradScale / Σw: with
+    // both, the tiles use λ·Σw/rows, and the z-loss sum is scaled back below.
+    let zRatio = mean && zDenominator != 0 && denominator != 0 ? denominator / zDenominator : 1
+    tile.zLoss = options.zLoss * zRatio
+    let labelBase = labels.address!.assumingMemoryBound(to: Int64.self)
+    let lossOut = UnsafeMutablePointer(mutating: loss.address!.assumingMemoryBound(to: Float.self))
+    let zOut = zLoss.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Double.self)) }
+    let lseOut = lse.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Float.self)) }
+    let gOut = gradientBFloat16.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt16.self)) }
+    var total = 0.0, zTotal = 0.0
+    var start = 0
+    while start < rows {
+      let n = min(tileRows, rows - start)
+      for i in 0..<n {
+        for j in 0..<cols { scratch[i * cols + j] = widen(x[(start + i) * layout.rowStride + j]) }
+      }
+      var sums = (loss: Float(0), z: 0.0)
+      try withUnsafeMutablePointer(to: &sums.loss) { (tl) throws(XentError) in
+        try withUnsafeMutablePointer(to: &sums.z) { (tz) throws(XentError) in
+          try CrossEntropyCall<Float>(
+            logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
+            targets: .labels(Buffer(labelBase + start)), options: tile,
+            loss: Buffer(none ? lossOut + start : tl), grad: Buffer(gOut != nil ? scratch : nil), gradStride: cols,
+            lse: Buffer(lseOut.map { $0 + start }), classWeights: classWeights,
+            zLoss: Buffer(zOut.map { none ? $0 + start : tz })
+          ).run()
+        }
+      }
+      total += Double(sums.loss)
+      zTotal += sums.z
+      if let gOut {
+        for i in 0..<n {
+          for j in 0..<cols { gOut[(start + i) * gradStride + j] = narrow(scratch[i * cols + j]) }
+        }
+      }
+      start += n
+    }
+    if !none {
+      lossOut[0] = mean ? (denominator == 0 ? 0 : Float(total / denominator)) : Float(total)
+      zOut?[0] = mean ? (zDenominator == 0 ? 0 : zTotal / zRatio / zDenominator) : zTotal
+    }
+  }
+}
+
+// MARK: Swift API
+
+/// Softmax cross-entropy of bfloat16 logits (raw bits, `UInt16`) with float32 accumulation: the same
+/// results as the float32 `crossEntropy` on the exactly widened logits. Outputs: `loss` (Float), an
+/// optional float32 `gradient` or bfloat16 `bfloat16Gradient` (at most one; the bfloat16 one is the
+/// float32 gradient rounded to nearest-even, and may be the logits themselves with the same stride),
+/// optional `logSumExp`. Without a float32 gradient the call allocates one scratch tile (≤ 4 MiB).
+public func crossEntropy(
+  bfloat16Logits logits: Span<UInt16>, layout: MatrixLayout, labels: Span<Int64>,
+  options: CrossEntropyOptions = .init(), loss: inout MutableSpan<Float>, gradient: inout MutableSpan<Float>,
+  bfloat16Gradient: inout MutableSpan<UInt16>, gradientStride: Int? = nil, logSumExp: inout MutableSpan<Float>
+) throws(XentError) {
+  try logits.withUnsafeBufferPointer { (x) throws(XentError) in
+    try labels.withUnsafeBufferPointer { (l) throws(XentError) in
+      try loss.withUnsafeMutableBufferPointer { (lo) throws(XentError) in
+        try gradient.withUnsafeMutableBufferPointer { (g) throws(XentError) in
+          try bfloat16Gradient.withUnsafeMutableBufferPointer { (h) throws(XentError) in
+            try logSumExp.withUnsafeMutableBufferPointer { (e) throws(XentError) in
+              try BFloat16CrossEntropyCall(
+                logits: Buffer(required: x), layout: layout, labels: Buffer(required: l), options: options,
+                loss: Buffer(required: lo), gradient: Buffer(optional: g), gradientBFloat16: Buffer(optional: h),
+                gradStride: gradientStride ?? layout.cols, lse: Buffer(optional: e)
+              ).run()
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -106,6 +106,8 @@ class Stats(ctypes.Structure):
 _OPTIONAL_SIGNATURES = {
     # a, b, out, rows
     "xent_merge_stats": (_st, [_p, _p, _p, _sz]),
+    # logits (bfloat16 bits), rows, cols, row_stride, labels, opts, loss, grad_f32, grad_bf16, grad_stride, lse
+    "xent_cross_entropy_bf16": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _p, _sz, _p]),
 }
 for _t in ("f32", "f64"):
     _OPTIONAL_SIGNATURES.update({

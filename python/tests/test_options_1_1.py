@@ -624,7 +624,8 @@ def test_options_init_defaults_1_1():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("z", [0.0, 0.01])
-def test_vs_torch(reduction, smoothing, z):
+@pytest.mark.parametrize("cap", [0.0, 7.5])
+def test_vs_torch(reduction, smoothing, z, cap):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(61)
@@ -637,14 +638,15 @@ def test_vs_torch(reduction, smoothing, z):
     lam = float(np.float32(z))
     tx = torch.tensor(x, requires_grad=True)
     tlab = torch.tensor(labels)
-    tl = F.cross_entropy(tx, tlab, weight=torch.tensor(w), ignore_index=-100, label_smoothing=eps,
+    tc = cap * torch.tanh(tx / cap) if cap else tx   # the Gemma 2 soft cap, then everything on tc
+    tl = F.cross_entropy(tc, tlab, weight=torch.tensor(w), ignore_index=-100, label_smoothing=eps,
                          reduction=reduction)
     counted = tlab != -100
-    zrow = lam * torch.logsumexp(tx, 1) ** 2 * counted
+    zrow = lam * torch.logsumexp(tc, 1) ** 2 * counted
     tz = {"none": zrow, "sum": zrow.sum(), "mean": zrow.sum() / counted.sum()}[reduction]
     (tl.sum() + tz.sum()).backward()
     res = xent.cross_entropy(x, labels, reduction=reduction, label_smoothing=smoothing, class_weights=w,
-                             z_loss=z, return_z_loss=True, grad=True)
+                             z_loss=z, return_z_loss=True, grad=True, soft_cap=cap)
     np.testing.assert_allclose(res.loss, tl.detach().numpy(), rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(res.z_loss, tz.detach().numpy(), rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(res.grad, tx.grad.numpy(), rtol=1e-11, atol=1e-13)

@@ -1,0 +1,69 @@
+# Fuzzing (issue 5): a libFuzzer target over the C ABI (fuzz/xent_fuzz.c, see fuzz/README.md).
+#
+#   make fuzz SECONDS=N          fuzz for N seconds (default 60) from fuzz/corpus; crashes go to build/fuzz/
+#   make fuzz-regressions        replay fuzz/regressions/ (inputs that once failed) and the seed corpus
+#   make fuzz-seeds              regenerate fuzz/corpus/ with fuzz/gen_seeds.py
+#   make test-fuzz               the CI slice: seeds + regressions, then 120 s of fuzzing (SLEEF and XENT_EXP=fast)
+#                                from a fresh working corpus
+#
+# The library is rebuilt for fuzzing with AddressSanitizer and libFuzzer coverage in Swift and in the C shims
+# (scratch path .build-fuzz), so out-of-bounds accesses inside the kernels are caught and coverage guides the
+# search; the harness is compiled with clang -fsanitize=fuzzer,address from the Swift toolchain and provides the
+# ASan runtime the library's instrumentation resolves against.
+# Knobs: FUZZ_JOBS (independent fuzzing processes, default 1: the threaded paths already use both cores),
+# FUZZ_MAX_LEN (bytes, default 4096), FUZZ_EXP (sleef | fast), FUZZ_CORPUS (working corpus, default
+# build/fuzz/corpus), FUZZ_ARGS (extra libFuzzer flags), XENT_FUZZ_KNOWN=1 in the environment (also make the
+# calls that hit known, reported library defects; see fuzz/regressions/README.md).
+
+SECONDS       ?= 60
+FUZZ_JOBS     ?= 1
+FUZZ_MAX_LEN  ?= 4096
+FUZZ_EXP      ?= sleef
+FUZZ_ARGS     ?=
+FUZZ_OUT      := build/fuzz
+FUZZ_SCRATCH  := .build-fuzz$(if $(HOST_AVX2),-avx2,)
+FUZZ_CLANG    ?= $(or $(wildcard $(dir $(shell command -v swift 2>/dev/null))clang),$(shell command -v clang 2>/dev/null),clang)
+FUZZ_LIB      := $(FUZZ_OUT)/lib/libxent.so
+FUZZ_BIN      := $(FUZZ_OUT)/xent_fuzz
+FUZZ_SWIFT_SAN := -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+                  -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link
+FUZZ_SOURCES  := $(wildcard Sources/*/*.swift Sources/*/*/*.swift Sources/*/*.c Sources/*/include/*.h) \
+                 include/xent.h lib/xent.map Package.swift
+FUZZ_CORPUS   ?=
+FUZZ_RUN_ENV  := $(if $(FUZZ_CORPUS),FUZZ_CORPUS=$(FUZZ_CORPUS),) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:symbolize=1:allocator_may_return_null=1 \
+                 $(if $(filter fast,$(FUZZ_EXP)),XENT_EXP=fast,)
+
+.PHONY: fuzz fuzz-build fuzz-regressions fuzz-seeds test-fuzz
+
+$(FUZZ_LIB): $(FUZZ_SOURCES) | deps
+	swift build -c release --product xent --scratch-path $(FUZZ_SCRATCH) $(ISA_FLAGS) $(FUZZ_SWIFT_SAN) \
+	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/lib/xent.map
+	@mkdir -p $(dir $@)
+	cp $(FUZZ_SCRATCH)/release/libxent.so $@
+
+$(FUZZ_BIN): fuzz/xent_fuzz.c include/xent.h $(FUZZ_LIB)
+	@test -x "$(FUZZ_CLANG)" || { echo "fuzz: no clang with libFuzzer (the Swift toolchain's clang) found" >&2; exit 1; }
+	$(FUZZ_CLANG) -g -O1 -std=c11 -Wall -Wextra -fuse-ld=lld -fsanitize=fuzzer,address -Iinclude fuzz/xent_fuzz.c \
+	  -o $@ -L$(FUZZ_OUT)/lib -lxent -lm -Wl,-rpath,'$$ORIGIN/lib'
+
+fuzz-build: deps $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	$(FUZZ_RUN_ENV) bash fuzz/run.sh $(FUZZ_BIN) $(SECONDS) $(FUZZ_JOBS) $(FUZZ_MAX_LEN) $(FUZZ_OUT) $(FUZZ_ARGS)
+
+fuzz-regressions: fuzz-build
+	@files=$$(ls fuzz/regressions/*.bin fuzz/corpus/* 2>/dev/null); \
+	$(FUZZ_RUN_ENV) $(FUZZ_BIN) -runs=0 $$files >$(FUZZ_OUT)/regressions.log 2>&1 \
+	  && echo "fuzz-regressions: $$(echo $$files | wc -w) inputs passed" \
+	  || { tail -30 $(FUZZ_OUT)/regressions.log; exit 1; }
+
+fuzz-seeds:
+	$(PYTHON) fuzz/gen_seeds.py fuzz/corpus
+
+# A fresh working corpus, so the slice is bounded (libFuzzer replays its whole working corpus before the clock).
+test-fuzz: fuzz-regressions
+	rm -rf $(FUZZ_OUT)/ci-corpus
+	$(MAKE) --no-print-directory fuzz SECONDS=60 FUZZ_EXP=sleef FUZZ_CORPUS=$(CURDIR)/$(FUZZ_OUT)/ci-corpus
+	$(MAKE) --no-print-directory fuzz SECONDS=60 FUZZ_EXP=fast FUZZ_CORPUS=$(CURDIR)/$(FUZZ_OUT)/ci-corpus
+
+EXTRA_TESTS += test-fuzz

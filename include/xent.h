@@ -127,13 +127,27 @@ typedef struct xent_options {
 #define XENT_OPTIONS_V1_SIZE offsetof(xent_options, z_loss)
 
 /*
- * Fills *opts with the defaults: struct_size = sizeof(xent_options), reduction = XENT_REDUCTION_MEAN,
- * num_threads = 0, ignore_index = -100, label_smoothing = 0, grad_scale = 1, z_loss = 0, soft_cap = 0,
- * class_weights = NULL, z_loss_out = NULL. Does nothing when opts is NULL.
+ * Fills the first min(struct_size, sizeof(xent_options)) bytes of *opts with the defaults and sets
+ * opts->struct_size to that size: reduction = XENT_REDUCTION_MEAN, num_threads = 0, ignore_index = -100,
+ * label_smoothing = 0, grad_scale = 1, z_loss = 0, soft_cap = 0, class_weights = NULL, z_loss_out = NULL.
+ * Never writes past struct_size bytes. Does nothing when opts is NULL or struct_size < sizeof(size_t).
+ *
+ * Since 1.1.0.
+ */
+XENT_API void xent_options_init_size(xent_options *opts, size_t struct_size);
+
+/*
+ * The function: fills the 1.0.0 fields only (the first XENT_OPTIONS_V1_SIZE bytes, struct_size =
+ * XENT_OPTIONS_V1_SIZE), which is all a caller compiled against the 1.0.0 header has room for. Does nothing
+ * when opts is NULL.
+ *
+ * The macro (since 1.1.0): code compiled against this header fills its whole struct, struct_size =
+ * sizeof(xent_options) as it knows it. (Call (xent_options_init)(opts) to reach the function itself.)
  *
  * Since 1.0.0.
  */
 XENT_API void xent_options_init(xent_options *opts);
+#define xent_options_init(opts) xent_options_init_size((opts), sizeof(xent_options))
 
 /* ---- Library information ------------------------------------------------------------------------------------ */
 

@@ -152,10 +152,12 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   private func compute(counted: Counts) {
     let soft: Bool
     if case .soft = targets { soft = true } else { soft = false }
-    if options.exponential == .fast {
-      dispatch(counted: counted, soft: soft, FastExponential.self)
-    } else {
-      dispatch(counted: counted, soft: soft, SleefExponential.self)
+    // Concrete types in every branch, so each kernel is specialized (never an existential call).
+    switch (options.exponential, options.softCap != 0) {
+    case (.sleef, false): dispatch(counted: counted, soft: soft, SleefExponential.self)
+    case (.fast, false): dispatch(counted: counted, soft: soft, FastExponential.self)
+    case (.sleef, true): dispatch(counted: counted, soft: soft, CappedExponential<SleefExponential>.self)
+    case (.fast, true): dispatch(counted: counted, soft: soft, CappedExponential<FastExponential>.self)
     }
   }
 

@@ -111,10 +111,13 @@ package func partialStatistics<T: SoftmaxScalar>(
   try Check.noOverlap(inputs: inputs, outputs: ByteRanges(try Check.range(statistics, elements: layout.rows, "stats")))
   _ = try checkLabels(labels, rows: layout.rows, total: shard.totalColumns, ignore: options.ignoreIndex)
 
-  if options.exponential == .fast {
-    partialStatistics(logits, layout, shard, labels, options, statistics, FastExponential.self)
-  } else {
-    partialStatistics(logits, layout, shard, labels, options, statistics, SleefExponential.self)
+  switch (options.exponential, options.softCap != 0) {
+  case (.sleef, false): partialStatistics(logits, layout, shard, labels, options, statistics, SleefExponential.self)
+  case (.fast, false): partialStatistics(logits, layout, shard, labels, options, statistics, FastExponential.self)
+  case (.sleef, true):
+    partialStatistics(logits, layout, shard, labels, options, statistics, CappedExponential<SleefExponential>.self)
+  case (.fast, true):
+    partialStatistics(logits, layout, shard, labels, options, statistics, CappedExponential<FastExponential>.self)
   }
 }
 
@@ -292,12 +295,15 @@ package func gradientFromStatistics<T: SoftmaxScalar>(
   let counted = try checkMerged(statistics, rows: layout.rows, total: shard.totalColumns, labels: labels,
                                 ignore: options.ignoreIndex)
 
-  if options.exponential == .fast {
+  @inline(__always) func run<E: VectorExponential>(_: E.Type) {
     gradientFromStatistics(logits, layout, shard, labels, statistics, options, gradient, gradientStride, counted,
-                           PlainStatistics<FastExponential>.self)
-  } else {
-    gradientFromStatistics(logits, layout, shard, labels, statistics, options, gradient, gradientStride, counted,
-                           PlainStatistics<SleefExponential>.self)
+                           PlainStatistics<E>.self)
+  }
+  switch (options.exponential, options.softCap != 0) {
+  case (.sleef, false): run(SleefExponential.self)
+  case (.fast, false): run(FastExponential.self)
+  case (.sleef, true): run(CappedExponential<SleefExponential>.self)
+  case (.fast, true): run(CappedExponential<FastExponential>.self)
   }
 }
 

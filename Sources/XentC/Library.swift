@@ -4,8 +4,20 @@ import Xent
 import _XentCHeader
 
 @c @implementation
+public func xent_options_init_size(_ opts: UnsafeMutablePointer<xent_options>?, _ structSize: Int) {
+  let size = Int(min(UInt(bitPattern: structSize), UInt(MemoryLayout<xent_options>.size)))
+  guard let opts, size >= MemoryLayout<Int>.size else { return }
+  var defaults = defaultCOptions()
+  defaults.struct_size = size
+  // Never past the caller's size: a 1.0.0 caller's struct ends at grad_scale.
+  withUnsafeBytes(of: &defaults) { UnsafeMutableRawPointer(opts).copyMemory(from: $0.baseAddress!, byteCount: size) }
+}
+
+/// The exported function (the header's macro of the same name calls xent_options_init_size): the
+/// 1.0.0 fields only, for callers compiled against the 1.0.0 header.
+@c @implementation
 public func xent_options_init(_ opts: UnsafeMutablePointer<xent_options>?) {
-  opts?.pointee = defaultCOptions()
+  xent_options_init_size(opts, optionsV1Size)
 }
 
 @c @implementation

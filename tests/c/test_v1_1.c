@@ -247,6 +247,31 @@ int main(void) {
         CHECK(g16[0] == 0x7777, "written on error");
     }
 
+    /* xent_options_init: the function (what a 1.0.0 binary calls) writes only the 1.0.0 fields; the macro
+       (this header) fills the whole struct; _size never writes past its size. */
+    {
+        struct {
+            unsigned char v1[XENT_OPTIONS_V1_SIZE];
+            unsigned char after[64];
+        } box;
+        memset(&box, 0xCD, sizeof box);
+        (xent_options_init)((xent_options *)(void *)&box);
+        int intact = 1;
+        for (size_t k = 0; k < sizeof box.after; k++) intact &= box.after[k] == 0xCD;
+        size_t size;
+        memcpy(&size, box.v1, sizeof size);
+        CHECK(intact && size == XENT_OPTIONS_V1_SIZE, "the function wrote past the 1.0.0 struct (struct_size %zu)",
+              size);
+        xent_options full;
+        memset(&full, 0xCD, sizeof full);
+        xent_options_init(&full);
+        CHECK(full.struct_size == sizeof full && full.z_loss == 0 && full.class_weights == NULL &&
+                  full.z_loss_out == NULL, "the macro fills the whole struct");
+        memset(&full, 0xCD, sizeof full);
+        xent_options_init_size(&full, 12);
+        CHECK(full.struct_size == 12 && ((unsigned char *)&full)[12] == 0xCD, "init_size wrote past its size");
+    }
+
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

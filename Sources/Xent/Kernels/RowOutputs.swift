@@ -20,10 +20,10 @@ extension SoftmaxScalar {
     @inline(__always) func value(_ x: _Vector, _ t: _Vector) -> _Vector {
       // With a soft cap, the chain rule: ∂/∂x = ∂/∂x' · (1 − tanh²(x/c)).
       var derivative = x
-      let v = cap == 0 ? x : _softCap(x, cap, derivative: &derivative)
+      let v = M.Exp.capped ? _softCap(x, cap, derivative: &derivative) : x
       let p = exponential(v - r, M.Exp.self) * fv
       let g = M.soft ? p - (av * t + cv) : p - cv
-      return cap == 0 ? g : g * derivative
+      return M.Exp.capped ? g * derivative : g
     }
     var i = 0
     while i + w <= n {

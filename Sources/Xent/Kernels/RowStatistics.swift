@@ -86,23 +86,23 @@ struct RowStatistics<T: SoftmaxScalar> {
 extension SoftmaxScalar {
   /// Maximum of `len` elements (NaN ignored), 4 independent accumulators.
   @inline(__always)
-  static func blockMax(_ p: UnsafePointer<Self>, _ len: Int, cap: Self = 0) -> Self {
+  static func blockMax<E: VectorExponential>(_ p: UnsafePointer<Self>, _ len: Int, cap: Self, _: E.Type) -> Self {
     let w = _lanes
     var m0 = _Vector(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
     var i = 0
     while i + 4 * w <= len {
-      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap))
-      m1 = maxIgnoringNaN(m1, capped(load(p, i + w), cap))
-      m2 = maxIgnoringNaN(m2, capped(load(p, i + 2 * w), cap))
-      m3 = maxIgnoringNaN(m3, capped(load(p, i + 3 * w), cap))
+      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap, E.self))
+      m1 = maxIgnoringNaN(m1, capped(load(p, i + w), cap, E.self))
+      m2 = maxIgnoringNaN(m2, capped(load(p, i + 2 * w), cap, E.self))
+      m3 = maxIgnoringNaN(m3, capped(load(p, i + 3 * w), cap, E.self))
       i += 4 * w
     }
     while i + w <= len {
-      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap))
+      m0 = maxIgnoringNaN(m0, capped(load(p, i), cap, E.self))
       i += w
     }
     if i < len {
-      m1 = maxIgnoringNaN(m1, capped(loadPartial(p, i, count: len - i, padding: -.infinity), cap))
+      m1 = maxIgnoringNaN(m1, capped(loadPartial(p, i, count: len - i, padding: -.infinity), cap, E.self))
     }
     return horizontalMax(maxIgnoringNaN(maxIgnoringNaN(m0, m1), maxIgnoringNaN(m2, m3)))
   }
@@ -119,7 +119,7 @@ extension SoftmaxScalar {
     var e0 = zero, e1 = zero, sx = zero, sy = zero, syx = zero
 
     @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
-      let d = capped(v, cap) - r
+      let d = capped(v, cap, M.Exp.self) - r
       let ex = exponential(d, M.Exp.self)
       if let store { Self.store(ex, store, i) }
       e += ex
@@ -142,7 +142,7 @@ extension SoftmaxScalar {
     }
     if i < len {
       // Padding: x = −inf adds exp(−inf) = 0 and y = 0 adds 0; Σ(x − r) must skip the padded lanes.
-      let v = capped(loadPartial(x, i, count: len - i, padding: -.infinity), cap)
+      let v = capped(loadPartial(x, i, count: len - i, padding: -.infinity), cap, M.Exp.self)
       let t = M.soft ? loadPartial(y!, i, count: len - i, padding: 0) : zero
       let d = v - r
       let ex = exponential(d, M.Exp.self)
@@ -163,8 +163,8 @@ extension SoftmaxScalar {
 
   /// Maximum of a whole row (NaN ignored), 4 independent accumulators.
   @inline(__always)
-  static func rowMax(_ x: UnsafePointer<Self>, count n: Int, cap: Self = 0) -> Self {
-    blockMax(x, n, cap: cap)
+  static func rowMax<E: VectorExponential>(_ x: UnsafePointer<Self>, count n: Int, cap: Self, _: E.Type) -> Self {
+    blockMax(x, n, cap: cap, E.self)
   }
 
   /// One read of a row: its maximum and the sums of `RowStatistics`, relative to that maximum.
@@ -184,14 +184,14 @@ extension SoftmaxScalar {
     if store != nil {
       // The reference is fixed before any sum: no rescaling happens below, so the stored values
       // all share it.
-      runningMax = rowMax(x, count: n, cap: cap)
+      runningMax = rowMax(x, count: n, cap: cap, M.Exp.self)
       st.ref = runningMax == -.infinity ? 0 : runningMax
     }
     var compensation = 0.0
     var start = 0
     while start < n {
       let len = Swift.min(block, n - start)
-      let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap)
+      let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap, M.Exp.self)
       if bm > runningMax {
         // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf.
         let d = Double(st.ref) - Double(bm)

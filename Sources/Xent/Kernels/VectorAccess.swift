@@ -29,8 +29,8 @@ extension SoftmaxScalar {
 
   /// The soft-capped logits `c·tanh(x/c)` (−inf kept), or `v` itself when `cap` is 0.
   @inline(__always)
-  static func capped(_ v: _Vector, _ cap: Self) -> _Vector {
-    if cap == 0 { return v }
+  static func capped<E: VectorExponential>(_ v: _Vector, _ cap: Self, _: E.Type) -> _Vector {
+    if !E.capped { return v }
     var d = v
     return _softCap(v, cap, derivative: &d)
   }

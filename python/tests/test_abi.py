@@ -23,9 +23,11 @@ def data():
 
 
 def test_options_init_defaults():
+    # The exported function is what a 1.0.0 binary calls: it fills the 1.0.0 fields only (the header's macro of
+    # the same name calls xent_options_init_size with the caller's sizeof).
     o = _lib.Options()
     L.xent_options_init(ctypes.byref(o))
-    assert o.struct_size == ctypes.sizeof(_lib.Options)
+    assert o.struct_size == _lib.OPTIONS_V1_SIZE
     assert (o.reduction, o.num_threads, o.ignore_index, o.label_smoothing, o.grad_scale) == (2, 0, -100, 0.0, 1.0)
     L.xent_options_init(None)   # documented: does nothing
 

@@ -612,9 +612,15 @@ def test_full_struct_size_with_1_1_library(monkeypatch):
 def test_options_init_defaults_1_1():
     o = _lib.Options()
     o.z_loss, o.soft_cap = 5.0, 6.0
-    _lib.lib.xent_options_init(ctypes.byref(o))
+    init = _lib.lib.xent_options_init_size
+    init.argtypes, init.restype = [ctypes.POINTER(_lib.Options), ctypes.c_size_t], None
+    init(ctypes.byref(o), ctypes.sizeof(_lib.Options))
     assert (o.z_loss, o.soft_cap, o.class_weights, o.z_loss_out) == (0.0, 0.0, None, None)
     assert o.struct_size == ctypes.sizeof(_lib.Options)
+    # The plain function leaves the 1.1.0 fields alone (a 1.0.0 caller's struct ends before them).
+    o.z_loss = 5.0
+    _lib.lib.xent_options_init(ctypes.byref(o))
+    assert o.z_loss == 5.0 and o.struct_size == _lib.OPTIONS_V1_SIZE
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@
  * (make test-exp). The bounds below hold for both.
  *
  * Threads: rows are split across num_threads workers in fixed chunks, and rows of 65536 classes or more into
- * fixed column blocks whose statistics merge in a fixed order, so results are bit-identical for any num_threads.
+ * fixed column blocks whose statistics merge in a fixed order, so results are bit-identical for any num_threads
+ * (NaN results are NaN for every thread count; only their sign bit is not guaranteed to match).
  */
 #ifndef XENT_H
 #define XENT_H

@@ -501,9 +501,9 @@ static void decode(Rd *r, Spec *s)
             break;
         }
         case 6: for (size_t c = 0; c < cols; c++) row[c] = to_elem(special_value(kind >> 4, s->f64), s->f64); break;
-        case 7: row[j] = kind & 16 ? 1e30 : -1e30; break;
+        case 7: row[j] = to_elem(kind & 16 ? 1e30 : -1e30, s->f64); break;
         case 8: row[j] = to_elem(special_value((uint8_t)(kind >> 3), s->f64), s->f64); break;
-        case 9: for (size_t c = 0; c < cols; c++) row[c] = kind & 16 ? 1e30 : -1e30; break;
+        case 9: for (size_t c = 0; c < cols; c++) row[c] = to_elem(kind & 16 ? 1e30 : -1e30, s->f64); break;
         case 10: for (size_t c = 0; c < cols; c++) row[c] = to_elem(special_value(5 + (kind >> 4) % 4, s->f64), s->f64); break;
         default: row[j] = to_elem(s->f64 ? 5e-324 : 1e-45, s->f64); break;
         }

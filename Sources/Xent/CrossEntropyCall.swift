@@ -340,13 +340,20 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
 
     let total: LossSums
     if split {
-      // Rows one after the other, each spread over the cores by column blocks (which also write
-      // disjoint parts of the bias gradient).
-      let columnThreads = workerCount(requested: options.threads, rows: rows, cols: cols, limit: blockCount)
-      total = withBlockStatistics(T.self) { blocks in
-        var s = LossSums.zero
-        for i in 0..<rows { s += row(i, blocks: blocks, columnThreads: columnThreads) }
-        return s
+      // Many rows: the fixed row chunks go to the workers and each row's column blocks are done on its
+      // worker. Few rows (or a bias gradient, a sum over rows kept in row order): rows one after the
+      // other, each spread over the workers by column blocks (which write disjoint parts of the bias).
+      // Either way a row is computed over the same fixed blocks merged in the same order and the loss
+      // is summed over the same fixed row chunks, so the choice changes no bit of any result.
+      let rowThreads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
+      let byRows = rowThreads > 1 && rows >= 4 * rowThreads
+      let columnThreads = byRows ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols, limit: blockCount)
+      total = sumOverRowChunks(rows: rows, threads: byRows ? rowThreads : 1) { range in
+        withBlockStatistics(T.self) { blocks in
+          var s = LossSums.zero
+          for i in range { s += row(i, blocks: blocks, columnThreads: columnThreads) }
+          return s
+        }
       }
     } else {
       // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.

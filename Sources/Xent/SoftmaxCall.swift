@@ -105,9 +105,16 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     }
 
     if split {
-      let columnThreads = workerCount(requested: threads, rows: layout.rows, cols: cols, limit: blockCount)
-      withBlockStatistics(T.self) { blocks in
-        for i in 0..<layout.rows { row(i, blocks: blocks, columnThreads: columnThreads) }
+      // Many rows: rows to the workers, each row's blocks on its worker; few rows: each row's blocks
+      // spread over the workers. The same blocks merged in the same order either way (same bits).
+      let rowThreads = workerCount(requested: threads, rows: layout.rows, cols: cols)
+      let byRows = rowThreads > 1 && layout.rows >= 4 * rowThreads
+      let columnThreads = byRows ? 1 : workerCount(requested: threads, rows: layout.rows, cols: cols, limit: blockCount)
+      _ = sumOverRowChunks(rows: layout.rows, threads: byRows ? rowThreads : 1) { range in
+        withBlockStatistics(T.self) { blocks in
+          for i in range { row(i, blocks: blocks, columnThreads: columnThreads) }
+        }
+        return 0
       }
     } else {
       let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)

@@ -16,7 +16,8 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _fastExp(_ x: _Vector) -> _Vector
   /// Lane-wise soft cap `c·tanh(x/c)` (−inf kept), its derivative `1 − tanh²(x/c)` in `derivative`.
   static func _softCap(_ x: _Vector, _ c: Self, derivative: inout _Vector) -> _Vector
-  /// Lane-wise maximum, ignoring NaN lanes of either operand (IEEE maxNum).
+  /// Running maximum, lane-wise: `v` where `v > m`, else `m` (a NaN lane of `v` is ignored; `m` is
+  /// never NaN: it starts at −inf and only takes values of `v`).
   static func _max(_ a: _Vector, _ b: _Vector) -> _Vector
   /// Lane-wise `t·d`, exactly 0 where `t == 0` (also where d = ±inf or NaN).
   static func _weighted(_ t: _Vector, _ d: _Vector) -> _Vector
@@ -26,12 +27,20 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _gather(_ p: UnsafePointer<Self>, stride s: Int) -> _Vector
   /// Stores lane k to `p[k·s]`.
   static func _scatter(_ v: _Vector, _ p: UnsafeMutablePointer<Self>, stride s: Int)
+  /// The `lanes` rows at `x` (row stride `s`) of `n ≤ 16` columns as `n` column vectors:
+  /// `columns[j] = _gather(x + j, stride: s)`.
+  static func _loadColumns(_ x: UnsafePointer<Self>, stride s: Int, count n: Int, into columns: UnsafeMutablePointer<_Vector>)
+  /// The inverse: `_scatter(columns[j], g + j, stride: s)` for `j < n`.
+  static func _storeColumns(_ columns: UnsafePointer<_Vector>, _ g: UnsafeMutablePointer<Self>, stride s: Int, count n: Int)
   /// `m`, with −inf lanes replaced by 0.
   static func _reference(_ m: _Vector) -> _Vector
   /// `n / d`, 0 where `d == 0`.
   static func _divideOrZero(_ n: _Vector, _ d: _Vector) -> _Vector
   /// `a` where `labels == j`, else 0.
   static func _onehot(_ labels: _Labels, _ j: Int, _ a: Self) -> _Vector
+  /// The lanes added into 4 Double lanes (Float: lane k + lane k + 4, widened, one rounding in
+  /// Double; Double: the vector itself).
+  static func _widenedSum(_ v: _Vector) -> SIMD4<Double>
   /// Number of lanes of `_Vector`.
   static var _lanes: Int { get }
 }
@@ -51,11 +60,24 @@ extension Float: SoftmaxScalar {
     xentshim_weighted_f32x8(t, d)
   }
   public typealias _Labels = SIMD8<Int32>
+  @inline(__always) public static func _widenedSum(_ v: SIMD8<Float>) -> SIMD4<Double> { xentshim_widened_sum_f32x8(v) }
   @inline(__always) public static func _gather(_ p: UnsafePointer<Float>, stride s: Int) -> SIMD8<Float> {
     xentshim_gather_f32x8(p, s)
   }
   @inline(__always) public static func _scatter(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, stride s: Int) {
     xentshim_scatter_f32x8(p, s, v)
+  }
+  @inline(__always) public static func _loadColumns(
+    _ x: UnsafePointer<Float>, stride s: Int, count n: Int, into columns: UnsafeMutablePointer<SIMD8<Float>>
+  ) {
+    if n >= 8 { return xentshim_load_columns_f32x8(x, s, n, UnsafeMutableRawPointer(columns)) }  // two 8×8 transposes
+    for j in 0..<n { columns[j] = xentshim_gather_f32x8(x + j, s) }
+  }
+  @inline(__always) public static func _storeColumns(
+    _ columns: UnsafePointer<SIMD8<Float>>, _ g: UnsafeMutablePointer<Float>, stride s: Int, count n: Int
+  ) {
+    if n >= 8 { return xentshim_store_columns_f32x8(g, s, n, UnsafeRawPointer(columns)) }
+    for j in 0..<n { xentshim_scatter_f32x8(g + j, s, columns[j]) }
   }
   @inline(__always) public static func _reference(_ m: SIMD8<Float>) -> SIMD8<Float> { xentshim_reference_f32x8(m) }
   @inline(__always) public static func _divideOrZero(_ n: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD8<Float> {
@@ -82,11 +104,22 @@ extension Double: SoftmaxScalar {
     xentshim_weighted_f64x4(t, d)
   }
   public typealias _Labels = SIMD4<Int64>
+  @inline(__always) public static func _widenedSum(_ v: SIMD4<Double>) -> SIMD4<Double> { v }
   @inline(__always) public static func _gather(_ p: UnsafePointer<Double>, stride s: Int) -> SIMD4<Double> {
     xentshim_gather_f64x4(p, s)
   }
   @inline(__always) public static func _scatter(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>, stride s: Int) {
     xentshim_scatter_f64x4(p, s, v)
+  }
+  @inline(__always) public static func _loadColumns(
+    _ x: UnsafePointer<Double>, stride s: Int, count n: Int, into columns: UnsafeMutablePointer<SIMD4<Double>>
+  ) {
+    for j in 0..<n { columns[j] = xentshim_gather_f64x4(x + j, s) }
+  }
+  @inline(__always) public static func _storeColumns(
+    _ columns: UnsafePointer<SIMD4<Double>>, _ g: UnsafeMutablePointer<Double>, stride s: Int, count n: Int
+  ) {
+    for j in 0..<n { xentshim_scatter_f64x4(g + j, s, columns[j]) }
   }
   @inline(__always) public static func _reference(_ m: SIMD4<Double>) -> SIMD4<Double> { xentshim_reference_f64x4(m) }
   @inline(__always) public static func _divideOrZero(_ n: SIMD4<Double>, _ d: SIMD4<Double>) -> SIMD4<Double> {

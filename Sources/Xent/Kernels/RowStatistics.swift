@@ -11,8 +11,9 @@
 // scalar exp per raised block instead of one vector exp per vector).
 //
 // Accuracy: block partial sums are formed in the element type (each lane adds ≤ 16 terms), then
-// added to Double running sums with Neumaier compensation. The float32 error is then dominated by
-// SLEEF's exp (≤ 1 ulp per term), independent of the row length.
+// added to 4 Double running sums whose rounding errors are kept (TwoSum) and added back at the end of
+// the row. The float32 error is then dominated by SLEEF's exp (≤ 1 ulp per term), independent of the
+// row length.
 //
 // Special values: the reference is the running maximum, or 0 while every element seen is −inf or NaN
 // (so exp(−inf − r) = 0, never exp(−inf + inf) = NaN). A NaN element makes Σexp NaN (the maximum
@@ -187,42 +188,58 @@ extension SoftmaxScalar {
       runningMax = rowMax(x, count: n, cap: cap, M.Exp.self)
       st.ref = runningMax == -.infinity ? 0 : runningMax
     }
-    var compensation = 0.0
+    // Block sums go into 4 Double lanes, with the rounding errors of those additions kept per lane
+    // (TwoSum, branch-free); the lanes are added once, at the end of the row.
+    var sumE = SIMD4<Double>(), errE = SIMD4<Double>()
+    var sumX = SIMD4<Double>(), sumY = SIMD4<Double>(), sumYX = SIMD4<Double>()
     var start = 0
     while start < n {
       let len = Swift.min(block, n - start)
       let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap, M.Exp.self)
       if bm > runningMax {
-        // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf.
+        // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf;
+        // e^d ∈ [0, 1], and a NaN sum stays NaN.
         let d = Double(st.ref) - Double(bm)
-        if st.sumExp != 0 {
+        if start > 0 {
           let f = scalarExp(d)
-          st.sumExp *= f
-          compensation *= f
+          sumE *= f
+          errE *= f
+          if M.sumsX { st.sumX += Double(start) * d }
+          if M.soft {
+            let y = sumY.sum()  // 0·(−inf) would be NaN: no targets so far, nothing to move
+            if y != 0 { st.sumYX += y * d }
+          }
         }
-        if M.sumsX && start > 0 { st.sumX += Double(start) * d }
-        if M.soft && st.sumY != 0 { st.sumYX += st.sumY * d }
         runningMax = bm
         st.ref = bm
       }
       let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, store: store.map { $0 + start }, cap: cap, M.self)
-      // Neumaier: s + e exactly = t + (error), the errors collected in `compensation`.
-      let e = horizontalSumDouble(b.exp)
-      let t = st.sumExp + e
-      if abs(st.sumExp) >= abs(e) {
-        compensation += (st.sumExp - t) + e
-      } else {
-        compensation += (e - t) + st.sumExp
-      }
-      st.sumExp = t
-      if M.sumsX { st.sumX += horizontalSumDouble(b.x) }
+      let e = _widenedSum(b.exp)
+      let t = sumE + e
+      let tail = t - sumE
+      errE += (sumE - (t - tail)) + (e - tail)
+      sumE = t
+      if M.sumsX { sumX += _widenedSum(b.x) }
       if M.soft {
-        st.sumY += horizontalSumDouble(b.y)
-        st.sumYX += horizontalSumDouble(b.yx)
+        sumY += _widenedSum(b.y)
+        sumYX += _widenedSum(b.yx)
       }
       start += len
     }
-    st.sumExp += compensation
+    // The 4 lanes, again with TwoSum, and every collected error.
+    var total = 0.0, error = 0.0
+    for k in 0..<4 {
+      let t = total + sumE[k]
+      let tail = t - total
+      error += (total - (t - tail)) + (sumE[k] - tail) + errE[k]
+      total = t
+    }
+    st.sumExp = total + error
+    if M.sumsX { st.sumX += sumX.sum() }
+    if M.soft {
+      st.sumY += sumY.sum()
+      st.sumYX += sumYX.sum()
+    }
     st.maximum = runningMax
     return st
   }

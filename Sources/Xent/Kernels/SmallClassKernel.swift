@@ -2,8 +2,9 @@
 // through the vector code together, so the per-row overhead of the row kernel (horizontal reductions,
 // scalar log, tail handling: ~45–60 ns per row) is shared by 8 rows and no lane is padding.
 //
-// Columns are gathered across the rows (`x[r][j]` for the group's rows), the exps kept in a small
-// stack scratch between the passes, the gradient scattered back. Same formulas and special values as
+// The group's tile is loaded as column vectors (`x[r][j]` for the group's rows: two 8×8 in-register
+// transposes for 8–16 float columns, gathers otherwise), the exps kept in that stack tile between the
+// passes, the gradient written back through the inverse transpose. Same formulas and special values as
 // the row kernel (CrossEntropyCall.swift); log Σexp is SLEEF's vector log in the element type, the
 // loss then formed in Double: Float loss error ≤ ulp(log Σexp) + ½ ulp(loss).
 
@@ -35,13 +36,15 @@ extension SoftmaxScalar {
         xLabel[k] = x[k * stride + Int(l)]
       }
     }
-    // Pass 1: the maximum of every row; pass 2: exp(x − ref), kept for the output pass.
+    // The tile as column vectors; pass 1: the maximum of every row; pass 2: exp(x − ref), kept in the
+    // tile for the output pass.
+    _loadColumns(x, stride: stride, count: cols, into: scratch)
     var m = _Vector(repeating: -.infinity)
-    for j in 0..<cols { m = _max(m, _gather(x + j, stride: stride)) }
+    for j in 0..<cols { m = _max(m, scratch[j]) }
     let r = _reference(m)
     var s = zero, sx = zero
     for j in 0..<cols {
-      let d = _gather(x + j, stride: stride) - r
+      let d = scratch[j] - r
       let e = exponential(d, E.self)
       scratch[j] = e
       s += e
@@ -72,9 +75,10 @@ extension SoftmaxScalar {
       let cv = _Vector(repeating: c) * live
       for j in 0..<cols {
         let g = _weighted(live, scratch[j] * f - cv - _onehot(classes, j, a))
-        if let grad { _scatter(g, grad + j, stride: gradStride) }
+        scratch[j] = g
         if let bias { bias[j] += g.sum() }
       }
+      if let grad { _storeColumns(scratch, grad, stride: gradStride, count: cols) }
     }
     return total
   }

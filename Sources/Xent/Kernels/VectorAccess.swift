@@ -45,7 +45,7 @@ extension SoftmaxScalar {
     return (v[0], d[0])
   }
 
-  /// Lane-wise maximum that ignores NaN lanes (the shim's maxNum: `vmaxps`/`vmaxpd` + NaN fix-up).
+  /// Running maximum that ignores NaN lanes of `v` (one `vmaxps`/`vmaxpd`); `m` is never NaN.
   @inline(__always)
   static func maxIgnoringNaN(_ m: _Vector, _ v: _Vector) -> _Vector {
     _max(m, v)

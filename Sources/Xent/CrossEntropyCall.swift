@@ -269,7 +269,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
       let st = statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads)
-      if let lseOut { lseOut[i] = T(st.logSumExp) }
+      let logSum = scalarLog(st.sumExp)  // once per row: −inf for Σexp = 0, NaN for NaN
+      let lse = Double(st.ref) + logSum
+      if let lseOut { lseOut[i] = T(lse) }
 
       // Σ t over the row: 1 for labels ((1 − ε)·w + ε·Σw/cols with class weights), (1 − ε)Σy + ε for
       // soft targets.
@@ -282,7 +284,6 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         // All −inf: every log ŷ_j is −inf, so any positive target weight makes the loss +inf.
         loss = targetSum != 0 ? .infinity : 0
       } else {
-        let logSum = scalarLog(st.sumExp)
         // lse − x_label = (ref − x_label) + log Σexp: the difference first, exact near the maximum.
         if !M.soft && eps < 1 { loss += (1 - eps) * w * ((Double(st.ref) - xLabel) + logSum) }
         // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
@@ -296,7 +297,6 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       }
       if reduction == .none { lossOut[i] = T(loss) }
       // The z-loss λ·lse² (never added to the loss), its gradient 2λ·lse·ŷ.
-      let lse = st.logSumExp
       let z = lambda == 0 ? 0 : lambda * lse * lse
       if reduction == .none { zOut?[i] = z }
 

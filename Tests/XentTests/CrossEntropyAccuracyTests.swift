@@ -177,6 +177,23 @@ struct CrossEntropyAccuracyTests {
     }
   }
 
+  @Test("Rows-in-lanes tiles: every class count 1–17, contiguous and padded rows, unaligned",
+        arguments: Array(1...17))
+  func smallClassTiles(cols: Int) throws {
+    for (pad, offset) in [(0, 0), (0, 1), (3, 1), (9, 0)] {
+      for reduction in [Reduction.none, .mean] {
+        // 21 rows: two full groups of 8 and a tail of 5 through the row kernel; NaN padding shows a
+        // read outside the rows.
+        let c = Case(rows: 21, cols: cols, pad: pad, offset: offset, options: CrossEntropyOptions(reduction: reduction),
+                     ignoreEvery: 6, seed: UInt64(cols))
+        let f = try measure(Float.self, c)
+        #expect(f.loss <= 2e-7 && f.gradient <= 2e-7 && f.lse <= 2e-7 && f.bias <= 21 * 1.2e-7, "Float \(c): \(f)")
+        let d = try measure(Double.self, c)
+        #expect(d.loss <= 1e-14 && d.gradient <= 1e-15 && d.lse <= 1e-15, "Double \(c): \(d)")
+      }
+    }
+  }
+
   @Test("The inline exp meets the same bounds", arguments: [10, 37, 1000, 32000])
   func fastExponential(cols: Int) throws {
     for soft in [false, true] {

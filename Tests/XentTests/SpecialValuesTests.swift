@@ -24,6 +24,21 @@ func perRow<T: SoftmaxScalar>(_ m: [[T]], labels: [Int64], options: CrossEntropy
   return (loss, (0..<m.count).map { Array(grad[($0 * cols)..<($0 * cols + cols)]) }, lse)
 }
 
+/// Loss and lse (loss only, `.none`) of one row: 300 masked logits, then 50 near −1000, label 349.
+func maskedPrefixRun<T: SoftmaxScalar>(_: T.Type, smoothing: Double) throws -> (loss: T, lse: T) {
+  var x = [T](repeating: -.infinity, count: 350)
+  for j in 300..<350 { x[j] = T(-1000 + Double(j - 300) * 0.01) }
+  var loss = [T](repeating: -7, count: 1), lse = [T](repeating: -7, count: 1), none = [T](), none2 = [T]()
+  do {
+    var l = loss.mutableSpan, s = lse.mutableSpan, g = none.mutableSpan, b = none2.mutableSpan
+    try crossEntropy(logits: x.span, layout: MatrixLayout(rows: 1, cols: 350), labels: [Int64(349)].span,
+                     options: CrossEntropyOptions(reduction: .none, labelSmoothing: smoothing),
+                     loss: &l, gradient: &g, logSumExp: &s, biasGradient: &b)
+  }
+  return (loss[0], lse[0])
+}
+
+
 @Suite("Special values")
 struct SpecialValuesTests {
   @Test("−inf logits are probability 0 (masked vocabulary)")
@@ -34,6 +49,23 @@ struct SpecialValuesTests {
     #expect(abs(lse[0] - Float(1.3862944)) <= 1.2e-7)
     #expect(abs(loss[0] - Float(1.3862944)) <= 1.2e-7)
     #expect(grad[0] == [-0.75, 0, 0.25, 0, 0.25, 0, 0, 0, 0, 0.25])
+  }
+
+  @Test("A masked prefix longer than a block, then logits far below 0, loss only (sums moved per block)")
+  func maskedPrefixThenNegative() throws {
+    // Blocks are 256 floats / 128 doubles: 300 masked logits, then 50 near −1000. The first block leaves
+    // the sums at 0 relative to the reference 0; the next raises the maximum to ≈ −999.5, and moving
+    // zero sums by e^(0 − max) = inf must not make them NaN (fuzz/regressions).
+    var sum = 0.0
+    for j in 0..<50 { sum += exp(Double(j - 49) * 0.01) }
+    let lse = -1000 + 0.49 + log(sum)  // max + log Σ exp(x − max)
+    let f = try maskedPrefixRun(Float.self, smoothing: 0)
+    #expect(abs(Double(f.lse) - lse) <= 1000 * 1.2e-7 && abs(Double(f.loss) - (lse - (-1000 + 0.49))) <= 1e-4, "\(f)")
+    let d = try maskedPrefixRun(Double.self, smoothing: 0)
+    #expect(abs(d.lse - lse) <= 1000 * 4e-16 && abs(d.loss - (lse - (-1000 + 0.49))) <= 1e-12, "\(d)")
+    // With smoothing every class has target mass, and the masked ones have log ŷ = −inf: loss +inf.
+    #expect(try maskedPrefixRun(Float.self, smoothing: 0.1).loss == .infinity)
+    #expect(try maskedPrefixRun(Double.self, smoothing: 0.1).loss == .infinity)
   }
 
   @Test("An all −inf row: lse −inf, loss +inf, gradient −t, softmax 0, log-softmax −inf")

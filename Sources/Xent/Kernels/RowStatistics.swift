@@ -197,13 +197,16 @@ extension SoftmaxScalar {
       let len = Swift.min(block, n - start)
       let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap, M.Exp.self)
       if bm > runningMax {
-        // Move the sums to the new reference (see the identities above). d ≤ 0, −inf if bm = +inf;
-        // e^d ∈ [0, 1], and a NaN sum stays NaN.
+        // Move the sums to the new reference (see the identities above). d ≤ 0 (−inf if bm = +inf)
+        // whenever a sum is nonzero; after a prefix of −inf only, the reference 0 may lie above bm and
+        // e^d overflow, so zero sums are left alone (0·inf would be NaN). A NaN sum stays NaN.
         let d = Double(st.ref) - Double(bm)
         if start > 0 {
-          let f = scalarExp(d)
-          sumE *= f
-          errE *= f
+          if sumE != SIMD4<Double>() {
+            let f = scalarExp(d)
+            sumE *= f
+            errE *= f
+          }
           if M.sumsX { st.sumX += Double(start) * d }
           if M.soft {
             let y = sumY.sum()  // 0·(−inf) would be NaN: no targets so far, nothing to move

@@ -1,4 +1,5 @@
 import Dispatch
+internal import _XentShims
 
 #if canImport(Glibc)
 internal import Glibc
@@ -54,12 +55,16 @@ func sumOverRowChunks<A: AdditiveArithmetic>(rows: Int, threads: Int, _ body: (R
     return total
   }
   return withUnsafeTemporaryAllocation(of: A.self, capacity: chunks) { partial in
-    withoutActuallyEscaping(body) { body in
-      let shared = UncheckedSendable(value: (body, partial))
-      DispatchQueue.concurrentPerform(iterations: threads) { w in
-        let (body, partial) = shared.value
-        for k in (w * chunks / threads)..<((w + 1) * chunks / threads) {
-          partial.initializeElement(at: k, to: body(rowChunk(k, of: chunks, rows: rows)))
+    withChunkCounter { next in
+      withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(value: (body, partial, next))
+        // Each worker takes the next chunk as it comes free (an atomic counter): a worker that wakes
+        // late, or a core taken by another process, leaves no fixed share of the work waiting.
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+          let (body, partial, next) = shared.value
+          while case let k = xentshim_next_index(next), k < chunks {
+            partial.initializeElement(at: k, to: body(rowChunk(k, of: chunks, rows: rows)))
+          }
         }
       }
     }
@@ -69,19 +74,31 @@ func sumOverRowChunks<A: AdditiveArithmetic>(rows: Int, threads: Int, _ body: (R
   }
 }
 
-/// Runs `body(k)` for every `k` in `0..<count` on `threads` workers (contiguous runs of k per
-/// worker). `body` must write disjoint memory for different k.
+/// Runs `body(k)` for every `k` in `0..<count` on `threads` workers (each takes the next k as it
+/// comes free). `body` must write disjoint memory for different k.
 func forEachBlock(count: Int, threads: Int, _ body: (Int) -> Void) {
   if threads <= 1 || count <= 1 {
     for k in 0..<count { body(k) }
     return
   }
   let workers = min(threads, count)
-  withoutActuallyEscaping(body) { body in
-    let shared = UncheckedSendable(value: body)
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-      for k in (w * count / workers)..<((w + 1) * count / workers) { shared.value(k) }
+  withChunkCounter { next in
+    withoutActuallyEscaping(body) { body in
+      let shared = UncheckedSendable(value: (body, next))
+      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        let (body, next) = shared.value
+        while case let k = xentshim_next_index(next), k < count { body(k) }
+      }
     }
+  }
+}
+
+/// Runs `body` with a zeroed counter on the stack, for `xentshim_next_index` (atomic fetch-and-add).
+@inline(__always)
+func withChunkCounter<R>(_ body: (UnsafeMutablePointer<Int>) -> R) -> R {
+  withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { counter in
+    counter.initialize(repeating: 0)
+    return body(counter.baseAddress!)
   }
 }
 

@@ -381,6 +381,12 @@ static inline xentshim_f64x4 xentshim_soft_cap_f64x4(xentshim_f64x4 x, double c,
   return (xentshim_f64x4)((masked & (xentshim_i64x4)x) | (~masked & (xentshim_i64x4)(cv * t)));
 }
 
+/* The next work item for a worker: *counter, then counter + 1, atomically (relaxed: the results are
+   published by the dispatch's own completion). No vectors. */
+static inline long xentshim_next_index(long *counter) {
+  return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
 /* Run-time CPU check (defined in _XentShims.c; no vectors cross it): 1 when this CPU can run the
    AVX2+FMA build, 0 otherwise (always 0 off x86-64). Used by tests to decide which builds to run. */
 int xentshim_cpu_has_avx2_fma(void);

@@ -9,7 +9,9 @@ public enum Exponential: String, Sendable, Hashable {
   /// SLEEF's `exp…_u10` (≤ 1.0 ulp), a library call per vector. The default and the reference.
   case sleef
   /// An inline polynomial (Cody–Waite reduction, Taylor series, no library call): < 1 ulp against
-  /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`), about twice as fast.
+  /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`). 0.47 ns per element
+  /// per thread against SLEEF's 0.78 in a tight loop; inside the kernels, 0.94–1.10× the speed of
+  /// `.sleef` (measured on the project's machine, README).
   case fast
 
   /// `XENT_EXP=fast` in the environment selects `.fast` for every call that does not say otherwise

@@ -38,6 +38,9 @@
  * whose logits are all -inf has lse = -inf, softmax 0 everywhere, log_softmax -inf everywhere. A NaN or +inf
  * logit makes that row's results (loss, lse, softmax, log_softmax, gradient) NaN and leaves the other rows exact.
  * Finite logits of any magnitude (e.g. 1e30) give the exact finite answer: the maximum is subtracted first.
+ * Range: sums are formed in the element type before Double, so a row whose logits span more than half the
+ * type's maximum (e.g. 2e38 and -2e38 in float), or, with label smoothing, whose span times the class count
+ * exceeds it (the row's sum of x - max), can give an infinite loss where the exact value is finite.
  *
  * Error bounds quoted below are measured by Tests/XentTests (and tests/c) against extended-precision references.
  *

@@ -478,13 +478,18 @@ def _cross_entropy(kind, logits, second, reduction, ignore_index, label_smoothin
     _check(name, status)
 
     loss_ret = out if out is not None else (loss[0] if scalar_loss else loss)
-    if grad_arr is None and lse is None and bias is None and zl is None:
-        return loss_ret
+    return _result(loss_ret, grad_arr, lse, bias, zl, one_d, scalar_loss)
+
+
+def _result(loss, grad, lse, bias, z_loss, one_d, scalar_loss):
+    """The loss alone, or a CrossEntropyResult when anything else was asked for (scalars unwrapped)."""
+    if grad is None and lse is None and bias is None and z_loss is None:
+        return loss
     if lse is not None and one_d:
         lse = lse[0]
-    if zl is not None and scalar_loss:
-        zl = zl[0]
-    return CrossEntropyResult(loss_ret, grad_arr, lse, bias, zl)
+    if z_loss is not None and scalar_loss:
+        z_loss = z_loss[0]
+    return CrossEntropyResult(loss, grad, lse, bias, z_loss)
 
 
 def cross_entropy(logits, labels, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
@@ -860,10 +865,4 @@ def cross_entropy_bf16(logits, labels, *, reduction="mean", ignore_index=-100, l
     _check("xent_cross_entropy_bf16", status)
     loss_ret = loss[0] if scalar_loss else loss
     grad_arr = g32 if g32 is not None else g16
-    if grad_arr is None and lse is None and zl is None:
-        return loss_ret
-    if lse is not None and one_d:
-        lse = lse[0]
-    if zl is not None and scalar_loss:
-        zl = zl[0]
-    return CrossEntropyResult(loss_ret, grad_arr, lse, None, zl)
+    return _result(loss_ret, grad_arr, lse, None, zl, one_d, scalar_loss)

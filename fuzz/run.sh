@@ -13,7 +13,7 @@ rm -f "$out"/fuzz-*.log "$out/last.log"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:symbolize=1:allocator_may_return_null=1}
 echo "fuzz: $secs s, $jobs process(es), XENT_EXP=${XENT_EXP:-sleef}, max_len $maxlen; isa: library built for $(uname -m)"
 start=$(date +%s)
-common=(-max_total_time="$secs" -max_len="$maxlen" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
+common=(-max_total_time="$secs" -max_len="$maxlen" -detect_leaks=0 -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
         -artifact_prefix="$out/crashes/" "$@" "$work" fuzz/corpus)
 if [ "$jobs" -gt 1 ]; then
   # -jobs writes one log per worker, fuzz-N.log, into the current directory

@@ -38,9 +38,11 @@
  * whose logits are all -inf has lse = -inf, softmax 0 everywhere, log_softmax -inf everywhere. A NaN or +inf
  * logit makes that row's results (loss, lse, softmax, log_softmax, gradient) NaN and leaves the other rows exact.
  * Finite logits of any magnitude (e.g. 1e30) give the exact finite answer: the maximum is subtracted first.
- * Range: sums are formed in the element type before Double, so a row whose logits span more than half the
- * type's maximum (e.g. 2e38 and -2e38 in float), or, with label smoothing, whose span times the class count
- * exceeds it (the row's sum of x - max), can give an infinite loss where the exact value is finite.
+ * Range: differences x - max are formed in the element type, so a row whose logits span more than half the
+ * type's maximum (e.g. 2e38 and -2e38 in float) can give an infinite loss where the exact value is finite.
+ * The label-smoothing sum of x - max is kept scaled by 2^-64 (exactly), so it does not overflow for rows up to
+ * 2^60 elements (1.1.0; 1.0 overflowed once span times class count exceeded the type's maximum). The public
+ * xent_stats.sum_x is that sum unscaled and may be -inf for such rows.
  *
  * Error bounds quoted below are measured by Tests/XentTests (and tests/c) against extended-precision references.
  *
@@ -434,7 +436,8 @@ typedef struct xent_stats {
     double max;          /* largest logit seen (NaN ignored); -inf when none is above -inf */
     double sum_exp;      /* sum of exp(x - ref) over the columns seen, ref = max (0 when max is -inf); NaN when a
                             NaN or +inf logit was seen */
-    double sum_x;        /* sum of (x - ref) over the columns seen (label smoothing) */
+    double sum_x;        /* sum of (x - ref) over the columns seen (label smoothing); -inf when it exceeds the
+                            double range (span x columns > DBL_MAX: double rows only) */
     double count;        /* number of columns seen */
     double label_logit;  /* the row's label logit, when the label was among the columns seen; else 0 */
     double label_seen;   /* number of shards that held the label: 1 once all shards are merged (0: ignored row) */

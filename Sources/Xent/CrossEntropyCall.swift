@@ -265,11 +265,12 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       let xLabel = Double(capLabel.value)
       let w = weights?[label] ?? 1
       // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now, relative to a provisional reference
-      // m0 (the label logit, or 0), and moved to the row's reference below.
+      // m0 (the label logit, or 0), and moved to the row's reference below; scaled by sumXScale like
+      // RowStatistics.sumX, so that it cannot overflow.
       let m0 = xLabel.isFinite ? xLabel : 0
       var weightedX = 0.0
       if let weights, M.sumsX {
-        for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * (Double(T.capped(x[j], cap).value) - m0) }
+        for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * ((Double(T.capped(x[j], cap).value) - m0) * sumXScale) }
       }
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
@@ -294,10 +295,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
         if M.soft && eps < 1 && st.sumY != 0 { loss += (1 - eps) * (st.sumY * logSum - st.sumYX) }
         // lse − mean(x) = log Σexp − Σ(x − ref)/cols; weighted: (Σw·log Σexp − Σ w(x − ref))/cols.
-        if M.sumsX && weights == nil { loss += eps * (logSum - st.sumX / Double(cols)) }
+        if M.sumsX && weights == nil { loss += eps * (logSum - st.meanX(count: cols)) }
         if M.sumsX && weights != nil {
-          let wx = weightedX + weightSum * (m0 - Double(st.ref))
-          loss += eps * (weightSum * logSum - wx) / Double(cols)
+          let wx = weightedX + weightSum * ((m0 - Double(st.ref)) * sumXScale)
+          loss += eps * (weightSum * logSum / Double(cols) - (wx / Double(cols)) * sumXUnscale)
         }
       }
       if reduction == .none { lossOut[i] = T(loss) }

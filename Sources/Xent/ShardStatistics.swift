@@ -142,7 +142,7 @@ private func partialStatistics<T: SoftmaxScalar, E: VectorExponential>(
     var s = ShardStatistics()
     s.max = Double(st.maximum)
     s.sumExp = st.sumExp
-    s.sumX = st.sumX
+    s.sumX = st.sumX * sumXUnscale
     s.count = Double(cols)
     let l = labels[i]
     if l != ignore && l >= Int64(shard.offset) && l < Int64(shard.offset + cols) {

@@ -148,4 +148,31 @@ struct SpecialValuesTests {
       #expect(absoluteError(lse[i], r.lse) <= 2e-7)
     }
   }
+
+  @Test("Label smoothing on rows spanning nearly the type's range: Σ(x − max) must not overflow",
+        arguments: [10, 1000, 70_001])
+  func smoothingWideSpan(cols: Int) throws {
+    // x_j = +a for j % 3 == 0, else −a (span 2a just below the type's maximum), label 0, ε = 0.1:
+    // lse = a + log n₊, loss = (1 − ε)(lse − a) + ε(lse − mean x) = log n₊ + ε·a·2n₋/n (finite), although
+    // Σ (x − max) = −2a·n₋ is far beyond the type's range (it overflowed before 1.1.0's scaled sums).
+    // The class-weighted path sums w_j(x_j − x_label) term by term in Double: n·2^-53 relative at most.
+    func check<T: SoftmaxScalar & BinaryFloatingPoint>(_ a: T, tolerance: Double) throws {
+      let row = (0..<cols).map { $0 % 3 == 0 ? a : -a }
+      let plus = (cols + 2) / 3, minus = cols - plus
+      let eps = 0.1
+      let expected = log(Double(plus)) + eps * Double(a) * (2 * Double(minus) / Double(cols))
+      for weights in [nil, [Double](repeating: 1, count: cols)] {  // plain and class-weighted paths
+        let o = CrossEntropyOptions(reduction: .none, labelSmoothing: eps, classWeights: weights)
+        let (loss, grad, _) = try perRow([row, row], labels: [0, 0], options: o)
+        for l in loss {
+          let bound = weights == nil ? tolerance : Swift.max(tolerance, Double(cols) * 0x1p-53)
+          #expect(l.isFinite && abs(Double(l) - expected) <= bound * expected,
+                  "\(T.self) cols \(cols) weights \(weights != nil): loss \(l), expected \(expected)")
+        }
+        #expect(grad.allSatisfy { $0.allSatisfy(\.isFinite) })
+      }
+    }
+    try check(Float(1.5e38), tolerance: 1e-6)
+    try check(Double(8e307), tolerance: 1e-13)
+  }
 }

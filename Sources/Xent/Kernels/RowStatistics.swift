@@ -15,9 +15,24 @@
 // the row. The float32 error is then dominated by SLEEF's exp (≤ 1 ulp per term), independent of the
 // row length.
 //
+// Range of Σ (x − ref): it is kept scaled by 2^-64 (`sumXScale`). Float terms are scaled by 2^-8 in
+// the block lanes (≤ 32 terms each) and by 2^-56 once in Double; Double terms by 2^-64 at once (their
+// sums stay in Double). Power-of-two scaling is exact (short of terms below 2^-141 in float / 2^-958
+// in double, whose absolute error is negligible), so no partial sum overflows for rows under 2^60
+// elements that span at most the type's maximum; the mean, the only use, is (sum / cols)·2^64.
+//
 // Special values: the reference is the running maximum, or 0 while every element seen is −inf or NaN
 // (so exp(−inf − r) = 0, never exp(−inf + inf) = NaN). A NaN element makes Σexp NaN (the maximum
 // ignores it, the sum does not); a +inf element makes r = +inf and Σexp NaN.
+
+/// The scale of `RowStatistics.sumX` (see "Range of Σ (x − ref)" above) and its inverse.
+let sumXScale = 0x1p-64, sumXUnscale = 0x1p64
+
+extension SoftmaxScalar {
+  /// The part of `sumXScale` applied to each term in the element type: 2^-8 for Float (the rest once
+  /// in Double), all of it for Double.
+  @inline(__always) static var sumXBlockScale: Double { MemoryLayout<Self>.size == 4 ? 0x1p-8 : sumXScale }
+}
 
 /// What the statistics pass accumulates besides the maximum and Σexp. Static flags: each mode is a
 /// separate specialization and unused accumulators are dead code.
@@ -50,8 +65,10 @@ struct RowStatistics<T: SoftmaxScalar> {
   var ref: T = 0
   /// Σ exp(x − ref) (0 exactly when every element is −inf).
   var sumExp: Double = 0
-  /// Σ (x − ref) (only in smoothing modes).
+  /// Σ (x − ref) · `sumXScale` (only in smoothing modes; scaled so that it cannot overflow).
   var sumX: Double = 0
+  /// The mean of x − ref over `count` elements, from the scaled `sumX`.
+  func meanX(count: Int) -> Double { (sumX / Double(count)) * sumXUnscale }
   /// Σ y (only in soft modes).
   var sumY: Double = 0
   /// Σ over y ≠ 0 of y·(x − ref) (only in soft modes).
@@ -73,7 +90,8 @@ struct RowStatistics<T: SoftmaxScalar> {
     @inline(__always) func shifted(_ s: Double, _ d: Double) -> Double { s == 0 ? 0 : s * scalarExp(d) }
     sumExp = shifted(sumExp, da) + shifted(b.sumExp, db)
     if sumsX {
-      sumX = (countA == 0 ? 0 : sumX + Double(countA) * da) + (countB == 0 ? 0 : b.sumX + Double(countB) * db)
+      sumX = (countA == 0 ? 0 : sumX + Double(countA) * (da * sumXScale))
+        + (countB == 0 ? 0 : b.sumX + Double(countB) * (db * sumXScale))
     }
     if soft {
       sumYX = (sumY == 0 ? sumYX : sumYX + sumY * da) + (b.sumY == 0 ? b.sumYX : b.sumYX + b.sumY * db)
@@ -124,7 +142,7 @@ extension SoftmaxScalar {
       let ex = exponential(d, M.Exp.self)
       if let store { Self.store(ex, store, i) }
       e += ex
-      if M.sumsX { sx += d }
+      if M.sumsX { sx += d * Self(Self.sumXBlockScale) }
       if M.soft {
         sy += t
         // y = 0 contributes 0 even where x = −inf (0·−inf would be NaN).
@@ -152,7 +170,7 @@ extension SoftmaxScalar {
       if M.sumsX {
         var live = _Vector(repeating: 0)
         for k in 0..<(len - i) { live[k] = 1 }
-        sx += _weighted(live, d)
+        sx += _weighted(live, d * Self(Self.sumXBlockScale))
       }
       if M.soft {
         sy += t
@@ -207,7 +225,7 @@ extension SoftmaxScalar {
             sumE *= f
             errE *= f
           }
-          if M.sumsX { st.sumX += Double(start) * d }
+          if M.sumsX { st.sumX += Double(start) * (d * sumXScale) }
           if M.soft {
             let y = sumY.sum()  // 0·(−inf) would be NaN: no targets so far, nothing to move
             if y != 0 { st.sumYX += y * d }
@@ -238,7 +256,7 @@ extension SoftmaxScalar {
       total = t
     }
     st.sumExp = total + error
-    if M.sumsX { st.sumX += sumX.sum() }
+    if M.sumsX { st.sumX += sumX.sum() * (sumXScale / Self.sumXBlockScale) }
     if M.soft {
       st.sumY += sumY.sum()
       st.sumYX += sumYX.sum()

@@ -48,7 +48,7 @@ extension SoftmaxScalar {
       let e = exponential(d, E.self)
       scratch[j] = e
       s += e
-      if smoothing { sx += d }
+      if smoothing { sx += d * 0x1p-4 }  // ≤ 16 terms: scaled (exactly) so that the sum cannot overflow
     }
     let logS = _log(s)  // −inf where Σexp = 0 (all −inf row)
     if let lse { store(r + logS, lse, 0) }
@@ -62,7 +62,7 @@ extension SoftmaxScalar {
         } else {
           let l = Double(logS[k])
           if epsilon < 1 { loss += (1 - epsilon) * ((Double(r[k]) - Double(xLabel[k])) + l) }
-          if smoothing { loss += epsilon * (l - Double(sx[k]) / Double(cols)) }
+          if smoothing { loss += epsilon * (l - (Double(sx[k]) / Double(cols)) * 0x1p4) }
         }
       }
       rowLoss?[k] = Self(loss)

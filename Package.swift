@@ -21,7 +21,7 @@ let package = Package(
     // MARK: SLEEF shim (internal): static inline forwarders, SLEEF's header never leaks.
     .target(
       name: "_XentShims",
-      linkerSettings: [.linkedLibrary("sleef")]
+      linkerSettings: [.linkedLibrary("sleef"), .linkedLibrary("m")]
     ),
 
     // MARK: Kernels and the Swift API

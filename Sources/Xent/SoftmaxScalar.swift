@@ -131,10 +131,10 @@ extension Double: SoftmaxScalar {
   @inline(__always) public static var _lanes: Int { 4 }
 }
 
-/// Scalar exp/log in Double through SLEEF's 1.0-ulp vector function on a splat (no libm import in the
-/// Swift module; the cost is once per row or per block, never per element).
-@inline(__always) func scalarExp(_ x: Double) -> Double { xentshim_exp_f64x4(SIMD4(repeating: x))[0] }
-@inline(__always) func scalarLog(_ x: Double) -> Double { xentshim_log_f64x4(SIMD4(repeating: x))[0] }
+/// Scalar exp/log in Double: the C library's, through the shim (once per row or per block, never per
+/// element).
+@inline(__always) func scalarExp(_ x: Double) -> Double { xentshim_exp_f64(x) }
+@inline(__always) func scalarLog(_ x: Double) -> Double { xentshim_log_f64(x) }
 
 /// The vector path compiled into this build: `"avx2"` (built with `-Xcc -march=x86-64-v3`),
 /// `"sse2"` (portable x86-64), or `"neon"` (aarch64).

@@ -186,12 +186,14 @@ extension SoftmaxScalar {
     blockMax(x, n, cap: cap, E.self)
   }
 
-  /// One read of a row: its maximum and the sums of `RowStatistics`, relative to that maximum.
-  /// `y` is the target row (soft modes only).
+  /// The row's maximum and the sums of `RowStatistics`, relative to that maximum. `y` is the target
+  /// row (soft modes only).
   ///
-  /// With `store`, the row's maximum is found first (a max-only read, which also brings the row into
-  /// cache) and every exp(x − max) is written to `store` (which may be `x`: each vector is read before
-  /// it is overwritten), so the output pass needs no second exp.
+  /// With `store`, or for a row of at most 16 KiB, the row's maximum is found first (a max-only read,
+  /// which also brings the row into cache), then the sums; with `store` every exp(x − max) is written
+  /// there (which may be `x`: each vector is read before it is overwritten), so the output pass needs
+  /// no second exp. A longer row without `store` is read once from memory (per-block maxima, sums
+  /// moved when the maximum rises).
   @inline(__always)
   static func rowStatistics<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, _ mode: M.Type,
@@ -200,9 +202,11 @@ extension SoftmaxScalar {
     let block = 32 * _lanes
     var st = RowStatistics<Self>()
     var runningMax = -Self.infinity
-    if store != nil {
-      // The reference is fixed before any sum: no rescaling happens below, so the stored values
-      // all share it.
+    // With `store`, or when the row fits in L1 (≤ 16 KiB: the second read comes from L1), the
+    // maximum is found first and the reference is fixed before any sum: no rescaling happens below,
+    // so the stored values all share it. Longer rows without `store` are read once (online).
+    let maxFirst = store != nil || n * MemoryLayout<Self>.size <= 16 * 1024
+    if maxFirst {
       runningMax = rowMax(x, count: n, cap: cap, M.Exp.self)
       st.ref = runningMax == -.infinity ? 0 : runningMax
     }
@@ -213,7 +217,7 @@ extension SoftmaxScalar {
     var start = 0
     while start < n {
       let len = Swift.min(block, n - start)
-      let bm = store != nil ? runningMax : blockMax(x + start, len, cap: cap, M.Exp.self)
+      let bm = maxFirst ? runningMax : blockMax(x + start, len, cap: cap, M.Exp.self)
       if bm > runningMax {
         // Move the sums to the new reference (see the identities above). d ≤ 0 (−inf if bm = +inf)
         // whenever a sum is nonzero; after a prefix of −inf only, the reference 0 may lie above bm and

@@ -57,13 +57,15 @@ TARGET_THREADS = 1.8
 
 
 def reps_for(elements, quick=False):
-    """(warm-up, repetitions): fewer for the big shapes, to keep `make bench` within ~10 minutes."""
+    """(warm-up, repetitions): fewer for the big shapes, to keep `make bench` within ~10 minutes (a run
+    with every peer took 2.2 min with 5/9/21 repetitions, whose medians moved by up to 30% between runs on
+    the shared machine; hence 11/15/31)."""
     if elements >= 50_000_000:
-        r = (1, 5)
+        r = (1, 11)
     elif elements >= 5_000_000:
-        r = (2, 9)
+        r = (2, 15)
     else:
-        r = (3, 21)
+        r = (3, 31)
     return (1, max(3, r[1] // 2)) if quick else r
 
 
@@ -82,6 +84,11 @@ def worker(args):
     except (AttributeError, OSError):
         pass
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if args.peer in ("xent-python", "numpy"):
+        # numpy's OpenBLAS starts its worker threads at import, and they spin (sched_yield) for ~0.1 s
+        # before sleeping: a 2-thread Xent call in that window ran at 1-thread speed (65536x10: 1.14 ms
+        # against 0.65 ms after a 0.5 s pause, measured). Neither worker calls BLAS.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if args.peer == "jax":
         flags = "--xla_force_host_platform_device_count=1"
         if threads == 1:

@@ -10,7 +10,7 @@ public enum Exponential: String, Sendable, Hashable {
   case sleef
   /// An inline polynomial (Cody–Waite reduction, Taylor series, no library call): < 1 ulp against
   /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`). 0.47 ns per element
-  /// per thread against SLEEF's 0.78 in a tight loop; inside the kernels, 0.94–1.10× the speed of
+  /// per thread against SLEEF's 0.78 in a tight loop; inside the kernels, 1.02–1.18× the speed of
   /// `.sleef` (measured on the project's machine, README).
   case fast
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1246,6 +1247,196 @@ static void run_variant(Spec *s, int alias_mode, int inplace, Outs *o, const cha
     mem_free(&m);
 }
 
+/* ---- Oracles for the 1.1 functions: sharded statistics and bfloat16 --------------------------------------- *
+ * After a successful hard-label cross-entropy call, the same problem is solved again through the 1.1 entry points
+ * and compared with the call's own outputs:
+ *   - shards: the columns split at random boundaries into 1-4 shards; xent_partial_stats on each, merged in order
+ *     (in place), xent_finalize_stats, xent_grad_from_stats per shard. Loss, lse and gradient must agree with the
+ *     unsharded call within the element type's tolerance (NaN where it is NaN, the same infinities);
+ *   - bfloat16 (f32 calls): the logits rounded to bfloat16; xent_cross_entropy_bf16 must equal
+ *     xent_cross_entropy_ex_f32 on the widened logits bit for bit (loss, lse, grad_f32), and its grad_bf16 must be
+ *     that gradient rounded to nearest-even, also when written in place over the logits.
+ * Shapes and options are the call's; buffers are fresh, exactly sized heap blocks (ASan catches any overrun).
+ * The choices come from the input's random stream, so an input replays exactly. */
+
+static XF_CHECKER int close_enough(double a, double b, double tol)
+{
+    if (isnan(b)) return isnan(a);
+    if (isinf(b)) return a == b;
+    return isfinite(a) && fabs(a - b) <= tol;
+}
+
+/* Rows the numeric comparisons skip: logits spanning more than half the type's range or within 4x of its maximum
+ * (the library's element-typed differences may overflow there, see "Limitations"). */
+static XF_CHECKER int row_extreme(const double *x, size_t cols)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t j = 0; j < cols; j++) {
+        if (!isfinite(x[j])) continue;
+        if (x[j] < lo) lo = x[j];
+        if (x[j] > hi) hi = x[j];
+        if (fabs(x[j]) > 0.25 * TMAX()) return 1;
+    }
+    return hi > lo && hi - lo > 0.5 * TMAX();
+}
+
+static void *xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) abort(); return p; }
+
+static XF_CHECKER void oracle_shards(const Spec *s, const xent_options *o, const Outs *base)
+{
+    size_t rows = s->rows, cols = s->cols, es = s->es;
+    /* shard boundaries: 0 = b[0] < b[1] < ... < b[k] = cols */
+    size_t k = 1 + rnd() % 4, b[5];
+    if (k > cols) k = cols;
+    b[0] = 0, b[k] = cols;
+    for (size_t q = 1; q < k; q++) b[q] = b[q - 1] + 1 + rnd() % (cols - b[q - 1] - (k - q));
+    void *x = xmalloc(rows * cols * es), *g = xmalloc(rows * cols * es);
+    for (size_t i = 0; i < rows * cols; i++) {
+        if (s->f64) ((double *)x)[i] = s->x[i];
+        else ((float *)x)[i] = (float)s->x[i];
+    }
+    xent_stats *acc = xmalloc(rows * sizeof *acc), *part = xmalloc(rows * sizeof *part);
+    double *loss = xmalloc((rows + 1) * sizeof(double)), *lse = xmalloc((rows + 1) * sizeof(double));
+    xent_status st;
+    for (size_t q = 0; q < k; q++) {
+        const void *xq = (const char *)x + b[q] * es;
+        xent_stats *out = q == 0 ? acc : part;
+        st = s->f64 ? xent_partial_stats_f64(xq, rows, b[q + 1] - b[q], cols, b[q], cols, s->labels, o, out)
+                    : xent_partial_stats_f32(xq, rows, b[q + 1] - b[q], cols, b[q], cols, s->labels, o, out);
+        if (st != XENT_OK) FAIL("shards: xent_partial_stats shard %zu/%zu: status %d (%s)", q, k, st, xent_last_error_message());
+        if (q > 0 && (st = xent_merge_stats(acc, part, acc, rows)) != XENT_OK)
+            FAIL("shards: xent_merge_stats: status %d (%s)", st, xent_last_error_message());
+    }
+    int red = s->opts_null ? XENT_REDUCTION_MEAN : s->reduction;
+    size_t nl = red == XENT_REDUCTION_NONE ? rows : 1;
+    if (s->f64) st = xent_finalize_stats_f64(acc, rows, cols, s->labels, o, loss, lse);
+    else {
+        float *lf = xmalloc((rows + 1) * sizeof(float)), *ef = xmalloc((rows + 1) * sizeof(float));
+        st = xent_finalize_stats_f32(acc, rows, cols, s->labels, o, lf, ef);
+        for (size_t i = 0; i < nl; i++) loss[i] = lf[i];
+        for (size_t i = 0; i < rows; i++) lse[i] = ef[i];
+        free(lf), free(ef);
+    }
+    if (st != XENT_OK) FAIL("shards: xent_finalize_stats: status %d (%s)", st, xent_last_error_message());
+    for (size_t q = 0; q < k; q++) {
+        size_t off = b[q] * es;
+        st = s->f64 ? xent_grad_from_stats_f64((const double *)((const char *)x + off), rows, b[q + 1] - b[q], cols, b[q],
+                                               cols, s->labels, acc, o, (double *)((char *)g + off), cols)
+                    : xent_grad_from_stats_f32((const float *)((const char *)x + off), rows, b[q + 1] - b[q], cols, b[q],
+                                               cols, s->labels, acc, o, (float *)((char *)g + off), cols);
+        if (st != XENT_OK) FAIL("shards: xent_grad_from_stats shard %zu/%zu: status %d (%s)", q, k, st, xent_last_error_message());
+    }
+    /* tolerances: C relative to the row's scale (its largest |logit|, the loss) */
+    double C = s->f64 ? 1e-12 : 2e-5;
+    int64_t ignore = s->opts_null ? -100 : s->ignore;
+    double eps = s->opts_null ? 0 : s->smoothing, gs = s->opts_null ? 1 : s->gscale;
+    size_t counted = 0;
+    for (size_t i = 0; i < rows; i++) counted += s->labels[i] != ignore;
+    double sc = red == XENT_REDUCTION_MEAN ? (counted ? fabs(gs) / (double)counted : 0) : fabs(gs);
+    int all_ok = 1;
+    double tol_sum = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const double *xr = s->x + i * cols;
+        if (row_extreme(xr, cols)) { all_ok = 0; continue; }
+        double maxabs = 0;
+        for (size_t j = 0; j < cols; j++)
+            if (isfinite(xr[j]) && fabs(xr[j]) > maxabs) maxabs = fabs(xr[j]);
+        double tol = C * (4 + 4 * maxabs + 4 * log((double)cols + 1));
+        tol_sum += tol;
+        if (base->v[B_LSE] && !close_enough(lse[i], base->v[B_LSE][i], tol))
+            FAIL("shards (%zu): lse[%zu] %.17g vs unsharded %.17g (tol %.3g)", k, i, lse[i], base->v[B_LSE][i], tol);
+        if (red == XENT_REDUCTION_NONE && !close_enough(loss[i], base->v[B_LOSS][i], tol * (1 + eps)))
+            FAIL("shards (%zu): loss[%zu] %.17g vs unsharded %.17g (tol %.3g)", k, i, loss[i], base->v[B_LOSS][i], tol);
+        if (base->v[B_GRAD] && sc * 4 < 0.25 * TMAX())
+            for (size_t j = 0; j < cols; j++) {
+                double gj = s->f64 ? ((double *)g)[i * cols + j] : ((float *)g)[i * cols + j];
+                double ref = base->v[B_GRAD][i * cols + j];
+                if (!close_enough(gj, ref, C * (fabs(ref) + sc)))
+                    FAIL("shards (%zu): grad[%zu,%zu] %.17g vs unsharded %.17g", k, i, j, gj, ref);
+            }
+    }
+    if (red != XENT_REDUCTION_NONE && all_ok && !(fabs(base->v[B_LOSS][0]) > 0.25 * DBL_MAX)) {
+        double tol = (red == XENT_REDUCTION_MEAN && counted ? tol_sum / (double)counted : tol_sum) * (1 + eps);
+        if (!close_enough(loss[0], base->v[B_LOSS][0], tol + C * fabs(base->v[B_LOSS][0])))
+            FAIL("shards (%zu): reduced loss %.17g vs unsharded %.17g (tol %.3g)", k, loss[0], base->v[B_LOSS][0], tol);
+    }
+    free(x), free(g), free(acc), free(part), free(loss), free(lse);
+}
+
+static uint16_t bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu)) return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
+}
+static float bf16_widen(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+
+static XF_CHECKER void same_bits_f32(const float *a, const float *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], 4) && !(isnan(a[i]) && isnan(b[i])))
+            FAIL("bf16: %s element %zu: %.9g vs %.9g (f32 path on the widened logits)", what, i, a[i], b[i]);
+}
+
+static XF_CHECKER void oracle_bf16(const Spec *s, const xent_options *o)
+{
+    size_t rows = s->rows, cols = s->cols, n = rows * cols;
+    int red = s->opts_null ? XENT_REDUCTION_MEAN : s->reduction;
+    size_t nl = red == XENT_REDUCTION_NONE ? rows : 1;
+    uint16_t *h = xmalloc(n * 2), *gh = xmalloc(n * 2);
+    float *w = xmalloc(n * 4), *g32 = xmalloc(n * 4), *gb = xmalloc(n * 4);
+    float *l1 = xmalloc(nl * 4), *l2 = xmalloc(nl * 4), *e1 = xmalloc(rows * 4 + 4), *e2 = xmalloc(rows * 4 + 4);
+    for (size_t i = 0; i < n; i++) {
+        h[i] = bf16_round((float)s->x[i]);
+        w[i] = bf16_widen(h[i]);
+    }
+    xent_status a = xent_cross_entropy_ex_f32(w, rows, cols, cols, s->labels, o, l1, g32, cols, e1, NULL);
+    if (a != XENT_OK) FAIL("bf16: xent_cross_entropy_ex_f32 on the widened logits: status %d (%s)", a, xent_last_error_message());
+    xent_status b = xent_cross_entropy_bf16(h, rows, cols, cols, s->labels, o, l2, gb, NULL, cols, e2);
+    if (b != XENT_OK) FAIL("bf16: xent_cross_entropy_bf16 (grad_f32): status %d (%s)", b, xent_last_error_message());
+    same_bits_f32(l2, l1, nl, "loss");
+    same_bits_f32(e2, e1, rows, "lse");
+    same_bits_f32(gb, g32, n, "grad_f32");
+    /* grad_bf16: out of place, or in place over the logits */
+    int inplace = rnd() & 1;
+    uint16_t *dst = inplace ? h : gh;
+    b = xent_cross_entropy_bf16(h, rows, cols, cols, s->labels, o, l2, NULL, dst, cols, NULL);
+    if (b != XENT_OK) FAIL("bf16: xent_cross_entropy_bf16 (grad_bf16%s): status %d (%s)", inplace ? ", in place" : "", b,
+                           xent_last_error_message());
+    same_bits_f32(l2, l1, nl, "loss (grad_bf16 call)");
+    for (size_t i = 0; i < n; i++) {
+        uint16_t want = bf16_round(g32[i]);
+        int nan_both = isnan(g32[i]) && isnan(bf16_widen(dst[i]));
+        if (dst[i] != want && !nan_both)
+            FAIL("bf16: grad_bf16[%zu] = 0x%04x, expected 0x%04x (the f32 gradient %.9g rounded)%s", i, dst[i], want, g32[i],
+                 inplace ? ", in place" : "");
+    }
+    free(h), free(gh), free(w), free(g32), free(gb), free(l1), free(l2), free(e1), free(e2);
+}
+
+/* xent_options_init_size writes exactly min(size, sizeof) bytes: the defaults and struct_size. */
+static XF_CHECKER void oracle_options_init(void)
+{
+    size_t size = rnd() % (sizeof(xent_options) + 24);
+    uint8_t buf[sizeof(xent_options) + 32];
+    memset(buf, 0xA7, sizeof buf);
+    if (size >= sizeof(size_t)) memcpy(buf, &size, sizeof(size_t));
+    xent_options_init_size((xent_options *)(void *)buf, size);
+    size_t wrote = size < sizeof(size_t) ? 0 : size < sizeof(xent_options) ? size : sizeof(xent_options);
+    for (size_t i = wrote; i < sizeof buf; i++)
+        if (buf[i] != 0xA7) FAIL("xent_options_init_size(%zu) wrote byte %zu", size, i);
+    if (wrote) {
+        xent_options d;
+        memset(&d, 0, sizeof d);
+        d.struct_size = wrote;
+        d.reduction = XENT_REDUCTION_MEAN, d.ignore_index = -100, d.grad_scale = 1;
+        for (size_t i = 0; i < wrote; i++)
+            if (buf[i] != ((uint8_t *)&d)[i])
+                FAIL("xent_options_init_size(%zu): byte %zu is 0x%02x, expected 0x%02x", size, i, buf[i], ((uint8_t *)&d)[i]);
+    }
+}
+
 /* ---- Entry point ------------------------------------------------------------------------------------------- */
 
 static void describe(const Spec *s, const void *const ptr[B_COUNT])
@@ -1348,6 +1539,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 outs_same(&base, &o, "num_threads variant");
                 outs_free(&o);
             }
+            /* the 1.1 entry points on the same problem (hard labels) */
+            if ((s.fn == F_CE || s.fn == F_CE_EX) && s.rows > 0 && s.cols > 0 && !s.virt) {
+                const xent_options *o = (const xent_options *)m.ptr[B_OPTS];
+                oracle_shards(&s, o, &base);
+                if (!s.f64) oracle_bf16(&s, o);
+            }
+            oracle_options_init();
         done:
             outs_free(&base);
         }

@@ -515,7 +515,9 @@ XENT_API xent_status xent_grad_from_stats_f64(const double *logits, size_t rows,
 
 /*
  * Cross-entropy of bfloat16 logits (the raw bits, uint16_t: the upper 16 bits of a float) with float32
- * accumulation: exactly xent_cross_entropy_ex_f32 on the widened logits (widening is exact), all options included.
+ * accumulation: exactly xent_cross_entropy_ex_f32 on the widened logits (widening is exact), all options included;
+ * the one exception: without grad_f32, a SUM/MEAN loss over more than 2^20 elements is summed per tile of rows
+ * (it may differ from the float32 call's in the last bit).
  *
  * Shapes: logits rows x cols (row_stride >= cols, in elements); labels, loss, lse as xent_cross_entropy_f32.
  * Gradient: at most one of grad_f32 (float, rows x grad_stride) and grad_bf16 (bfloat16 bits, rows x grad_stride,

@@ -3,7 +3,9 @@
 // float32 kernel runs there in place (no scratch); otherwise tiles of rows are widened into a scratch
 // allocated once per call (≤ 4 MiB: the one allocation of this entry), and a bfloat16 gradient is
 // rounded to nearest-even from the finished float32 gradient (the −1 of the target folded in float32
-// before rounding). Per-row results equal the float32 path's on the widened logits bit for bit.
+// before rounding). Per-row results equal the float32 path's on the widened logits bit for bit, and so
+// does the reduced loss when the rows fit in one tile (2^20 elements); with several tiles the row sums
+// are added tile by tile (last-bit differences possible).
 
 /// bfloat16 → Float: exact.
 @inline(__always) func widen(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
@@ -144,19 +146,25 @@ package struct BFloat16CrossEntropyCall {
       for i in 0..<n {
         for j in 0..<cols { scratch[i * cols + j] = widen(x[(start + i) * layout.rowStride + j]) }
       }
-      var sums = (loss: Float(0), z: 0.0)
+      // The tile's loss sum comes back unrounded (lossTotal): one tile rounds exactly as the float32 call
+      // on the same rows does (same row chunks, one rounding at the end).
+      var sums = (loss: Float(0), z: 0.0, total: 0.0)
       try withUnsafeMutablePointer(to: &sums.loss) { (tl) throws(XentError) in
         try withUnsafeMutablePointer(to: &sums.z) { (tz) throws(XentError) in
-          try CrossEntropyCall<Float>(
-            logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
-            targets: .labels(Buffer(labelBase + start)), options: tile,
-            loss: Buffer(none ? lossOut + start : tl), grad: Buffer(gOut != nil ? scratch : nil), gradStride: cols,
-            lse: Buffer(lseOut.map { $0 + start }), classWeights: classWeights,
-            zLoss: Buffer(zOut.map { none ? $0 + start : tz })
-          ).run()
+          try withUnsafeMutablePointer(to: &sums.total) { (tt) throws(XentError) in
+            var call = CrossEntropyCall<Float>(
+              logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
+              targets: .labels(Buffer(labelBase + start)), options: tile,
+              loss: Buffer(none ? lossOut + start : tl), grad: Buffer(gOut != nil ? scratch : nil), gradStride: cols,
+              lse: Buffer(lseOut.map { $0 + start }), classWeights: classWeights,
+              zLoss: Buffer(zOut.map { none ? $0 + start : tz })
+            )
+            call.lossTotal = tt
+            try call.run()
+          }
         }
       }
-      total += Double(sums.loss)
+      total += sums.total
       zTotal += sums.z
       if let gOut {
         for i in 0..<n {

@@ -30,6 +30,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   package var zLoss: Buffer<Double>
   /// False only for a stand-in `logits` address (the bfloat16 entry checks its real logits itself).
   var checksLogits = true
+  /// When set (SUM and MEAN), also receives the unrounded Double sum of the row losses, so that a caller
+  /// adding several calls' sums (the bfloat16 tiles) rounds once, as a single call does.
+  var lossTotal: UnsafeMutablePointer<Double>? = nil
 
   package init(
     logits: Buffer<T>, layout: MatrixLayout, targets: Targets<T>, options: CrossEntropyOptions,
@@ -391,6 +394,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         return s
       }
     }
+    if reduction != .none { lossTotal?.pointee = total.loss }
     switch reduction {
     case .none: break
     case .sum:

@@ -1415,6 +1415,125 @@ static XF_CHECKER void oracle_bf16(const Spec *s, const xent_options *o)
     free(h), free(gh), free(w), free(g32), free(gb), free(l1), free(l2), free(e1), free(e2);
 }
 
+/* The 1.1 options on the same problem (hard labels): xent_cross_entropy_ex_* again with a z-loss (lambda, its
+ * z_loss_out), a soft cap c and/or class weights drawn from the input's random stream (valid values only), against
+ * a long double reference of the header's formulas: logits x' = c*tanh(x/c) (-inf kept, +inf -> c), targets
+ * t_j = (1 - eps)*w_y*[j == y] + eps*w_j/cols, loss_i = sum_j t_j*(lse' - x'_j), MEAN over sum of w_y; z_i =
+ * lambda*lse'^2, MEAN over the counted rows; gradient (s*(p_j*sum(t) - t_j) + s_z*2*lambda*lse'*p_j) *
+ * (1 - tanh^2(x_j/c)) with s = grad_scale/sum(w_y), s_z = grad_scale/counted (MEAN). */
+static XF_CHECKER void oracle_options11(const Spec *s)
+{
+    size_t rows = s->rows, cols = s->cols, es = s->es, n = rows * cols;
+    static const double lambdas[] = {0, 0, 1e-4, 0.5}, caps[] = {0, 0, 0.5, 5, 30}, wv[] = {0, 0.5, 1, 2, 1e-3};
+    double lambda = lambdas[rnd() % 4], cap = caps[rnd() % 5];
+    int weighted = rnd() % 3 == 0;
+    if (lambda == 0 && cap == 0 && !weighted) return;
+    double *W = weighted ? xmalloc(cols * sizeof(double)) : NULL;
+    for (size_t j = 0; weighted && j < cols; j++) W[j] = wv[rnd() % 5];
+    xent_options o;
+    xent_options_init(&o);
+    if (!s->opts_null) {
+        o.reduction = s->reduction, o.num_threads = s->threads, o.ignore_index = s->ignore;
+        o.label_smoothing = s->smoothing, o.grad_scale = s->gscale;
+    }
+    o.z_loss = (float)lambda, o.soft_cap = (float)cap, o.class_weights = W;
+    lambda = o.z_loss, cap = o.soft_cap; /* the values the library sees */
+    char what[5][96];
+    static const char *names[5] = {"lse", "loss", "z_loss", "grad", "reduced"};
+    for (int k = 0; k < 5; k++)
+        snprintf(what[k], sizeof what[k], "options 1.1 (z_loss %g, soft_cap %g, weights %s): %s", lambda, cap,
+                 W ? "yes" : "no", names[k]);
+    int red = o.reduction;
+    size_t nl = red == XENT_REDUCTION_NONE ? rows : 1;
+    double *zout = xmalloc(nl * sizeof(double));
+    o.z_loss_out = zout;
+    void *x = xmalloc(n * es), *g = xmalloc(n * es), *loss = xmalloc(nl * es), *lse = xmalloc(rows * es);
+    for (size_t i = 0; i < n; i++) {
+        if (s->f64) ((double *)x)[i] = s->x[i];
+        else ((float *)x)[i] = (float)s->x[i];
+    }
+    xent_status st = s->f64 ? xent_cross_entropy_ex_f64(x, rows, cols, cols, s->labels, &o, loss, g, cols, lse, NULL)
+                            : xent_cross_entropy_ex_f32(x, rows, cols, cols, s->labels, &o, loss, g, cols, lse, NULL);
+    if (st != XENT_OK)
+        FAIL("options 1.1 (z_loss %g, soft_cap %g, weights %d): status %d (%s)", lambda, cap, weighted, st,
+             xent_last_error_message());
+#define GET(p, k) (s->f64 ? ((double *)(p))[k] : (double)((float *)(p))[k])
+    LD eps = o.label_smoothing, gs = o.grad_scale, C = s->f64 ? 1e-12L : 2e-6L;
+    LD captol = cap > 0 ? 8 * (LD)cap * (s->f64 ? 0x1p-52L : 0x1p-23L) : 0;
+    LD wsum = 0, wall = 0;
+    size_t counted = 0;
+    for (size_t i = 0; i < rows; i++)
+        if (s->labels[i] != o.ignore_index) counted++, wsum += W ? W[s->labels[i]] : 1;
+    for (size_t j = 0; j < cols; j++) wall += W ? W[j] : 1;
+    LD denom = red == XENT_REDUCTION_MEAN ? wsum : 1, zden = red == XENT_REDUCTION_MEAN ? (LD)counted : 1;
+    LD sc = denom == 0 ? 0 : gs / denom, zsc = zden == 0 ? 0 : gs / zden;
+    double *xr = xmalloc((cols + 1) * sizeof(double));
+    LD *e = xmalloc((cols + 1) * sizeof(LD)), *t = xmalloc((cols + 1) * sizeof(LD));
+    LD total = 0, ztotal = 0, tolsum = 0, ztolsum = 0;
+    int reduce_ok = 1;
+    for (size_t i = 0; i < rows; i++) {
+        const double *xi = s->x + i * cols;
+        for (size_t j = 0; j < cols; j++)
+            xr[j] = cap > 0 && !isnan(xi[j]) && xi[j] != -INFINITY ? (double)(cap * tanhl((LD)xi[j] / cap)) : xi[j];
+        if (row_extreme(xr, cols)) { reduce_ok = 0; continue; }
+        RowRef r = row_ref(xr, cols, e);
+        check_val(GET(lse, i), r.lse, C * fmaxl(1, fabsl(r.lse)) + captol, what[0], i, 0);
+        int64_t y = s->labels[i];
+        if (y == o.ignore_index) {
+            if (red == XENT_REDUCTION_NONE && (GET(loss, i) != 0 || zout[i] != 0))
+                FAIL("options 1.1: ignored row %zu: loss %g, z %g", i, GET(loss, i), zout[i]);
+            for (size_t j = 0; j < cols; j++)
+                if (GET(g, i * cols + j) != 0) FAIL("options 1.1: grad[%zu,%zu] of an ignored row is %g", i, j, GET(g, i * cols + j));
+            continue;
+        }
+        LD tsum = 0, tabs = 0;
+        for (size_t j = 0; j < cols; j++) {
+            t[j] = (1 - eps) * (W ? W[y] : 1) * ((int64_t)j == y) + eps * (W ? W[j] : 1) / (LD)cols;
+            tsum += t[j], tabs += fabsl(t[j]);
+        }
+        LD L = 0, S = 1;
+        if (r.nan) L = NAN;
+        else if (r.allneg) L = tsum != 0 ? (LD)INFINITY : 0;
+        else
+            for (size_t j = 0; j < cols; j++) {
+                if (t[j] == 0) continue;
+                LD d = (r.m - (LD)xr[j]) + r.logsum;
+                L += t[j] * d, S += fabsl(t[j]) * fabsl(d);
+            }
+        LD z = lambda == 0 ? 0 : (LD)lambda * r.lse * r.lse;
+        LD ltol = C * S + captol * (1 + tabs) * 2;
+        LD ztol = !isfinite(r.lse) ? 0 /* exact: inf, NaN */
+                  : C * (1 + 4 * (LD)lambda * fmaxl(1, fabsl(r.lse)) * fmaxl(1, fabsl(r.lse))) + 4 * (LD)lambda * fabsl(r.lse) * captol;
+        if (!isnan(L) && !isinf(L) && fabsl(L) > 0.25L * TMAX()) { reduce_ok = 0; continue; }
+        if (isnan(L) || isinf(L) || isnan(z) || isinf(z)) reduce_ok = 0;
+        else total += L, ztotal += z, tolsum += ltol, ztolsum += ztol;
+        if (red == XENT_REDUCTION_NONE) {
+            check_val(GET(loss, i), L, ltol, what[1], i, 0);
+            check_val(zout[i], z, ztol, what[2], i, 0);
+        }
+        LD zterm = lambda == 0 ? 0 : zsc * 2 * (LD)lambda * r.lse;
+        if (fabsl(sc) * (1 + tabs) + fabsl(zterm) > 0.25L * TMAX() || isnan(zterm)) continue;
+        LD gt = 2 * C * (fabsl(sc) * (1 + tabs) + fabsl(zterm)) + (fabsl(sc) * tabs + fabsl(zterm)) * captol * 2;
+        for (size_t j = 0; j < cols; j++) {
+            LD p = r.nan ? (LD)NAN : r.allneg ? 0 : e[j] / r.sum;
+            LD d = cap > 0 ? (isnan(xi[j]) ? (LD)NAN : 1 - tanhl((LD)xi[j] / cap) * tanhl((LD)xi[j] / cap)) : 1;
+            LD ref = (sc * (p * tsum - t[j]) + zterm * p) * d;
+            check_val(GET(g, i * cols + j), ref, gt, what[3], i, j);
+        }
+    }
+    if (red != XENT_REDUCTION_NONE && reduce_ok) {
+        LD ref = red == XENT_REDUCTION_MEAN ? (denom == 0 ? 0 : total / denom) : total;
+        LD tol = red == XENT_REDUCTION_MEAN && denom != 0 ? tolsum / denom : tolsum;
+        if (!(fabsl(ref) > 0.25L * DBL_MAX)) check_val(GET(loss, 0), ref, tol + C * fabsl(ref), what[4], 0, 0);
+        LD zref = red == XENT_REDUCTION_MEAN ? (zden == 0 ? 0 : ztotal / zden) : ztotal;
+        LD ztol = red == XENT_REDUCTION_MEAN && zden != 0 ? ztolsum / zden : ztolsum;
+        if (!(fabsl(zref) > 0.25L * DBL_MAX)) check_val(zout[0], zref, ztol + C * fabsl(zref), what[4], 0, 0);
+    }
+#undef GET
+    (void)wall;
+    free(W), free(zout), free(x), free(g), free(loss), free(lse), free(xr), free(e), free(t);
+}
+
 /* xent_options_init_size writes exactly min(size, sizeof) bytes: the defaults and struct_size. */
 static XF_CHECKER void oracle_options_init(void)
 {
@@ -1544,6 +1663,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 const xent_options *o = (const xent_options *)m.ptr[B_OPTS];
                 oracle_shards(&s, o, &base);
                 if (!s.f64) oracle_bf16(&s, o);
+                oracle_options11(&s);
             }
             oracle_options_init();
         done:

@@ -124,6 +124,7 @@ typedef struct xent_options {
                                  adds ~2 ulp of c of rounding per logit; default 0 (off) */
     const double *class_weights; /* NULL, or cols finite weights >= 0 with PyTorch's semantics: row i counts
                                     w[label_i] (MEAN divides by their sum), smoothing spreads eps*w_j/cols;
+                                    a zero weight adds 0, also at a -inf logit (PyTorch: 0*inf = NaN);
                                     hard labels only (XENT_ERR_UNSUPPORTED with soft targets); default NULL */
     double *z_loss_out;       /* NULL, or receives the z-loss, reduced like the loss (rows values for NONE, one
                                  otherwise); it is never added to loss; default NULL */

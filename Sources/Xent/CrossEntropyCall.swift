@@ -294,7 +294,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         loss = targetSum != 0 ? .infinity : 0
       } else {
         // lse − x_label = (ref − x_label) + log Σexp: the difference first, exact near the maximum.
-        if !M.soft && eps < 1 { loss += (1 - eps) * w * ((Double(st.ref) - xLabel) + logSum) }
+        // A zero class weight is a zero target: it adds 0 even where the label's logit is −inf (0·inf
+        // would be NaN), as zero soft targets do.
+        if !M.soft && eps < 1 && w != 0 { loss += (1 - eps) * w * ((Double(st.ref) - xLabel) + logSum) }
         // Σ y(lse − x) = (Σy)·log Σexp − Σ y(x − ref), over y ≠ 0.
         if M.soft && eps < 1 && st.sumY != 0 { loss += (1 - eps) * (st.sumY * logSum - st.sumYX) }
         // lse − mean(x) = log Σexp − Σ(x − ref)/cols; weighted: (Σw·log Σexp − Σ w(x − ref))/cols.

@@ -184,6 +184,29 @@ struct ZLossAndClassWeightTests {
     }
   }
 
+  @Test("A label of weight 0 adds 0, also when its logit is −inf (found by the fuzzer; 0·inf was NaN)")
+  func zeroWeightMaskedLabel() throws {
+    // Row [0, −inf, 0], label 1 (masked), weights [1, 0, 1]: the label term is 0; with ε = 0.1 the smoothing
+    // part is ε·(Σw·lse − Σ w_j x_j)/cols = 0.1·(2·log 2 − 0)/3 (the masked column has weight 0).
+    let x: [Double] = [0, -.infinity, 0]
+    for eps in [0.0, 0.1] {
+      for cap in [0.0, 30.0] {
+        var loss = [Double](repeating: -7, count: 1), grad = [Double](repeating: -7, count: 3), none = [Double](), none2 = [Double]()
+        do {
+          var l = loss.mutableSpan, g = grad.mutableSpan, e = none.mutableSpan, b = none2.mutableSpan
+          try crossEntropy(logits: x.span, layout: MatrixLayout(rows: 1, cols: 3), labels: [Int64(1)].span,
+                           options: CrossEntropyOptions(reduction: .sum, labelSmoothing: eps, softCap: cap,
+                                                        classWeights: [1, 0, 1]),
+                           loss: &l, gradient: &g, logSumExp: &e, biasGradient: &b)
+        }
+        let expected = eps * 2 * log(2.0) / 3
+        #expect(abs(loss[0] - expected) <= 1e-15, "ε \(eps) cap \(cap): loss \(loss[0]), expected \(expected)")
+        let finite = grad.allSatisfy { $0.isFinite }
+        #expect(finite, "ε \(eps) cap \(cap): \(grad)")
+      }
+    }
+  }
+
   @Test("Refused: negative or non-finite weights, λ and cap, weights with soft targets")
   func refused() {
     let x: [Float] = [1, 2, 3, 4]

@@ -1025,6 +1025,8 @@ typedef struct {
 } RowRef;
 
 static int f64g;
+/* The element type's smallest subnormal: values below half of it round to 0 (a floor for absolute tolerances). */
+static double TRUEMIN(void) { return f64g ? DBL_TRUE_MIN : FLT_TRUE_MIN; }
 
 /* e^v for the references: long double for double rows; double for float rows (its error, about |v| * 2^-53
  * relative, is far below the float tolerances and it is several times faster than expl). */
@@ -1351,7 +1353,7 @@ static XF_CHECKER void oracle_shards(const Spec *s, const xent_options *o, const
             for (size_t j = 0; j < cols; j++) {
                 double gj = s->f64 ? ((double *)g)[i * cols + j] : ((float *)g)[i * cols + j];
                 double ref = base->v[B_GRAD][i * cols + j];
-                if (!close_enough(gj, ref, C * (fabs(ref) + sc)))
+                if (!close_enough(gj, ref, C * (fabs(ref) + sc) + 4 * TRUEMIN()))
                     FAIL("shards (%zu): grad[%zu,%zu] %.17g vs unsharded %.17g", k, i, j, gj, ref);
             }
     }
@@ -1513,7 +1515,10 @@ static XF_CHECKER void oracle_options11(const Spec *s)
         }
         LD zterm = lambda == 0 ? 0 : zsc * 2 * (LD)lambda * r.lse;
         if (fabsl(sc) * (1 + tabs) + fabsl(zterm) > 0.25L * TMAX() || isnan(zterm)) continue;
-        LD gt = 2 * C * (fabsl(sc) * (1 + tabs) + fabsl(zterm)) + (fabsl(sc) * tabs + fabsl(zterm)) * captol * 2;
+        /* the z term's error is absolute in lse (cancellation when lse is near 0): 2*lambda*s_z*(error of lse) */
+        LD zlse = lambda == 0 || !isfinite(r.lse) ? 0 : fabsl(zsc) * 2 * (LD)lambda * (2 * C * fmaxl(1, fabsl(r.lse)) + 2 * captol);
+        LD gt = 2 * C * (fabsl(sc) * (1 + tabs) + fabsl(zterm)) + (fabsl(sc) * tabs + fabsl(zterm)) * captol * 2 + zlse +
+                4 * TRUEMIN();
         for (size_t j = 0; j < cols; j++) {
             LD p = r.nan ? (LD)NAN : r.allneg ? 0 : e[j] / r.sum;
             LD d = cap > 0 ? (isnan(xi[j]) ? (LD)NAN : 1 - tanhl((LD)xi[j] / cap) * tanhl((LD)xi[j] / cap)) : 1;

@@ -16,10 +16,15 @@ start=$(date +%s)
 common=(-max_total_time="$secs" -max_len="$maxlen" -detect_leaks=0 -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
         -artifact_prefix="$out/crashes/" "$@" "$work" fuzz/corpus)
 if [ "$jobs" -gt 1 ]; then
-  # -jobs writes one log per worker, fuzz-N.log, into the current directory
-  "$bin" -jobs="$jobs" -workers="$jobs" "${common[@]}" >/dev/null 2>&1
+  # -jobs writes one log per worker, fuzz-N.log, into the current directory: run inside $out (absolute paths),
+  # so that two runs at once never share (and truncate) each other's logs.
+  abs() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+  common=(-max_total_time="$secs" -max_len="$maxlen" -detect_leaks=0 -timeout=30 -rss_limit_mb=4096
+          -print_final_stats=1 -artifact_prefix="$(abs "$out")/crashes/" "$@" "$(abs "$work")" "$(abs fuzz/corpus)")
+  rm -f "$out"/fuzz-*.log
+  absbin=$(abs "$bin")
+  (cd "$out" && "$absbin" -jobs="$jobs" -workers="$jobs" "${common[@]}" >/dev/null 2>&1)
   rc=$?
-  mv fuzz-*.log "$out/" 2>/dev/null
   cat "$out"/fuzz-*.log > "$out/last.log" 2>/dev/null
 else
   "$bin" "${common[@]}" > "$out/last.log" 2>&1

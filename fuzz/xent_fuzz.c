@@ -1056,6 +1056,24 @@ static XF_CHECKER RowRef row_ref(const double *x, size_t cols, LD *e)
     return r;
 }
 
+/* The reference loss of one row, sum_j t_j*(lse - x_j) with the difference formed as (max - x_j) + log sum exp;
+ * NaN for a NaN row; for an all -inf row +inf when the targets sum to nonzero, else 0. *S receives the scale of
+ * its rounding, 1 + sum_j |t_j|*|lse - x_j|. */
+static XF_CHECKER LD ref_row_loss(const RowRef *r, const double *x, const LD *t, size_t cols, LD tsum, LD *S)
+{
+    *S = 1;
+    if (r->nan) return NAN;
+    if (r->allneg) return tsum != 0 ? (LD)INFINITY : 0;
+    LD L = 0;
+    for (size_t j = 0; j < cols; j++) {
+        if (t[j] == 0) continue;
+        LD d = (r->m - (LD)x[j]) + r->logsum; /* lse - x_j */
+        L += t[j] * d;
+        *S += fabsl(t[j]) * fabsl(d);
+    }
+    return L;
+}
+
 static double TMAX(void) { return f64g ? DBL_MAX : FLT_MAX; }
 
 /* got vs ref within tol (absolute); NaN must be NaN, infinities exact; refs beyond the type's range skipped. */
@@ -1153,16 +1171,8 @@ static XF_CHECKER void check_ce(Spec *s, Mem *m)
             tabs += fabsl(t[j]);
         }
         /* loss */
-        LD L = 0, S = 1;
-        if (r.nan) L = NAN;
-        else if (r.allneg) L = tsum != 0 ? (LD)INFINITY : 0;
-        else
-            for (size_t j = 0; j < cols; j++) {
-                if (t[j] == 0) continue;
-                LD d = (r.m - (LD)x[j]) + r.logsum; /* lse - x_j */
-                L += t[j] * d;
-                S += fabsl(t[j]) * fabsl(d);
-            }
+        LD S;
+        LD L = ref_row_loss(&r, x, t, cols, tsum, &S);
         /* Rows spanning more than half the type's range (x_j - max overflows in the element type, or the row's
          * loss itself is beyond it): the library's element-typed partial sums may overflow to inf. Not checked
          * numerically (see fuzz/README.md, "Limitations"); the reduced loss is then not checked either. */
@@ -1493,15 +1503,8 @@ static XF_CHECKER void oracle_options11(const Spec *s)
             t[j] = (1 - eps) * (W ? W[y] : 1) * ((int64_t)j == y) + eps * (W ? W[j] : 1) / (LD)cols;
             tsum += t[j], tabs += fabsl(t[j]);
         }
-        LD L = 0, S = 1;
-        if (r.nan) L = NAN;
-        else if (r.allneg) L = tsum != 0 ? (LD)INFINITY : 0;
-        else
-            for (size_t j = 0; j < cols; j++) {
-                if (t[j] == 0) continue;
-                LD d = (r.m - (LD)xr[j]) + r.logsum;
-                L += t[j] * d, S += fabsl(t[j]) * fabsl(d);
-            }
+        LD S;
+        LD L = ref_row_loss(&r, xr, t, cols, tsum, &S);
         LD z = lambda == 0 ? 0 : (LD)lambda * r.lse * r.lse;
         LD ltol = C * S + captol * (1 + tabs) * 2;
         LD ztol = !isfinite(r.lse) ? 0 /* exact: inf, NaN */

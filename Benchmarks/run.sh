@@ -46,9 +46,12 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
   gcc -O2 -mavx2 -mfma -pthread -Wall -Iinclude -IBenchmarks/yardstick -o "$BIN/c_bench" \
     Benchmarks/yardstick/c_bench.c Benchmarks/yardstick/c_sleef_kernel.c \
     -L"$BIN" -lxent -Wl,-rpath,"$BIN" -lsleef -lm
+  gcc -O2 -mavx2 -mfma -Wall -o "$BIN/exp_bench" Benchmarks/yardstick/exp_bench.c -lsleef -lm
+  echo "== SLEEF's exp alone, ns per element, one thread (the floor of Double/Float where the exp dominates):"
+  "$BIN/exp_bench" | tee "$OUT/exp_bench.json"
 else
   echo "== no AVX2+FMA on this CPU: the C yardstick and the bandwidth probe are skipped"
-  rm -f "$BIN/bandwidth" "$BIN/c_bench"
+  rm -f "$BIN/bandwidth" "$BIN/c_bench" "$BIN/exp_bench"
 fi
 
 # ---- the virtualenv --------------------------------------------------------------------------------------------

@@ -1294,6 +1294,18 @@ static XF_CHECKER int row_extreme(const double *x, size_t cols)
 
 static void *xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) abort(); return p; }
 
+/* The call's logical logits as a fresh dense rows x cols matrix of its element type (an exactly sized block). */
+static XF_CHECKER void *dense_logits(const Spec *s)
+{
+    size_t n = s->rows * s->cols;
+    void *x = xmalloc(n * s->es);
+    for (size_t i = 0; i < n; i++) {
+        if (s->f64) ((double *)x)[i] = s->x[i];
+        else ((float *)x)[i] = (float)s->x[i];
+    }
+    return x;
+}
+
 static XF_CHECKER void oracle_shards(const Spec *s, const xent_options *o, const Outs *base)
 {
     size_t rows = s->rows, cols = s->cols, es = s->es;
@@ -1302,11 +1314,7 @@ static XF_CHECKER void oracle_shards(const Spec *s, const xent_options *o, const
     if (k > cols) k = cols;
     b[0] = 0, b[k] = cols;
     for (size_t q = 1; q < k; q++) b[q] = b[q - 1] + 1 + rnd() % (cols - b[q - 1] - (k - q));
-    void *x = xmalloc(rows * cols * es), *g = xmalloc(rows * cols * es);
-    for (size_t i = 0; i < rows * cols; i++) {
-        if (s->f64) ((double *)x)[i] = s->x[i];
-        else ((float *)x)[i] = (float)s->x[i];
-    }
+    void *x = dense_logits(s), *g = xmalloc(rows * cols * es);
     xent_stats *acc = xmalloc(rows * sizeof *acc), *part = xmalloc(rows * sizeof *part);
     double *loss = xmalloc((rows + 1) * sizeof(double)), *lse = xmalloc((rows + 1) * sizeof(double));
     xent_status st;
@@ -1459,11 +1467,7 @@ static XF_CHECKER void oracle_options11(const Spec *s)
     size_t nl = red == XENT_REDUCTION_NONE ? rows : 1;
     double *zout = xmalloc(nl * sizeof(double));
     o.z_loss_out = zout;
-    void *x = xmalloc(n * es), *g = xmalloc(n * es), *loss = xmalloc(nl * es), *lse = xmalloc(rows * es);
-    for (size_t i = 0; i < n; i++) {
-        if (s->f64) ((double *)x)[i] = s->x[i];
-        else ((float *)x)[i] = (float)s->x[i];
-    }
+    void *x = dense_logits(s), *g = xmalloc(n * es), *loss = xmalloc(nl * es), *lse = xmalloc(rows * es);
     xent_status st = s->f64 ? xent_cross_entropy_ex_f64(x, rows, cols, cols, s->labels, &o, loss, g, cols, lse, NULL)
                             : xent_cross_entropy_ex_f32(x, rows, cols, cols, s->labels, &o, loss, g, cols, lse, NULL);
     if (st != XENT_OK)

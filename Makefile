@@ -1,7 +1,7 @@
 # Xent — the two commands a newcomer runs are `make bench` and `make test`; both set themselves up.
 #
 #   make bench            the benchmark (release build for this host's ISA)
-#   make test             every test: Swift (portable and AVX2 builds), C/C++, symbols, Python
+#   make test             every test: Swift (portable, AVX2 and, on such CPUs, AVX-512 builds), C/C++, symbols, Python
 #   make lib              build/lib/libxent.so (static Swift runtime, only xent_* exported)
 #   make install PREFIX=  header, library and xent.pc under PREFIX (default /usr/local)
 #   make deps             install the system packages a fresh Debian machine lacks
@@ -13,10 +13,15 @@ PYTHON     ?= python3
 VENV       ?= $(CURDIR)/.build-venv
 TEST_PREFIX := $(CURDIR)/build/test-prefix
 
-# AVX2+FMA when this CPU has them (Swift code generation follows -Xcc -march), else portable.
+# The library is built for this CPU (Swift code generation follows -Xcc -march): AVX-512 (x86-64-v4) when
+# it has F/CD/BW/DQ/VL, else AVX2+FMA (x86-64-v3) when it has them, else portable. HOST_ISA names the build
+# (xent_isa_name() of the library).
 HOST_AVX2  := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo 1)
-ISA_FLAGS  := $(if $(HOST_AVX2),-Xcc -march=x86-64-v3,)
-LIB_SCRATCH := .build-lib$(if $(HOST_AVX2),-avx2,)
+HOST_AVX512 := $(if $(HOST_AVX2),$(shell f=$$(grep -m1 '^flags' /proc/cpuinfo); \
+                 for x in avx512f avx512cd avx512bw avx512dq avx512vl; do echo "$$f" | grep -qw $$x || exit 0; done; echo 1),)
+HOST_ISA   := $(if $(HOST_AVX512),avx512,$(if $(HOST_AVX2),avx2,$(if $(filter aarch64,$(shell uname -m)),neon,sse2)))
+ISA_FLAGS  := $(if $(HOST_AVX512),-Xcc -march=x86-64-v4,$(if $(HOST_AVX2),-Xcc -march=x86-64-v3,))
+LIB_SCRATCH := .build-lib-$(HOST_ISA)
 
 LIB_FLAGS  := -Xswiftc -static-stdlib \
               -Xlinker --version-script=$(CURDIR)/lib/xent.map \
@@ -28,7 +33,7 @@ EXTRA_TESTS :=
 .DEFAULT_GOAL := all
 include $(wildcard mk/*.mk)
 
-.PHONY: all deps lib install test test-swift test-swift-avx2 test-exp test-c test-symbols test-alloc test-python bench clean
+.PHONY: all deps lib install test test-swift test-swift-avx2 test-swift-avx512 test-exp test-c test-symbols test-alloc test-python bench clean
 
 all: lib
 
@@ -57,7 +62,7 @@ install: lib
 
 # ---- tests --------------------------------------------------------------------------------------
 
-test: test-swift test-swift-avx2 test-exp test-c test-symbols test-alloc test-python $(EXTRA_TESTS)
+test: test-swift test-swift-avx2 test-swift-avx512 test-exp test-c test-symbols test-alloc test-python $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -68,8 +73,20 @@ test-swift-avx2: deps
 	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
 
-# The inline exp against the true exp over every float in [-104, 89], in release mode, both builds.
+# The AVX-512 build computes the same bits as the AVX2 one (tests/c/test_exp_widths.c checks SLEEF's 512-bit
+# exp against its 256-bit one); its kernels are tested here on CPUs that have it.
+test-swift-avx512: deps
+	@if [ -n "$(HOST_AVX512)" ]; then \
+	  XENT_EXPECT_ISA=avx512 swift test --scratch-path .build-avx512 -Xcc -march=x86-64-v4; \
+	else echo "test-swift-avx512: this CPU has no AVX-512, skipped"; fi
+
+# The inline exp against the true exp over every float in [-104, 89], in release mode, both builds; on AVX-512
+# CPUs also SLEEF's 512-bit exp against its 256-bit one (the AVX-512 build relies on them being equal).
 test-exp: deps
+	@if [ -n "$(HOST_AVX512)" ]; then \
+	  mkdir -p build/tests && gcc -O2 -march=x86-64-v4 -pthread -Wall -o build/tests/test_exp_widths \
+	    tests/c/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
+	fi
 	XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release --filter ExpTests
 	@if [ -n "$(HOST_AVX2)" ]; then \
 	  XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release-avx2 -Xcc -march=x86-64-v3 --filter ExpTests; \

@@ -41,12 +41,14 @@ swift build -c release --package-path Benchmarks --scratch-path "$ROOT/.build-be
 
 # ---- the C programs: bandwidth probe, C ABI vs the C yardstick (AVX2+FMA only) ----------------------------------
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
-  echo "== building the C yardstick and the bandwidth probe (gcc -O2 -mavx2 -mfma)"
+  # The yardstick is built for the library's ISA: AVX-512 (x86-64-v4) when the library is, else AVX2+FMA.
+  case " ${SWIFT_FLAGS[*]:-} " in *x86-64-v4*) CISA=(-march=x86-64-v4) ;; *) CISA=(-mavx2 -mfma) ;; esac
+  echo "== building the C yardstick and the bandwidth probe (gcc -O2 ${CISA[*]})"
   gcc -O2 -mavx2 -mfma -pthread -Wall -o "$BIN/bandwidth" Benchmarks/bandwidth/bandwidth.c
-  gcc -O2 -mavx2 -mfma -pthread -Wall -Iinclude -IBenchmarks/yardstick -o "$BIN/c_bench" \
+  gcc -O2 "${CISA[@]}" -pthread -Wall -Iinclude -IBenchmarks/yardstick -o "$BIN/c_bench" \
     Benchmarks/yardstick/c_bench.c Benchmarks/yardstick/c_sleef_kernel.c \
     -L"$BIN" -lxent -Wl,-rpath,"$BIN" -lsleef -lm
-  gcc -O2 -mavx2 -mfma -Wall -o "$BIN/exp_bench" Benchmarks/yardstick/exp_bench.c -lsleef -lm
+  gcc -O2 "${CISA[@]}" -Wall -o "$BIN/exp_bench" Benchmarks/yardstick/exp_bench.c -lsleef -lm
   echo "== SLEEF's exp alone, ns per element, one thread (the floor of Double/Float where the exp dominates):"
   "$BIN/exp_bench" | tee "$OUT/exp_bench.json"
 else

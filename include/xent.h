@@ -78,9 +78,9 @@ extern "C" {
 
 #define XENT_VERSION_MAJOR 1
 #define XENT_VERSION_MINOR 1
-#define XENT_VERSION_PATCH 0
+#define XENT_VERSION_PATCH 1
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.1.0"
+#define XENT_VERSION_STRING "1.1.1"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -191,10 +191,11 @@ XENT_API const char *xent_status_string(xent_status status);
 XENT_API const char *xent_last_error_message(void);
 
 /*
- * The name of the vector instruction set the kernels use: "avx2" (x86-64 built for x86-64-v3), "sse2"
- * (portable x86-64 build) or "neon" (aarch64). Static storage, never NULL.
+ * The name of the vector instruction set the kernels use: "avx512" (x86-64 built for x86-64-v4), "avx2"
+ * (built for x86-64-v3), "sse2" (portable x86-64 build) or "neon" (aarch64). Static storage, never NULL.
+ * The avx512 and avx2 builds return the same bits.
  *
- * Since 1.0.0.
+ * Since 1.0.0 ("avx512" since 1.1.1).
  */
 XENT_API const char *xent_isa_name(void);
 

@@ -90,7 +90,7 @@ sanitize: sanitize-swift sanitize-c sanitize-thread
 	@echo "sanitize: ASan, UBSan and TSan runs passed"
 
 sanitize-swift: reliability-deps
-	XENT_EXPECT_ISA=$(if $(HOST_AVX2),avx2,$(if $(filter aarch64,$(shell uname -m)),neon,sse2)) $(SAN_ENV) \
+	XENT_EXPECT_ISA=$(HOST_ISA) $(SAN_ENV) \
 	  swift test --disable-xctest --sanitize=address --scratch-path .build-asan $(ISA_FLAGS)
 	XENT_EXPECT_ISA=$(if $(filter aarch64,$(shell uname -m)),neon,sse2) $(SAN_ENV) \
 	  swift test --disable-xctest --scratch-path .build-ubsan -Xcc -fsanitize=undefined \

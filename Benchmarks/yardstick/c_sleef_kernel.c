@@ -2,10 +2,12 @@
  * THE YARDSTICK, NOT THE PRODUCT: a plain C cross-entropy calling SLEEF (see c_sleef_kernel.h).
  *
  * Per row: pass 1 reads the row for its maximum (4 AVX2 accumulators); pass 2 reads it again, computes
- * e = Sleef_expf8_u10avx2(x - m), sums e (float lanes flushed into double every 256 elements, the accuracy
+ * e = Sleef_expf8_u10avx2(x - m) (two vectors per Sleef_expf16_u10avx512f call when built for x86-64-v4, as Xent's
+ * AVX-512 build), sums e (float lanes flushed into double every 256 elements, the accuracy
  * Xent also has) and, for loss+grad, stores e into grad; pass 3 scales the row of grad by 1/(sum * n) and
  * subtracts 1/n at the label (the row is still in L2 for the class counts benchmarked). Tails use masked
- * loads with -inf padding (exp = 0) and masked stores. Compiled with -O2 -mavx2 -mfma.
+ * loads with -inf padding (exp = 0) and masked stores. Compiled with -O2 and the library's ISA (-mavx2 -mfma or
+ * -march=x86-64-v4).
  */
 #define _GNU_SOURCE
 #include "c_sleef_kernel.h"
@@ -60,6 +62,19 @@ static float block_max(const float *x, size_t n) {
     return hmax(_mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)));
 }
 
+/* exp of two vectors. Built for x86-64-v4 (AVX-512), one 512-bit SLEEF call, as Xent's AVX-512 build does (the
+ * same bits as two 256-bit calls, half the cost per element); otherwise two 256-bit calls. */
+static inline void exp_pair(__m256 a, __m256 b, __m256 *ea, __m256 *eb) {
+#ifdef __AVX512DQ__
+    __m512 e = Sleef_expf16_u10avx512f(_mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1));
+    *ea = _mm512_castps512_ps256(e);
+    *eb = _mm512_extractf32x8_ps(e, 1);
+#else
+    *ea = Sleef_expf8_u10avx2(a);
+    *eb = Sleef_expf8_u10avx2(b);
+#endif
+}
+
 /* sum_j exp(x_j - m) over x[0..n); stores the exponentials into e when e != NULL */
 static double block_sum_exp(const float *x, size_t n, float m, float *e) {
     const __m256 vm = _mm256_set1_ps(m);
@@ -69,8 +84,8 @@ static double block_sum_exp(const float *x, size_t n, float m, float *e) {
         size_t end = j + 256 <= n ? j + 256 : n - (n - j) % 8; /* flush float lanes every 256 elements */
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (; j + 16 <= end; j += 16) {
-            __m256 e0 = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
-            __m256 e1 = Sleef_expf8_u10avx2(_mm256_sub_ps(_mm256_loadu_ps(x + j + 8), vm));
+            __m256 e0, e1;
+            exp_pair(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm), _mm256_sub_ps(_mm256_loadu_ps(x + j + 8), vm), &e0, &e1);
             if (e) {
                 _mm256_storeu_ps(e + j, e0);
                 _mm256_storeu_ps(e + j + 8, e1);

@@ -48,4 +48,9 @@ extension SoftmaxScalar {
   static func exponential<E: VectorExponential>(_ v: _Vector, _: E.Type) -> _Vector {
     E.fast ? _fastExp(v) : _exp(v)
   }
+  /// `exponential` of two vectors (one 512-bit SLEEF call in the AVX-512 build; the same values).
+  @inline(__always)
+  static func exponential2<E: VectorExponential>(_ a: _Vector, _ b: _Vector, _: E.Type) -> (_Vector, _Vector) {
+    E.fast ? (_fastExp(a), _fastExp(b)) : _exp2(a, b)
+  }
 }

@@ -10,6 +10,8 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   associatedtype _Vector: SIMD where _Vector.Scalar == Self
   /// Lane-wise `exp(x)`, SLEEF's 1.0-ulp function for this build's ISA.
   static func _exp(_ x: _Vector) -> _Vector
+  /// `_exp` of two vectors: one 512-bit SLEEF call in the AVX-512 build (the same bits), two calls otherwise.
+  static func _exp2(_ a: _Vector, _ b: _Vector) -> (_Vector, _Vector)
   /// Lane-wise `log(x)`, SLEEF's 1.0-ulp function for this build's ISA.
   static func _log(_ x: _Vector) -> _Vector
   /// Lane-wise `exp(x)`, the inline polynomial (no library call; < 1 ulp, see the shim).
@@ -48,6 +50,13 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
 extension Float: SoftmaxScalar {
   public typealias _Vector = SIMD8<Float>
   @inline(__always) public static func _exp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_exp_f32x8(x) }
+  @inline(__always) public static func _exp2(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    var ea = SIMD8<Float>(), eb = SIMD8<Float>()
+    withUnsafeMutableBytes(of: &ea) { pa in
+      withUnsafeMutableBytes(of: &eb) { pb in xentshim_exp2_f32x8(a, b, pa.baseAddress, pb.baseAddress) }
+    }
+    return (ea, eb)
+  }
   @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
   @inline(__always) public static func _fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_fast_exp_f32x8(x) }
   @inline(__always) public static func _softCap(_ x: SIMD8<Float>, _ c: Float, derivative: inout SIMD8<Float>)
@@ -92,6 +101,13 @@ extension Float: SoftmaxScalar {
 extension Double: SoftmaxScalar {
   public typealias _Vector = SIMD4<Double>
   @inline(__always) public static func _exp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_exp_f64x4(x) }
+  @inline(__always) public static func _exp2(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> (SIMD4<Double>, SIMD4<Double>) {
+    var ea = SIMD4<Double>(), eb = SIMD4<Double>()
+    withUnsafeMutableBytes(of: &ea) { pa in
+      withUnsafeMutableBytes(of: &eb) { pb in xentshim_exp2_f64x4(a, b, pa.baseAddress, pb.baseAddress) }
+    }
+    return (ea, eb)
+  }
   @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
   @inline(__always) public static func _fastExp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_fast_exp_f64x4(x) }
   @inline(__always) public static func _softCap(_ x: SIMD4<Double>, _ c: Double, derivative: inout SIMD4<Double>)
@@ -136,12 +152,15 @@ extension Double: SoftmaxScalar {
 @inline(__always) func scalarExp(_ x: Double) -> Double { xentshim_exp_f64(x) }
 @inline(__always) func scalarLog(_ x: Double) -> Double { xentshim_log_f64(x) }
 
-/// The vector path compiled into this build: `"avx2"` (built with `-Xcc -march=x86-64-v3`),
-/// `"sse2"` (portable x86-64), or `"neon"` (aarch64).
+/// The vector path compiled into this build: `"avx512"` (built with `-Xcc -march=x86-64-v4`), `"avx2"`
+/// (built with `-Xcc -march=x86-64-v3`), `"sse2"` (portable x86-64), or `"neon"` (aarch64).
 public var isa: String { String(cString: xentshim_isa_name()) }
 
 /// Whether the CPU running this process can run the AVX2+FMA build (x86-64 only).
 public var cpuSupportsAVX2: Bool { xentshim_cpu_has_avx2_fma() != 0 }
+
+/// Whether the CPU running this process can run the AVX-512 (x86-64-v4) build (x86-64 only).
+public var cpuSupportsAVX512: Bool { xentshim_cpu_has_avx512() != 0 }
 
 /// `isa` as a static C string (for the C ABI).
 package var isaCString: UnsafePointer<CChar> { xentshim_isa_name() }

@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 
-PACKAGE_VERSION = "1.1.0"
+PACKAGE_VERSION = "1.1.1"
 PACKAGE_MAJOR = int(PACKAGE_VERSION.split(".")[0])
 
 # Status codes of include/xent.h (never renumbered).

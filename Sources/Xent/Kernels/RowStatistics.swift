@@ -137,9 +137,8 @@ extension SoftmaxScalar {
     let zero = _Vector(repeating: 0)
     var e0 = zero, e1 = zero, sx = zero, sy = zero, syx = zero
 
-    @inline(__always) func add(_ v: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
-      let d = capped(v, cap, M.Exp.self) - r
-      let ex = exponential(d, M.Exp.self)
+    // d = x − r, its exp `ex`, target t: stored and added.
+    @inline(__always) func take(_ d: _Vector, _ ex: _Vector, _ t: _Vector, _ e: inout _Vector, at i: Int) {
       if let store { Self.store(ex, store, i) }
       e += ex
       if M.sumsX { sx += d * Self(Self.sumXBlockScale) }
@@ -150,13 +149,18 @@ extension SoftmaxScalar {
       }
     }
     var i = 0
+    // Two vectors per step, their exps in one call where the ISA has a double-width exp. Both are read
+    // before either is stored (in place: `store` may be `x`).
     while i + 2 * w <= len {
-      add(load(x, i), M.soft ? load(y!, i) : zero, &e0, at: i)
-      add(load(x, i + w), M.soft ? load(y!, i + w) : zero, &e1, at: i + w)
+      let d0 = capped(load(x, i), cap, M.Exp.self) - r, d1 = capped(load(x, i + w), cap, M.Exp.self) - r
+      let (x0, x1) = exponential2(d0, d1, M.Exp.self)
+      take(d0, x0, M.soft ? load(y!, i) : zero, &e0, at: i)
+      take(d1, x1, M.soft ? load(y!, i + w) : zero, &e1, at: i + w)
       i += 2 * w
     }
     if i + w <= len {
-      add(load(x, i), M.soft ? load(y!, i) : zero, &e0, at: i)
+      let d = capped(load(x, i), cap, M.Exp.self) - r
+      take(d, exponential(d, M.Exp.self), M.soft ? load(y!, i) : zero, &e0, at: i)
       i += w
     }
     if i < len {

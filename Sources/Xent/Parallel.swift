@@ -10,11 +10,12 @@ internal import Musl
 /// Online processors, read once.
 let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-/// Below this many elements an automatic call stays on one thread. Measured on the project's 2-vCPU
-/// machine (tests in the commit that set it): a second Dispatch worker gave nothing up to ~256k
-/// elements (~200 µs of work: the worker is not running before the caller is done) and 1.8–1.9× from
-/// ~512k elements (~0.5 ms) on.
-let parallelThreshold = 1 << 19
+/// Below this many elements an automatic call stays on one thread: a second Dispatch worker pays from
+/// about 0.5 ms of one-thread work on (before, it is not running before the caller is done). Measured
+/// on the project's 2-vCPU machine, float32 loss+grad: AVX2 build, nothing up to ~256k elements,
+/// 1.8–1.9× from ~512k on; AVX-512 build (half the time per element), 0.90–1.00× up to 1M elements
+/// (1024×1000), 1.5× at 1×1M, 1.84–1.96× from 2M on.
+let parallelThreshold = XENTSHIM_ISA_AVX512 != 0 ? 1 << 20 : 1 << 19
 
 /// The number of workers for a call: `requested` if positive, else all processors for large inputs
 /// and one for small ones; never more than `limit` (the number of independent pieces).

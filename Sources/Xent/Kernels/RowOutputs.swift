@@ -25,7 +25,29 @@ extension SoftmaxScalar {
       let g = M.soft ? p - (av * t + cv) : p - cv
       return M.Exp.capped ? g * derivative : g
     }
+    // The same for two vectors, their exps in one call where the ISA has a double-width exp.
+    @inline(__always) func values(_ x0: _Vector, _ x1: _Vector, _ t0: _Vector, _ t1: _Vector) -> (_Vector, _Vector) {
+      var d0 = x0, d1 = x1
+      let v0 = M.Exp.capped ? _softCap(x0, cap, derivative: &d0) : x0
+      let v1 = M.Exp.capped ? _softCap(x1, cap, derivative: &d1) : x1
+      let (e0, e1) = exponential2(v0 - r, v1 - r, M.Exp.self)
+      let p0 = e0 * fv, p1 = e1 * fv
+      let g0 = M.soft ? p0 - (av * t0 + cv) : p0 - cv, g1 = M.soft ? p1 - (av * t1 + cv) : p1 - cv
+      return M.Exp.capped ? (g0 * d0, g1 * d1) : (g0, g1)
+    }
     var i = 0
+    while i + 2 * w <= n {
+      let (g0, g1) = values(load(x, i), load(x, i + w), M.soft ? load(y!, i) : cv, M.soft ? load(y!, i + w) : cv)
+      if let grad {
+        store(g0, grad, i)
+        store(g1, grad, i + w)
+      }
+      if let bias {
+        store(load(UnsafePointer(bias), i) + g0, bias, i)
+        store(load(UnsafePointer(bias), i + w) + g1, bias, i + w)
+      }
+      i += 2 * w
+    }
     while i + w <= n {
       let g = value(load(x, i), M.soft ? load(y!, i) : cv)
       if let grad { store(g, grad, i) }

@@ -1,10 +1,11 @@
 /*
  * THE YARDSTICK, NOT THE PRODUCT.
  *
- * A plain C softmax cross-entropy calling SLEEF's Sleef_expf8_u10avx2, written the way a careful C programmer
- * would without Xent, so the benchmark can check the issue's target "the Swift kernel through the C ABI runs at
+ * A plain C softmax cross-entropy calling SLEEF's Sleef_expf8_u10avx2 (Sleef_expf16_u10avx512f for two vectors
+ * at once when built for x86-64-v4, like Xent's AVX-512 build), written the way a careful C programmer would
+ * without Xent, so the benchmark can check the issue's target "the Swift kernel through the C ABI runs at
  * >= 0.95x the speed of an equivalent plain C loop calling SLEEF". It is never shipped, installed or linked into
- * libxent.so. Build with -O2 -mavx2 -mfma (see Benchmarks/run.sh).
+ * libxent.so. Build with -O2 and the library's ISA: -mavx2 -mfma or -march=x86-64-v4 (see Benchmarks/run.sh).
  */
 #ifndef C_SLEEF_KERNEL_H
 #define C_SLEEF_KERNEL_H

@@ -443,8 +443,8 @@ static void xt_test_info(void)
     xt_set_case("version");
     xt_check(XENT_VERSION_NUMBER == XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH,
              "XENT_VERSION_NUMBER is not MAJOR*10000+MINOR*100+PATCH");
-    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 1 && XENT_VERSION_PATCH == 0,
-             "header version is not 1.1.0");
+    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 1 && XENT_VERSION_PATCH == 1,
+             "header version is not 1.1.1");
     xt_check(xent_version_number() == (uint32_t)XENT_VERSION_NUMBER,
              "xent_version_number() = %lu, XENT_VERSION_NUMBER = %lu", (unsigned long)xent_version_number(),
              (unsigned long)XENT_VERSION_NUMBER);
@@ -478,10 +478,12 @@ static void xt_test_info(void)
     isa = xent_isa_name();
     xt_check(isa != NULL && isa[0] != '\0', "NULL or empty");
     if (isa) {
-        xt_check(strcmp(isa, "avx2") == 0 || strcmp(isa, "sse2") == 0 || strcmp(isa, "neon") == 0,
-                 "\"%s\" is not one of avx2, sse2, neon", isa);
+        xt_check(strcmp(isa, "avx512") == 0 || strcmp(isa, "avx2") == 0 || strcmp(isa, "sse2") == 0 ||
+                     strcmp(isa, "neon") == 0,
+                 "\"%s\" is not one of avx512, avx2, sse2, neon", isa);
 #if defined(__x86_64__) || defined(_M_X64)
-        xt_check(strcmp(isa, "avx2") == 0 || strcmp(isa, "sse2") == 0, "\"%s\" on x86-64", isa);
+        xt_check(strcmp(isa, "avx512") == 0 || strcmp(isa, "avx2") == 0 || strcmp(isa, "sse2") == 0,
+                 "\"%s\" on x86-64", isa);
 #elif defined(__aarch64__)
         xt_check(strcmp(isa, "neon") == 0, "\"%s\" on aarch64", isa);
 #endif

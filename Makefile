@@ -73,7 +73,7 @@ test-swift-avx2: deps
 	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
 
-# The AVX-512 build computes the same bits as the AVX2 one (tests/c/test_exp_widths.c checks SLEEF's 512-bit
+# The AVX-512 build computes the same bits as the AVX2 one (tests/exp/test_exp_widths.c checks SLEEF's 512-bit
 # exp against its 256-bit one); its kernels are tested here on CPUs that have it.
 test-swift-avx512: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
@@ -85,7 +85,7 @@ test-swift-avx512: deps
 test-exp: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
 	  mkdir -p build/tests && gcc -O2 -march=x86-64-v4 -pthread -Wall -o build/tests/test_exp_widths \
-	    tests/c/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
+	    tests/exp/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
 	fi
 	XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release --filter ExpTests
 	@if [ -n "$(HOST_AVX2)" ]; then \

@@ -213,7 +213,7 @@ static inline xentshim_f64x4 xentshim_tanh_f64x4(xentshim_f64x4 x) { return Slee
 /* Built for x86-64-v4 (AVX-512): two vectors' exps in one 512-bit SLEEF call. SLEEF's 512-bit exp costs
    half as much per element as its 256-bit one here (0.30 vs 0.56 ns for float, 1.01 vs 1.41 for double,
    Benchmarks/yardstick/exp_bench.c) and returns the same bits (it is the same algorithm; checked over every
-   float and 2^26 sampled doubles by tests/c/test_exp_widths.c), so an AVX-512 build computes exactly what the
+   float and 2^27 sampled doubles by tests/exp/test_exp_widths.c), so an AVX-512 build computes exactly what the
    AVX2 build does. The 512-bit vectors never cross a Swift boundary: these wrappers are inlined. */
 #    define XENTSHIM_ISA_AVX512 1
 typedef float  xentshim_f32x16 __attribute__((__vector_size__(64)));

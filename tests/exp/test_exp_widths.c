@@ -1,5 +1,5 @@
 /*
- * tests/c/test_exp_widths.c -- the AVX-512 build's premise: SLEEF's 512-bit exp returns the same bits as its
+ * tests/exp/test_exp_widths.c -- the AVX-512 build's premise: SLEEF's 512-bit exp returns the same bits as its
  * 256-bit exp, which the AVX2 build uses (the AVX-512 kernels compute two vectors' exps with one 512-bit call).
  *
  *   float:  every one of the 2^32 bit patterns (NaNs: both results NaN), 2 threads;

@@ -263,14 +263,16 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         }
         label = Int(l)
       }
-      // Read before the statistics pass may overwrite the row with exps (in place).
-      let capLabel = M.soft ? (value: T(0), derivative: T(0)) : T.capped(x[label], cap)
-      let xLabel = Double(capLabel.value)
+      // The label's logit: read after the statistics pass (when the row is in cache), unless that pass
+      // overwrites the row with exps (in place) or weighted smoothing needs it first.
+      let overwrites = cap == 0 && g.map { UnsafeRawPointer($0) == UnsafeRawPointer(x) } == true
+      let readFirst = !M.soft && (overwrites || (weights != nil && M.sumsX))
+      let early = readFirst ? T.capped(x[label], cap) : (value: T(0), derivative: T(0))
+      let m0 = readFirst && Double(early.value).isFinite ? Double(early.value) : 0
       let w = weights?[label] ?? 1
       // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now, relative to a provisional reference
       // m0 (the label logit, or 0), and moved to the row's reference below; scaled by sumXScale like
       // RowStatistics.sumX, so that it cannot overflow.
-      let m0 = xLabel.isFinite ? xLabel : 0
       var weightedX = 0.0
       if let weights, M.sumsX {
         for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * ((Double(T.capped(x[j], cap).value) - m0) * sumXScale) }
@@ -278,6 +280,8 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
       let st = statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads)
+      let capLabel = M.soft || readFirst ? early : T.capped(x[label], cap)
+      let xLabel = Double(capLabel.value)
       let logSum = scalarLog(st.sumExp)  // once per row: −inf for Σexp = 0, NaN for NaN
       let lse = Double(st.ref) + logSum
       if let lseOut { lseOut[i] = T(lse) }

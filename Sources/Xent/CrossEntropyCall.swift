@@ -375,7 +375,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
       // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
       // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
-      let grouped = !M.soft && cols <= smallClassLimit && weights == nil && lambda == 0 && cap == 0
+      let grouped = !M.soft && cols <= T.smallClassCount && weights == nil && lambda == 0 && cap == 0
       let w = T._lanes
       total = sumOverRowChunks(rows: rows, threads: threads) { range in
         var s = LossSums.zero

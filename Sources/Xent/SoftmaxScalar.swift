@@ -29,7 +29,7 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _gather(_ p: UnsafePointer<Self>, stride s: Int) -> _Vector
   /// Stores lane k to `p[k·s]`.
   static func _scatter(_ v: _Vector, _ p: UnsafeMutablePointer<Self>, stride s: Int)
-  /// The `lanes` rows at `x` (row stride `s`) of `n ≤ 16` columns as `n` column vectors:
+  /// The `lanes` rows at `x` (row stride `s`) of `n ≤ smallClassLimit` columns as `n` column vectors:
   /// `columns[j] = _gather(x + j, stride: s)`.
   static func _loadColumns(_ x: UnsafePointer<Self>, stride s: Int, count n: Int, into columns: UnsafeMutablePointer<_Vector>)
   /// The inverse: `_scatter(columns[j], g + j, stride: s)` for `j < n`.
@@ -79,13 +79,32 @@ extension Float: SoftmaxScalar {
   @inline(__always) public static func _loadColumns(
     _ x: UnsafePointer<Float>, stride s: Int, count n: Int, into columns: UnsafeMutablePointer<SIMD8<Float>>
   ) {
-    if n >= 8 { return xentshim_load_columns_f32x8(x, s, n, UnsafeMutableRawPointer(columns)) }  // two 8×8 transposes
+    if n >= 8 && n <= 16 { return xentshim_load_columns_f32x8(x, s, n, UnsafeMutableRawPointer(columns)) }  // two 8×8 transposes
+    if n > 16 {
+      // 16-column blocks, the last one ending at column n (it repeats some columns: the same values).
+      var b = 0
+      while b < n {
+        let start = Swift.min(b, n - 16)
+        xentshim_load_columns_f32x8(x + start, s, 16, UnsafeMutableRawPointer(columns + start))
+        b += 16
+      }
+      return
+    }
     for j in 0..<n { columns[j] = xentshim_gather_f32x8(x + j, s) }
   }
   @inline(__always) public static func _storeColumns(
     _ columns: UnsafePointer<SIMD8<Float>>, _ g: UnsafeMutablePointer<Float>, stride s: Int, count n: Int
   ) {
-    if n >= 8 { return xentshim_store_columns_f32x8(g, s, n, UnsafeRawPointer(columns)) }
+    if n >= 8 && n <= 16 { return xentshim_store_columns_f32x8(g, s, n, UnsafeRawPointer(columns)) }
+    if n > 16 {
+      var b = 0
+      while b < n {
+        let start = Swift.min(b, n - 16)
+        xentshim_store_columns_f32x8(g + start, s, 16, UnsafeRawPointer(columns + start))
+        b += 16
+      }
+      return
+    }
     for j in 0..<n { xentshim_scatter_f32x8(g + j, s, columns[j]) }
   }
   @inline(__always) public static func _reference(_ m: SIMD8<Float>) -> SIMD8<Float> { xentshim_reference_f32x8(m) }

@@ -113,8 +113,9 @@ func measure<T: SoftmaxScalar>(_: T.Type, _ c: Case) throws -> Errors {
   return e
 }
 
-/// Class counts: every length 1 … 3·8+1 (all tail shapes of both vector widths), then large ones.
-let smallCounts = Array(1...25)
+/// Class counts: every length 1 … 4·8+1 (all tail shapes of both vector widths, both sides of the
+/// rows-in-lanes kernel's limits: 16 for Double, 32 for Float), then large ones.
+let smallCounts = Array(1...33)
 
 @Suite("Cross-entropy accuracy")
 struct CrossEntropyAccuracyTests {
@@ -163,8 +164,9 @@ struct CrossEntropyAccuracyTests {
         for eps in [0.0, 0.1, 1.0] {
           for scale in [1.0, -2.5] {
             let o = CrossEntropyOptions(reduction: reduction, ignoreIndex: -100, labelSmoothing: eps, gradScale: scale)
-            // 10 classes: the rows-in-lanes kernel (hard labels); 37: the row kernel.
-            for cols in [10, 37] {
+            // 10 classes: the rows-in-lanes kernel (hard labels); 27: the same in 16-column blocks
+            // (Float) or the row kernel (Double); 37: the row kernel.
+            for cols in [10, 27, 37] {
               let c = Case(rows: 19, cols: cols, pad: 2, offset: 1, soft: soft, options: o, ignoreEvery: soft ? 0 : 4)
               let f = try measure(Float.self, c)
               #expect(f.loss <= 2e-7 && f.gradient <= 2e-7 && f.bias <= 19 * 1.2e-7, "Float \(c): \(f)")

@@ -81,14 +81,7 @@ extension Float: SoftmaxScalar {
   ) {
     if n >= 8 && n <= 16 { return xentshim_load_columns_f32x8(x, s, n, UnsafeMutableRawPointer(columns)) }  // two 8×8 transposes
     if n > 16 {
-      // 16-column blocks, the last one ending at column n (it repeats some columns: the same values).
-      var b = 0
-      while b < n {
-        let start = Swift.min(b, n - 16)
-        xentshim_load_columns_f32x8(x + start, s, 16, UnsafeMutableRawPointer(columns + start))
-        b += 16
-      }
-      return
+      return forEachColumnBlock(n) { xentshim_load_columns_f32x8(x + $0, s, 16, UnsafeMutableRawPointer(columns + $0)) }
     }
     for j in 0..<n { columns[j] = xentshim_gather_f32x8(x + j, s) }
   }
@@ -97,13 +90,7 @@ extension Float: SoftmaxScalar {
   ) {
     if n >= 8 && n <= 16 { return xentshim_store_columns_f32x8(g, s, n, UnsafeRawPointer(columns)) }
     if n > 16 {
-      var b = 0
-      while b < n {
-        let start = Swift.min(b, n - 16)
-        xentshim_store_columns_f32x8(g + start, s, 16, UnsafeRawPointer(columns + start))
-        b += 16
-      }
-      return
+      return forEachColumnBlock(n) { xentshim_store_columns_f32x8(g + $0, s, 16, UnsafeRawPointer(columns + $0)) }
     }
     for j in 0..<n { xentshim_scatter_f32x8(g + j, s, columns[j]) }
   }
@@ -164,6 +151,17 @@ extension Double: SoftmaxScalar {
     xentshim_onehot_f64x4(labels, Int64(j), a)
   }
   @inline(__always) public static var _lanes: Int { 4 }
+}
+
+/// Calls `body` with the first column of each 16-column block covering `n > 16` columns, the last block
+/// ending at column `n` (it repeats some columns of the one before: the same values, loaded or stored
+/// twice).
+@inline(__always) func forEachColumnBlock(_ n: Int, _ body: (Int) -> Void) {
+  var b = 0
+  while b < n {
+    body(Swift.min(b, n - 16))
+    b += 16
+  }
 }
 
 /// Scalar exp/log in Double: the C library's, through the shim (once per row or per block, never per

@@ -264,17 +264,21 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         label = Int(l)
       }
       // The label's logit: read after the statistics pass (when the row is in cache), unless that pass
-      // overwrites the row with exps (in place) or weighted smoothing needs it first.
+      // overwrites the row with exps (in place).
       let overwrites = cap == 0 && g.map { UnsafeRawPointer($0) == UnsafeRawPointer(x) } == true
-      let readFirst = !M.soft && (overwrites || (weights != nil && M.sumsX))
+      let readFirst = !M.soft && overwrites
       let early = readFirst ? T.capped(x[label], cap) : (value: T(0), derivative: T(0))
-      let m0 = readFirst && Double(early.value).isFinite ? Double(early.value) : 0
       let w = weights?[label] ?? 1
-      // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now, relative to a provisional reference
-      // m0 (the label logit, or 0), and moved to the row's reference below; scaled by sumXScale like
-      // RowStatistics.sumX, so that it cannot overflow.
+      // Weighted smoothing needs Σ_j w_j (x_j − ref): taken now (before the statistics pass may
+      // overwrite the row), relative to the row's maximum m0, the reference that pass takes (0 when no
+      // element is above −inf), and moved to that pass's reference below (the same value: a difference
+      // of 0); scaled by sumXScale like RowStatistics.sumX, so that it cannot overflow. (Relative to the
+      // label's logit instead, a label logit far below the row, e.g. −1e30, cancelled every other term.)
+      var m0 = 0.0
       var weightedX = 0.0
       if let weights, M.sumsX {
+        let m = Double(T.rowMax(x, count: cols, cap: cap, M.Exp.self))
+        m0 = m.isFinite ? m : 0
         for j in 0..<cols where weights[j] != 0 { weightedX += weights[j] * ((Double(T.capped(x[j], cap).value) - m0) * sumXScale) }
       }
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only

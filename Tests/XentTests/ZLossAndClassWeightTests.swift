@@ -207,6 +207,33 @@ struct ZLossAndClassWeightTests {
     }
   }
 
+  @Test("Weighted smoothing with a label logit far below the row (found by the fuzzer: −1e30 cancelled the row)",
+        arguments: [6, 1000])
+  func weightedSmoothingFarLabel(cols: Int) throws {
+    // The weighted Σ w_j (x_j − m0) was taken relative to the label's logit: at −1e30, every x_j − m0 rounded
+    // to 1e30 and the loss came out as −9.4e13 (Double) instead of ~2.1.
+    var rng = TestRandom(seed: 11)
+    let rows = 3
+    var x = (0..<(rows * cols)).map { _ in rng.normal() * 10 }
+    let labels: [Int64] = [4, 0, Int64(cols - 1)]
+    x[0 * cols + 4] = -1e30
+    x[2 * cols + cols - 1] = -3e37  // the loss (0.9·w·3e37 for ε = 0.1) stays within Float's range
+    let weights = (0..<cols).map { Double(1 + $0 % 3) * 0.5 }
+    for eps in [1.0, 0.1] {
+      let o = CrossEntropyOptions(reduction: .none, labelSmoothing: eps, zLoss: 0.5, classWeights: weights)
+      for (type, tolerance) in [(0, 4e-7), (1, 1e-13)] {
+        let got = type == 0 ? try run(Float.self, x, rows: rows, cols: cols, labels: labels, options: o)
+                            : try run(Double.self, x, rows: rows, cols: cols, labels: labels, options: o)
+        let want = type == 0 ? reference(Float.self, x, rows: rows, cols: cols, labels: labels, options: o)
+                             : reference(Double.self, x, rows: rows, cols: cols, labels: labels, options: o)
+        for i in 0..<rows {
+          #expect(abs(got.loss[i] - want.loss[i]) <= tolerance * max(1, abs(want.loss[i])),
+                  "ε \(eps) \(type == 0 ? "Float" : "Double") row \(i): loss \(got.loss[i]) vs \(want.loss[i])")
+        }
+      }
+    }
+  }
+
   @Test("Refused: negative or non-finite weights, λ and cap, weights with soft targets")
   func refused() {
     let x: [Float] = [1, 2, 3, 4]

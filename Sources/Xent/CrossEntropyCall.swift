@@ -274,6 +274,8 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       // element is above −inf), and moved to that pass's reference below (the same value: a difference
       // of 0); scaled by sumXScale like RowStatistics.sumX, so that it cannot overflow. (Relative to the
       // label's logit instead, a label logit far below the row, e.g. −1e30, cancelled every other term.)
+      // The max pass repeats the statistics pass's own on this path only (class weights with smoothing),
+      // which must read the row before it may be overwritten.
       var m0 = 0.0
       var weightedX = 0.0
       if let weights, M.sumsX {

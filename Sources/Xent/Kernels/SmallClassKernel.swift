@@ -5,8 +5,10 @@
 // The group's tile is loaded as column vectors (`x[r][j]` for the group's rows: 8×8 in-register
 // transposes, two per 16 float columns, for 8–32 float columns; gathers otherwise), the exps kept in
 // that stack tile between the passes, the gradient written back through the inverse transpose. Same
-// formulas and special values as the row kernel (CrossEntropyCall.swift); log Σexp is SLEEF's vector log in the element type, the
-// loss then formed in Double: Float loss error ≤ ulp(log Σexp) + ½ ulp(loss).
+// formulas and special values as the row kernel (CrossEntropyCall.swift); Σexp is summed in the element
+// type (≤ 32 terms), log Σexp is SLEEF's vector log, the loss then formed in Double. Measured against
+// Float80 references for every class count 1…33 (CrossEntropyAccuracyTests): Float loss relative error
+// ≤ 1e-7, gradient ≤ 2e-7 (in units of the gradient scale).
 
 /// Class counts up to this use the rows-in-lanes kernel for hard labels (the scratch tile's capacity).
 let smallClassLimit = 32

@@ -129,6 +129,18 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     let ignore = options.ignoreIndex, limit = Int64(cols)
     var counts = Counts()
     var weight = 0.0
+    if weights == nil {
+      // Branch-free (the compiler vectorizes it): count the rows that are not ignored and note whether
+      // any of them is out of range; the loop below, which names the first bad row, runs only then.
+      var live = 0, bad = 0
+      for i in 0..<rows {
+        let label = labels[i]
+        let counted = label != ignore ? 1 : 0
+        live &+= counted
+        bad |= counted & (UInt64(bitPattern: label) >= UInt64(limit) ? 1 : 0)
+      }
+      if bad == 0 { return Counts(rows: live, weight: Double(live)) }
+    }
     for i in 0..<rows {
       let label = labels[i]
       if label == ignore { continue }

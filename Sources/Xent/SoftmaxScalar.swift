@@ -40,6 +40,17 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _divideOrZero(_ n: _Vector, _ d: _Vector) -> _Vector
   /// `a` where `labels == j`, else 0.
   static func _onehot(_ labels: _Labels, _ j: Int, _ a: Self) -> _Vector
+  /// The classes of `lanes` rows from their labels (validated): the label, or −1 where it is `ignore`;
+  /// `live` gets 1 in counted lanes, 0 in ignored ones.
+  static func _classes(_ labels: UnsafePointer<Int64>, ignore: Int64, live: inout _Vector) -> _Labels
+  /// `column` where `classes == j`, else `acc`.
+  static func _pick(_ classes: _Labels, _ j: Int, _ column: _Vector, _ acc: _Vector) -> _Vector
+  /// The rows-in-lanes kernel's row losses (see the shim): each written to `rowLoss[k]` if non-nil, their
+  /// sum (in lane order) returned.
+  static func _groupLoss(
+    ref: _Vector, label: _Vector, logSum: _Vector, sum: _Vector, live: _Vector, sumX: _Vector,
+    epsilon: Double, smoothing: Bool, cols: Int, rowLoss: UnsafeMutablePointer<Self>?
+  ) -> Double
   /// The lanes added into 4 Double lanes (Float: lane k + lane k + 4, widened, one rounding in
   /// Double; Double: the vector itself).
   static func _widenedSum(_ v: _Vector) -> SIMD4<Double>
@@ -101,6 +112,22 @@ extension Float: SoftmaxScalar {
   @inline(__always) public static func _onehot(_ labels: SIMD8<Int32>, _ j: Int, _ a: Float) -> SIMD8<Float> {
     xentshim_onehot_f32x8(labels, Int32(truncatingIfNeeded: j), a)
   }
+  @inline(__always) public static func _classes(_ labels: UnsafePointer<Int64>, ignore: Int64, live: inout SIMD8<Float>)
+    -> SIMD8<Int32>
+  {
+    withUnsafeMutableBytes(of: &live) { xentshim_classes_f32x8(labels, ignore, $0.baseAddress) }
+  }
+  @inline(__always) public static func _pick(_ classes: SIMD8<Int32>, _ j: Int, _ column: SIMD8<Float>, _ acc: SIMD8<Float>)
+    -> SIMD8<Float>
+  {
+    xentshim_pick_f32x8(classes, Int32(truncatingIfNeeded: j), column, acc)
+  }
+  @inline(__always) public static func _groupLoss(
+    ref: SIMD8<Float>, label: SIMD8<Float>, logSum: SIMD8<Float>, sum: SIMD8<Float>, live: SIMD8<Float>,
+    sumX: SIMD8<Float>, epsilon: Double, smoothing: Bool, cols: Int, rowLoss: UnsafeMutablePointer<Float>?
+  ) -> Double {
+    xentshim_group_loss_f32x8(ref, label, logSum, sum, live, sumX, epsilon, smoothing ? 1 : 0, Double(cols), rowLoss)
+  }
   @inline(__always) public static var _lanes: Int { 8 }
 }
 
@@ -149,6 +176,22 @@ extension Double: SoftmaxScalar {
   }
   @inline(__always) public static func _onehot(_ labels: SIMD4<Int64>, _ j: Int, _ a: Double) -> SIMD4<Double> {
     xentshim_onehot_f64x4(labels, Int64(j), a)
+  }
+  @inline(__always) public static func _classes(_ labels: UnsafePointer<Int64>, ignore: Int64, live: inout SIMD4<Double>)
+    -> SIMD4<Int64>
+  {
+    withUnsafeMutableBytes(of: &live) { xentshim_classes_f64x4(labels, ignore, $0.baseAddress) }
+  }
+  @inline(__always) public static func _pick(_ classes: SIMD4<Int64>, _ j: Int, _ column: SIMD4<Double>, _ acc: SIMD4<Double>)
+    -> SIMD4<Double>
+  {
+    xentshim_pick_f64x4(classes, Int64(j), column, acc)
+  }
+  @inline(__always) public static func _groupLoss(
+    ref: SIMD4<Double>, label: SIMD4<Double>, logSum: SIMD4<Double>, sum: SIMD4<Double>, live: SIMD4<Double>,
+    sumX: SIMD4<Double>, epsilon: Double, smoothing: Bool, cols: Int, rowLoss: UnsafeMutablePointer<Double>?
+  ) -> Double {
+    xentshim_group_loss_f64x4(ref, label, logSum, sum, live, sumX, epsilon, smoothing ? 1 : 0, Double(cols), rowLoss)
   }
   @inline(__always) public static var _lanes: Int { 4 }
 }

@@ -32,25 +32,17 @@ extension SoftmaxScalar {
     rowLoss: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?,
     scratch: UnsafeMutablePointer<_Vector>, _: E.Type
   ) -> Double {
-    let w = _lanes
     let zero = _Vector(repeating: 0)
-    var classes = _Labels()
-    var live = zero, xLabel = zero
-    for k in 0..<w {
-      let l = labels[k]
-      if l == ignore {
-        classes[k] = -1
-      } else {
-        classes[k] = _Labels.Scalar(truncatingIfNeeded: l)
-        live[k] = 1
-        xLabel[k] = x[k * stride + Int(l)]
-      }
-    }
-    // The tile as column vectors; pass 1: the maximum of every row; pass 2: exp(x − ref), kept in the
-    // tile for the output pass.
+    var live = zero
+    let classes = _classes(labels, ignore: ignore, live: &live)
+    // The tile as column vectors; pass 1: the maximum of every row and its label's logit; pass 2:
+    // exp(x − ref), kept in the tile for the output pass.
     _loadColumns(x, stride: stride, count: cols, into: scratch)
-    var m = _Vector(repeating: -.infinity)
-    for j in 0..<cols { m = _max(m, scratch[j]) }
+    var m = _Vector(repeating: -.infinity), xLabel = zero
+    for j in 0..<cols {
+      m = _max(m, scratch[j])
+      xLabel = _pick(classes, j, scratch[j], xLabel)
+    }
     let r = _reference(m)
     var s = zero, sx = zero
     // Two columns per step (their exps in one call where the ISA has a double-width exp), summed in
@@ -79,21 +71,10 @@ extension SoftmaxScalar {
     let logS = _log(s)  // −inf where Σexp = 0 (all −inf row)
     if let lse { store(r + logS, lse, 0) }
 
-    var total = 0.0
-    for k in 0..<w {
-      var loss = 0.0
-      if live[k] != 0 {
-        if s[k] == 0 {
-          loss = .infinity
-        } else {
-          let l = Double(logS[k])
-          if epsilon < 1 { loss += (1 - epsilon) * ((Double(r[k]) - Double(xLabel[k])) + l) }
-          if smoothing { loss += epsilon * (l - (Double(sx[k]) / Double(cols)) * 0x1p5) }
-        }
-      }
-      rowLoss?[k] = Self(loss)
-      total += loss
-    }
+    // The row losses, lane-wise in Double: (1 − ε)((r − x_label) + log Σexp) + ε(log Σexp − mean(x − r)),
+    // +inf for an all −inf row, 0 for an ignored one.
+    let total = _groupLoss(ref: r, label: xLabel, logSum: logS, sum: s, live: live, sumX: sx,
+                           epsilon: epsilon, smoothing: smoothing, cols: cols, rowLoss: rowLoss)
 
     if grad != nil || bias != nil {
       // ŷ·s = e · (s / Σexp); ignored rows (live = 0) get exactly 0, even from NaN logits.

@@ -107,6 +107,84 @@ static inline xentshim_f64x4 xentshim_onehot_f64x4(xentshim_i64x4 labels, long l
   return (xentshim_f64x4)((xentshim_i64x4)av & (labels == j));
 }
 
+/* ---- The rows-in-lanes kernel's per-row scalars, lane-wise --------------------------------------- */
+
+/* The class of each of the group's rows: lane k is labels[k] (validated: in [0, cols) or `ignore`), or
+   -1 where it is `ignore`; `live` (any alignment) gets 1 in the lanes of counted rows, 0 in ignored. */
+static inline xentshim_i32x8 xentshim_classes_f32x8(const long long *labels, long long ignore, void *live) {
+  typedef long long i64x8 __attribute__((__vector_size__(64)));
+  i64x8 v;
+  __builtin_memcpy(&v, labels, sizeof v); /* labels need not be 8-byte aligned */
+  xentshim_i32x8 ignored = __builtin_convertvector(v == ignore, xentshim_i32x8);
+  xentshim_i32x8 c = __builtin_convertvector(v, xentshim_i32x8) | ignored;
+  xentshim_f32x8 one = {1, 1, 1, 1, 1, 1, 1, 1};
+  xentshim_f32x8 l = (xentshim_f32x8)((xentshim_i32x8)one & ~ignored);
+  __builtin_memcpy(live, &l, sizeof l);
+  return c;
+}
+static inline xentshim_i64x4 xentshim_classes_f64x4(const long long *labels, long long ignore, void *live) {
+  xentshim_i64x4 v;
+  __builtin_memcpy(&v, labels, sizeof v);
+  xentshim_i64x4 ignored = v == ignore;
+  xentshim_f64x4 one = {1, 1, 1, 1};
+  xentshim_f64x4 l = (xentshim_f64x4)((xentshim_i64x4)one & ~ignored);
+  __builtin_memcpy(live, &l, sizeof l);
+  return v | ignored;
+}
+/* column where classes == j, else acc: the label's logit of each row, picked from the column tile. */
+static inline xentshim_f32x8 xentshim_pick_f32x8(xentshim_i32x8 classes, int j, xentshim_f32x8 column, xentshim_f32x8 acc) {
+  xentshim_i32x8 m = classes == j;
+  return (xentshim_f32x8)((m & (xentshim_i32x8)column) | (~m & (xentshim_i32x8)acc));
+}
+static inline xentshim_f64x4 xentshim_pick_f64x4(xentshim_i64x4 classes, long long j, xentshim_f64x4 column, xentshim_f64x4 acc) {
+  xentshim_i64x4 m = classes == j;
+  return (xentshim_f64x4)((m & (xentshim_i64x4)column) | (~m & (xentshim_i64x4)acc));
+}
+/* The group's row losses, in Double, lane by lane exactly as the scalar formula
+       loss = (1 − ε)·((r − x_label) + log Σexp) + ε·(log Σexp − (Σ(x − r)·2^-5 / cols)·2^5)
+   (the first term when ε < 1, the second when smoothing), +inf where Σexp = 0, 0 in ignored lanes; each
+   written (rounded to float) to rowLoss[k] when rowLoss is not NULL; returns their sum, added in lane
+   order. No FMA contraction: every product and sum rounds as written. */
+static inline double xentshim_group_loss_f32x8(xentshim_f32x8 r, xentshim_f32x8 xl, xentshim_f32x8 logs,
+                                               xentshim_f32x8 s, xentshim_f32x8 live, xentshim_f32x8 sx,
+                                               double eps, int smoothing, double cols, float *row_loss) {
+#pragma clang fp contract(off)
+  typedef double f64x8 __attribute__((__vector_size__(64)));
+  typedef long long i64x8 __attribute__((__vector_size__(64)));
+  f64x8 l = __builtin_convertvector(logs, f64x8);
+  f64x8 loss = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (eps < 1) loss += (1 - eps) * ((__builtin_convertvector(r, f64x8) - __builtin_convertvector(xl, f64x8)) + l);
+  if (smoothing) loss += eps * (l - (__builtin_convertvector(sx, f64x8) / cols) * 0x1p5);
+  i64x8 empty = __builtin_convertvector(s == 0, i64x8), dead = __builtin_convertvector(live == 0, i64x8);
+  f64x8 inf = {__builtin_inf(), __builtin_inf(), __builtin_inf(), __builtin_inf(),
+               __builtin_inf(), __builtin_inf(), __builtin_inf(), __builtin_inf()};
+  loss = (f64x8)((empty & (i64x8)inf) | (~empty & (i64x8)loss));
+  loss = (f64x8)(~dead & (i64x8)loss);
+  if (row_loss) {
+    xentshim_f32x8 f = __builtin_convertvector(loss, xentshim_f32x8);
+    __builtin_memcpy(row_loss, &f, sizeof f);
+  }
+  double total = 0;
+  for (int k = 0; k < 8; k++) total += loss[k];
+  return total;
+}
+static inline double xentshim_group_loss_f64x4(xentshim_f64x4 r, xentshim_f64x4 xl, xentshim_f64x4 logs,
+                                               xentshim_f64x4 s, xentshim_f64x4 live, xentshim_f64x4 sx,
+                                               double eps, int smoothing, double cols, double *row_loss) {
+#pragma clang fp contract(off)
+  xentshim_f64x4 loss = {0, 0, 0, 0};
+  if (eps < 1) loss += (1 - eps) * ((r - xl) + logs);
+  if (smoothing) loss += eps * (logs - (sx / cols) * 0x1p5);
+  xentshim_i64x4 empty = s == 0, dead = live == 0;
+  xentshim_f64x4 inf = {__builtin_inf(), __builtin_inf(), __builtin_inf(), __builtin_inf()};
+  loss = (xentshim_f64x4)((empty & (xentshim_i64x4)inf) | (~empty & (xentshim_i64x4)loss));
+  loss = (xentshim_f64x4)(~dead & (xentshim_i64x4)loss);
+  if (row_loss) __builtin_memcpy(row_loss, &loss, sizeof loss);
+  double total = 0;
+  for (int k = 0; k < 4; k++) total += loss[k];
+  return total;
+}
+
 /* ---- The inline exponential (opt-in: XENT_EXP=fast) ----------------------------------------------
  * exp(x) = 2^q · e^s with q = nearest(x / ln 2), s = x − q·ln 2, |s| ≤ ln2/2: Cody–Waite with ln 2 split
  * in two constants (ln2_hi has trailing zero bits, so q·ln2_hi is exact and x − q·ln2_hi is exact by

@@ -9,11 +9,12 @@ struct ValidationTests {
   /// output changed.
   func refused(
     layout: MatrixLayout, labels: [Int64], options: CrossEntropyOptions = .init(),
-    logitsCount: Int? = nil, lossCount: Int = 1, gradientCount: Int = 0, gradientStride: Int? = nil
+    logitsCount: Int? = nil, lossCount: Int = 1, gradientCount: Int = 0, gradientStride: Int? = nil,
+    lseCount: Int = 4
   ) -> XentError? {
     let x = [Float](repeating: 0.25, count: logitsCount ?? max(0, layout.extent ?? 0))
     var loss = [Float](repeating: 42, count: lossCount), grad = [Float](repeating: 42, count: gradientCount)
-    var lse = [Float](repeating: 42, count: 4), bias = [Float](repeating: 42, count: 4)
+    var lse = [Float](repeating: 42, count: lseCount), bias = [Float](repeating: 42, count: 4)
     var error: XentError? = nil
     do {
       var l = loss.mutableSpan, g = grad.mutableSpan, s = lse.mutableSpan, b = bias.mutableSpan
@@ -45,6 +46,19 @@ struct ValidationTests {
     let e = refused(layout: MatrixLayout(rows: 3, cols: 4), labels: [0, 3, bad])
     #expect(e == .labelOutOfRange(row: 2, label: bad, cols: 4))
     #expect(e?.description == "label \(bad) at row 2 is outside [0, 4)")
+  }
+
+  @Test("Among many rows (the branch-free check, then the search for the row), the first bad label is named")
+  func labelsManyRows() {
+    var labels = (0..<1000).map { Int64($0 % 4) }
+    for i in stride(from: 5, to: 1000, by: 7) { labels[i] = -100 }  // ignored rows in between
+    labels[777] = 4
+    labels[901] = -1
+    #expect(refused(layout: MatrixLayout(rows: 1000, cols: 4), labels: labels, lseCount: 1000)
+            == .labelOutOfRange(row: 777, label: 4, cols: 4))
+    // An ignore index inside [0, cols) is ignored; −100 is then an ordinary (bad) label.
+    #expect(refused(layout: MatrixLayout(rows: 1000, cols: 4), labels: labels, options: .init(ignoreIndex: 3),
+                    lseCount: 1000) == .labelOutOfRange(row: 5, label: -100, cols: 4))
   }
 
   @Test("Options out of range")

@@ -73,18 +73,19 @@ test-swift-avx2: deps
 	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
 
-# The AVX-512 build computes the same bits as the AVX2 one (tests/exp/test_exp_widths.c checks SLEEF's 512-bit
-# exp against its 256-bit one); its kernels are tested here on CPUs that have it.
+# The AVX-512 build computes the same bits as the AVX2 one (tests/exp/test_exp_widths.c checks the shim's paired
+# 512-bit exp and log against the 256-bit ones, bit for bit); its kernels are tested here on CPUs that have it.
 test-swift-avx512: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
 	  XENT_EXPECT_ISA=avx512 swift test --scratch-path .build-avx512 -Xcc -march=x86-64-v4; \
 	else echo "test-swift-avx512: this CPU has no AVX-512, skipped"; fi
 
 # The inline exp against the true exp over every float in [-104, 89], in release mode, both builds; on AVX-512
-# CPUs also SLEEF's 512-bit exp against its 256-bit one (the AVX-512 build relies on them being equal).
+# CPUs also the shim's paired 512-bit exp and log against the 256-bit ones (the AVX-512 build relies on them
+# being equal).
 test-exp: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
-	  mkdir -p build/tests && gcc -O2 -march=x86-64-v4 -pthread -Wall -o build/tests/test_exp_widths \
+	  mkdir -p build/tests && gcc -O2 -march=x86-64-v4 -pthread -Wall -ISources/_XentShims/include -o build/tests/test_exp_widths \
 	    tests/exp/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
 	fi
 	XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release --filter ExpTests

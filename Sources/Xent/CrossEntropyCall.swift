@@ -396,23 +396,39 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       }
     } else {
       // The bias gradient is a sum over rows into one vector: kept on one thread so its order is fixed.
-      let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols)
       // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
-      // kernel; group boundaries are fixed within each fixed chunk, so results stay thread-independent.
+      // kernel, two at a time; chunks then hold multiples of two groups (a remainder only in the last),
+      // and group boundaries are fixed within each fixed chunk, so results stay thread-independent.
       let grouped = !M.soft && cols <= T.smallClassCount && weights == nil && lambda == 0 && cap == 0
       let w = T._lanes
-      total = sumOverRowChunks(rows: rows, threads: threads) { range in
+      let granule = grouped ? 2 * w : 1
+      let threads = biasOut != nil ? 1 : workerCount(requested: options.threads, rows: rows, cols: cols, granule: granule)
+      total = sumOverRowChunks(rows: rows, threads: threads, granule: granule) { range in
         var s = LossSums.zero
         var i = range.lowerBound
         if grouped {
           withUnsafeTemporaryAllocation(of: T._Vector.self, capacity: smallClassLimit) { scratch in
-            while i + w <= range.upperBound {
-              s.loss += T.crossEntropyRowGroup(
+            @inline(__always) func pass(_ i: Int) -> RowGroup<T> {
+              T.rowGroupPass(
                 x0 + i * stride, stride: stride, cols: cols, labels: labels! + i, ignore: ignore,
-                epsilon: eps, smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c),
-                grad: gradOut.map { $0 + i * gradStride }, gradStride: gradStride, lse: lseOut.map { $0 + i },
-                rowLoss: reduction == .none ? lossOut + i : nil, bias: biasOut, scratch: scratch.baseAddress!,
-                M.Exp.self)
+                smoothing: M.sumsX, scale: T(scale), a: T(a), c: T(c), grad: gradOut.map { $0 + i * gradStride },
+                gradStride: gradStride, bias: biasOut, scratch: scratch.baseAddress!, M.Exp.self)
+            }
+            @inline(__always) func loss(_ i: Int, _ g: RowGroup<T>, _ logSum: T._Vector) -> Double {
+              T.rowGroupLoss(g, logSum: logSum, cols: cols, epsilon: eps, smoothing: M.sumsX,
+                             lse: lseOut.map { $0 + i }, rowLoss: reduction == .none ? lossOut + i : nil)
+            }
+            // Two groups at a time: their logs in one call (the same bits as one call each).
+            while i + 2 * w <= range.upperBound {
+              let g0 = pass(i), g1 = pass(i + w)
+              let (l0, l1) = T._log2(g0.sum, g1.sum)
+              s.loss += loss(i, g0, l0)
+              s.loss += loss(i + w, g1, l1)
+              i += 2 * w
+            }
+            if i + w <= range.upperBound {
+              let g = pass(i)
+              s.loss += loss(i, g, T._log(g.sum))
               i += w
             }
           }

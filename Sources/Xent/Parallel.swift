@@ -27,17 +27,23 @@ func workerCount(requested: Int, rows: Int, cols: Int, limit: Int) -> Int {
 }
 
 /// Workers for row-parallel work: at most one per fixed row chunk.
-func workerCount(requested: Int, rows: Int, cols: Int) -> Int {
-  workerCount(requested: requested, rows: rows, cols: cols, limit: rowChunkCount(rows))
+func workerCount(requested: Int, rows: Int, cols: Int, granule: Int = 1) -> Int {
+  workerCount(requested: requested, rows: rows, cols: cols, limit: rowChunkCount(rows, granule: granule))
 }
 
-/// Rows are split into this many fixed chunks, a function of `rows` alone, so per-chunk partial
-/// sums, added in chunk order, do not depend on the thread count.
-@inline(__always) func rowChunkCount(_ rows: Int) -> Int { min(rows, 64) }
+/// Rows are split into this many fixed chunks, a function of `rows` (and of the call's kernel, through
+/// `granule`) alone, so per-chunk partial sums, added in chunk order, do not depend on the thread count:
+/// at most 64, each of at least `granule` rows (one chunk for fewer).
+@inline(__always) func rowChunkCount(_ rows: Int, granule: Int = 1) -> Int {
+  rows == 0 ? 0 : max(1, min(rows / granule, 64))
+}
 
-@inline(__always) func rowChunk(_ k: Int, of chunks: Int, rows: Int) -> Range<Int> {
+/// Chunk `k`'s rows: boundaries at multiples of `granule` (the last chunk ends at `rows`), so that a kernel
+/// taking `granule` rows at a time leaves a remainder only in the last chunk.
+@inline(__always) func rowChunk(_ k: Int, of chunks: Int, rows: Int, granule: Int = 1) -> Range<Int> {
   // k·rows cannot overflow: k < 64 and rows ≤ Int.max / element size.
-  (k * rows / chunks)..<((k + 1) * rows / chunks)
+  @inline(__always) func boundary(_ k: Int) -> Int { k == chunks ? rows : k * rows / chunks / granule * granule }
+  return boundary(k)..<boundary(k + 1)
 }
 
 struct UncheckedSendable<Value>: @unchecked Sendable {
@@ -47,12 +53,14 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// Runs `body` over the fixed row chunks of `0..<rows` on `threads` workers and returns the sum of
 /// its results added in chunk order (bit-identical for any thread count). No heap allocation: the
 /// ≤ 64 partial sums live in a temporary (stack) buffer.
-func sumOverRowChunks<A: AdditiveArithmetic>(rows: Int, threads: Int, _ body: (Range<Int>) -> A) -> A {
-  let chunks = rowChunkCount(rows)
+func sumOverRowChunks<A: AdditiveArithmetic>(
+  rows: Int, threads: Int, granule: Int = 1, _ body: (Range<Int>) -> A
+) -> A {
+  let chunks = rowChunkCount(rows, granule: granule)
   if chunks == 0 { return .zero }
   if threads <= 1 {
     var total = A.zero
-    for k in 0..<chunks { total += body(rowChunk(k, of: chunks, rows: rows)) }
+    for k in 0..<chunks { total += body(rowChunk(k, of: chunks, rows: rows, granule: granule)) }
     return total
   }
   return withUnsafeTemporaryAllocation(of: A.self, capacity: chunks) { partial in
@@ -64,7 +72,7 @@ func sumOverRowChunks<A: AdditiveArithmetic>(rows: Int, threads: Int, _ body: (R
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
           let (body, partial, next) = shared.value
           while case let k = xentshim_next_index(next), k < chunks {
-            partial.initializeElement(at: k, to: body(rowChunk(k, of: chunks, rows: rows)))
+            partial.initializeElement(at: k, to: body(rowChunk(k, of: chunks, rows: rows, granule: granule)))
           }
         }
       }

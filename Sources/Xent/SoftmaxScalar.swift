@@ -14,6 +14,8 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   static func _exp2(_ a: _Vector, _ b: _Vector) -> (_Vector, _Vector)
   /// Lane-wise `log(x)`, SLEEF's 1.0-ulp function for this build's ISA.
   static func _log(_ x: _Vector) -> _Vector
+  /// `_log` of two vectors: one 512-bit SLEEF call in the AVX-512 build (the same bits), two calls otherwise.
+  static func _log2(_ a: _Vector, _ b: _Vector) -> (_Vector, _Vector)
   /// Lane-wise `exp(x)`, the inline polynomial (no library call; < 1 ulp, see the shim).
   static func _fastExp(_ x: _Vector) -> _Vector
   /// Lane-wise soft cap `c·tanh(x/c)` (−inf kept), its derivative `1 − tanh²(x/c)` in `derivative`.
@@ -69,6 +71,13 @@ extension Float: SoftmaxScalar {
     return (ea, eb)
   }
   @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
+  @inline(__always) public static func _log2(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    var la = SIMD8<Float>(), lb = SIMD8<Float>()
+    withUnsafeMutableBytes(of: &la) { pa in
+      withUnsafeMutableBytes(of: &lb) { pb in xentshim_log2_f32x8(a, b, pa.baseAddress, pb.baseAddress) }
+    }
+    return (la, lb)
+  }
   @inline(__always) public static func _fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_fast_exp_f32x8(x) }
   @inline(__always) public static func _softCap(_ x: SIMD8<Float>, _ c: Float, derivative: inout SIMD8<Float>)
     -> SIMD8<Float>
@@ -142,6 +151,13 @@ extension Double: SoftmaxScalar {
     return (ea, eb)
   }
   @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
+  @inline(__always) public static func _log2(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> (SIMD4<Double>, SIMD4<Double>) {
+    var la = SIMD4<Double>(), lb = SIMD4<Double>()
+    withUnsafeMutableBytes(of: &la) { pa in
+      withUnsafeMutableBytes(of: &lb) { pb in xentshim_log2_f64x4(a, b, pa.baseAddress, pb.baseAddress) }
+    }
+    return (la, lb)
+  }
   @inline(__always) public static func _fastExp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_fast_exp_f64x4(x) }
   @inline(__always) public static func _softCap(_ x: SIMD4<Double>, _ c: Double, derivative: inout SIMD4<Double>)
     -> SIMD4<Double>

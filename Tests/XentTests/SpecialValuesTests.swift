@@ -149,6 +149,38 @@ struct SpecialValuesTests {
     }
   }
 
+  @Test("Rows-in-lanes groups in pairs (one log call for two groups): the same bits, NaNs included, as alone")
+  func smallClassGroupPairs() throws {
+    // The special rows of smallClassGroup as the first group alone (11 rows: one group and a row-kernel
+    // tail), then as the second of a pair (8 finite rows before them), Float and Double.
+    func check<T: SoftmaxScalar>(_: T.Type) throws {
+      let inf = T.infinity
+      var m: [[T]] = (0..<11).map { i in (0..<5).map { j in T((i * 7 + j * 3) % 5) - 2 } }
+      m[1] = [-inf, -inf, -inf, -inf, -inf]
+      m[2] = [1, .nan, 0, 0, 0]
+      m[3] = [1, inf, 0, 0, 0]
+      m[4] = [1, -inf, 0, 2, 0]
+      m[5] = [.nan, .nan, 1, 1, 1]
+      m[6] = [1e30, -1e30, 0, 1e30, 0]
+      let labels: [Int64] = [0, 2, 0, 0, 1, -100, 0, 4, 3, 2, 1]
+      let prefix: [[T]] = (0..<8).map { i in (0..<5).map { j in T(i - j) * 0.5 } }
+      for smoothing in [0.0, 0.1] {
+        let o = CrossEntropyOptions(reduction: .none, labelSmoothing: smoothing)
+        let alone = try perRow(m, labels: labels, options: o)
+        let paired = try perRow(prefix + m, labels: [Int64](repeating: 1, count: 8) + labels, options: o)
+        func bits(_ v: [T]) -> [String] { v.map { "\($0.sign) \($0.exponentBitPattern) \($0.significandBitPattern)" } }
+        for i in 0..<8 {  // the group itself (rows 8–10 go through the row kernel either way)
+          #expect(bits([alone.loss[i], alone.lse[i]]) == bits([paired.loss[8 + i], paired.lse[8 + i]]),
+                  "\(T.self) row \(i) ε \(smoothing)")
+          #expect(bits(alone.grad[i]) == bits(paired.grad[8 + i]), "\(T.self) row \(i) ε \(smoothing)")
+        }
+        #expect(alone.loss[2].isNaN && alone.lse[3].isNaN && alone.loss[1] == inf)
+      }
+    }
+    try check(Float.self)
+    try check(Double.self)
+  }
+
   @Test("Label smoothing on rows spanning nearly the type's range: Σ(x − max) must not overflow",
         arguments: [10, 1000, 70_001])
   func smoothingWideSpan(cols: Int) throws {

@@ -64,19 +64,11 @@ extension Float: SoftmaxScalar {
   public typealias _Vector = SIMD8<Float>
   @inline(__always) public static func _exp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_exp_f32x8(x) }
   @inline(__always) public static func _exp2(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
-    var ea = SIMD8<Float>(), eb = SIMD8<Float>()
-    withUnsafeMutableBytes(of: &ea) { pa in
-      withUnsafeMutableBytes(of: &eb) { pb in xentshim_exp2_f32x8(a, b, pa.baseAddress, pb.baseAddress) }
-    }
-    return (ea, eb)
+    pairedCall(a, b, xentshim_exp2_f32x8)
   }
   @inline(__always) public static func _log(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_log_f32x8(x) }
   @inline(__always) public static func _log2(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
-    var la = SIMD8<Float>(), lb = SIMD8<Float>()
-    withUnsafeMutableBytes(of: &la) { pa in
-      withUnsafeMutableBytes(of: &lb) { pb in xentshim_log2_f32x8(a, b, pa.baseAddress, pb.baseAddress) }
-    }
-    return (la, lb)
+    pairedCall(a, b, xentshim_log2_f32x8)
   }
   @inline(__always) public static func _fastExp(_ x: SIMD8<Float>) -> SIMD8<Float> { xentshim_fast_exp_f32x8(x) }
   @inline(__always) public static func _softCap(_ x: SIMD8<Float>, _ c: Float, derivative: inout SIMD8<Float>)
@@ -144,19 +136,11 @@ extension Double: SoftmaxScalar {
   public typealias _Vector = SIMD4<Double>
   @inline(__always) public static func _exp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_exp_f64x4(x) }
   @inline(__always) public static func _exp2(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> (SIMD4<Double>, SIMD4<Double>) {
-    var ea = SIMD4<Double>(), eb = SIMD4<Double>()
-    withUnsafeMutableBytes(of: &ea) { pa in
-      withUnsafeMutableBytes(of: &eb) { pb in xentshim_exp2_f64x4(a, b, pa.baseAddress, pb.baseAddress) }
-    }
-    return (ea, eb)
+    pairedCall(a, b, xentshim_exp2_f64x4)
   }
   @inline(__always) public static func _log(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_log_f64x4(x) }
   @inline(__always) public static func _log2(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> (SIMD4<Double>, SIMD4<Double>) {
-    var la = SIMD4<Double>(), lb = SIMD4<Double>()
-    withUnsafeMutableBytes(of: &la) { pa in
-      withUnsafeMutableBytes(of: &lb) { pb in xentshim_log2_f64x4(a, b, pa.baseAddress, pb.baseAddress) }
-    }
-    return (la, lb)
+    pairedCall(a, b, xentshim_log2_f64x4)
   }
   @inline(__always) public static func _fastExp(_ x: SIMD4<Double>) -> SIMD4<Double> { xentshim_fast_exp_f64x4(x) }
   @inline(__always) public static func _softCap(_ x: SIMD4<Double>, _ c: Double, derivative: inout SIMD4<Double>)
@@ -210,6 +194,18 @@ extension Double: SoftmaxScalar {
     xentshim_group_loss_f64x4(ref, label, logSum, sum, live, sumX, epsilon, smoothing ? 1 : 0, Double(cols), rowLoss)
   }
   @inline(__always) public static var _lanes: Int { 4 }
+}
+
+/// Runs a shim function that takes two vectors and writes two results through untyped pointers (the
+/// paired exp and log: Swift's vectors are only 16-byte aligned, so the shim stores with memcpy).
+@inline(__always) func pairedCall<V: SIMD>(
+  _ a: V, _ b: V, _ f: (V, V, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
+) -> (V, V) {
+  var ra = V(), rb = V()
+  withUnsafeMutableBytes(of: &ra) { pa in
+    withUnsafeMutableBytes(of: &rb) { pb in f(a, b, pa.baseAddress, pb.baseAddress) }
+  }
+  return (ra, rb)
 }
 
 /// Calls `body` with the first column of each 16-column block covering `n > 16` columns, the last block

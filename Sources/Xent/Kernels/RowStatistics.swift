@@ -291,21 +291,16 @@ struct RowPrefetch<T: SoftmaxScalar> {
   /// Hints the cache lines of elements `start ..< start + len` of the next row (those below `count`).
   @inline(__always) func fetch(_ start: Int, _ len: Int) {
     guard start < count else { return }
-    let len = Swift.min(len, count - start)
-    var p = UnsafeRawPointer(x + start)
-    let end = UnsafeRawPointer(x + start + len)
-    while p < end {
-      xentshim_prefetch_read(p)
-      p += 64
-    }
-    if let out {
-      var q = UnsafeMutableRawPointer(out + start)
-      let qEnd = UnsafeMutableRawPointer(out + start + len)
-      while q < qEnd {
-        xentshim_prefetch_write(q)
-        q += 64
+    let bytes = Swift.min(len, count - start) * MemoryLayout<T>.stride
+    @inline(__always) func lines(_ p: UnsafeRawPointer, _ hint: (UnsafeRawPointer) -> Void) {
+      var offset = 0
+      while offset < bytes {
+        hint(p + offset)
+        offset += 64
       }
     }
+    lines(x + start) { xentshim_prefetch_read($0) }
+    if let out { lines(out + start) { xentshim_prefetch_write(UnsafeMutableRawPointer(mutating: $0)) } }
   }
 }
 

@@ -421,25 +421,18 @@ static inline const char *xentshim_isa_name(void) { return XENTSHIM_ISA_NAME; }
 #endif
 
 #if !XENTSHIM_ISA_AVX512
-/* exp of two vectors, to ea and eb (void *, any alignment: Swift imports vector pointers as opaque, and its
-   vectors are 16-byte aligned): two calls below AVX-512. */
-static inline void xentshim_exp2_f32x8(xentshim_f32x8 a, xentshim_f32x8 b, void *ea, void *eb) {
-  xentshim_put_f32x8(ea, xentshim_exp_f32x8(a));
-  xentshim_put_f32x8(eb, xentshim_exp_f32x8(b));
-}
-static inline void xentshim_exp2_f64x4(xentshim_f64x4 a, xentshim_f64x4 b, void *ea, void *eb) {
-  xentshim_put_f64x4(ea, xentshim_exp_f64x4(a));
-  xentshim_put_f64x4(eb, xentshim_exp_f64x4(b));
-}
-/* log of two vectors, to la and lb: two calls below AVX-512. */
-static inline void xentshim_log2_f32x8(xentshim_f32x8 a, xentshim_f32x8 b, void *la, void *lb) {
-  xentshim_put_f32x8(la, xentshim_log_f32x8(a));
-  xentshim_put_f32x8(lb, xentshim_log_f32x8(b));
-}
-static inline void xentshim_log2_f64x4(xentshim_f64x4 a, xentshim_f64x4 b, void *la, void *lb) {
-  xentshim_put_f64x4(la, xentshim_log_f64x4(a));
-  xentshim_put_f64x4(lb, xentshim_log_f64x4(b));
-}
+/* exp and log of two vectors, to ra and rb (void *, any alignment: Swift imports vector pointers as opaque, and
+   its vectors are 16-byte aligned): two calls below AVX-512. */
+#define XENTSHIM_PAIRED(fn, T)                                                                   \
+  static inline void xentshim_##fn##2_##T(xentshim_##T a, xentshim_##T b, void *ra, void *rb) { \
+    xentshim_put_##T(ra, xentshim_##fn##_##T(a));                                                \
+    xentshim_put_##T(rb, xentshim_##fn##_##T(b));                                                \
+  }
+XENTSHIM_PAIRED(exp, f32x8)
+XENTSHIM_PAIRED(exp, f64x4)
+XENTSHIM_PAIRED(log, f32x8)
+XENTSHIM_PAIRED(log, f64x4)
+#undef XENTSHIM_PAIRED
 #endif
 
 /* Scalar exp and log for the once-per-row and once-per-block terms: the C library's (glibc: < 0.52 ulp),

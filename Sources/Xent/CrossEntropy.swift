@@ -20,9 +20,11 @@
 ///   - loss: `rows` values for `.none`, one value otherwise.
 ///   - gradient: `rows × gradientStride` (default stride `cols`), or empty for none.
 ///   - logSumExp: `rows` values, or empty for none. Written for ignored rows too.
-///   - biasGradient: `cols` values, or empty for none; needs no gradient matrix. (One thread.)
+///   - biasGradient: `cols` values, or empty for none; needs no gradient matrix. (One thread.) Rows
+///     are summed in Double and rounded once; above 4096 classes that sum takes one heap block per call.
 /// - Error bound (measured by `Tests/XentTests/CrossEntropyAccuracyTests.swift` against a Float80
-///   reference): Float loss relative error ≤ 2e-7, gradient absolute error ≤ 2e-7·s; Double ≤ 1e-14.
+///   reference): Float loss relative error ≤ 2e-7, gradient absolute error ≤ 2e-7·s, bias gradient
+///   ≤ 2e-7·s·rows; Double ≤ 1e-14 (bias ≤ 1e-14·s·rows).
 /// - Special values: −inf logits have probability 0 (masked vocabulary); a label whose logit is −inf
 ///   gives loss +inf and a finite gradient; an all −inf row has lse −inf, loss +inf and gradient −s·t;
 ///   a NaN or +inf logit makes that row's loss, lse and gradient NaN, other rows stay exact. Ignored

@@ -166,38 +166,39 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
       return
     }
     let counted = try validate()
-    compute(counted: counted)
+    try withBiasSum { biasSum in compute(counted: counted, biasSum: biasSum) }
   }
 
-  private func compute(counted: Counts) {
+  private func compute(counted: Counts, biasSum: BiasSum?) {
     let soft: Bool
     if case .soft = targets { soft = true } else { soft = false }
     // Concrete types in every branch, so each kernel is specialized (never an existential call).
     switch (options.exponential, options.softCap != 0) {
-    case (.sleef, false): dispatch(counted: counted, soft: soft, SleefExponential.self)
-    case (.fast, false): dispatch(counted: counted, soft: soft, FastExponential.self)
-    case (.sleef, true): dispatch(counted: counted, soft: soft, CappedExponential<SleefExponential>.self)
-    case (.fast, true): dispatch(counted: counted, soft: soft, CappedExponential<FastExponential>.self)
+    case (.sleef, false): dispatch(counted: counted, biasSum: biasSum, soft: soft, SleefExponential.self)
+    case (.fast, false): dispatch(counted: counted, biasSum: biasSum, soft: soft, FastExponential.self)
+    case (.sleef, true): dispatch(counted: counted, biasSum: biasSum, soft: soft, CappedExponential<SleefExponential>.self)
+    case (.fast, true): dispatch(counted: counted, biasSum: biasSum, soft: soft, CappedExponential<FastExponential>.self)
     }
   }
 
-  private func dispatch<E: VectorExponential>(counted: Counts, soft: Bool, _: E.Type) {
+  private func dispatch<E: VectorExponential>(
+    counted: Counts, biasSum: BiasSum?, soft: Bool, _: E.Type
+  ) {
     switch (soft, options.labelSmoothing > 0) {
-    case (false, false): compute(counted: counted, PlainStatistics<E>.self)
-    case (false, true): compute(counted: counted, SmoothedStatistics<E>.self)
-    case (true, false): compute(counted: counted, SoftStatistics<E>.self)
-    case (true, true): compute(counted: counted, SoftSmoothedStatistics<E>.self)
+    case (false, false): compute(counted: counted, biasSum: biasSum, PlainStatistics<E>.self)
+    case (false, true): compute(counted: counted, biasSum: biasSum, SmoothedStatistics<E>.self)
+    case (true, false): compute(counted: counted, biasSum: biasSum, SoftStatistics<E>.self)
+    case (true, true): compute(counted: counted, biasSum: biasSum, SoftSmoothedStatistics<E>.self)
     }
   }
 
   /// The kernel proper: no checks, no allocation.
-  private func compute<M: StatisticsMode>(counted: Counts, _: M.Type) {
+  private func compute<M: StatisticsMode>(counted: Counts, biasSum biasOut: BiasSum?, _: M.Type) {
     let rows = layout.rows, cols = layout.cols, stride = layout.rowStride
     let x0 = logits.address!.assumingMemoryBound(to: T.self)
     let lossOut = UnsafeMutablePointer(mutating: loss.address!.assumingMemoryBound(to: T.self))
     let gradOut = grad.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
     let lseOut = lse.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
-    let biasOut = bias.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: T.self)) }
     // Constants, not vars: a var captured by the nested functions below would be boxed on the heap.
     let labels: UnsafePointer<Int64>?, y0: UnsafePointer<T>?, yStride: Int
     switch targets {
@@ -228,8 +229,6 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     // The z-loss λ·lse² is reduced like the loss but always over the counted rows (never weighted).
     let zDenominator = reduction == .mean ? Double(counted.rows) : 1
     let zScale = zDenominator == 0 ? 0 : options.gradScale / zDenominator
-
-    if let biasOut { T.zeroRow(biasOut, count: cols) }
 
     // Long rows are split into fixed column blocks (see Parallel.swift): their statistics are
     // computed block by block, on `columnThreads` workers, and merged in block order.
@@ -357,10 +356,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         }
         if !M.soft && a != 0 {
           // The one-hot part, −s(1 − ε)·w at the label (times the cap's derivative there), subtracted in
-          // Double and rounded once more.
+          // Double and rounded once more (from the bias gradient's running sum: in Double).
           let one = a * w * Double(cap == 0 ? 1 : capLabel.derivative)
           if let g { g[label] = T(Double(g[label]) - one) }
-          if let biasOut { biasOut[label] = T(Double(biasOut[label]) - one) }
+          biasOut?.add(-one, at: label)
         }
         if let weights, M.sumsX {
           // The weighted smoothing part, −s·ε·w_j/cols, per class.
@@ -370,7 +369,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
           for j in 0..<cols {
             let part = cw * weights[j] * Double(cap == 0 ? 1 : T.capped(x[j], cap).derivative)
             if let g { g[j] = T(Double(g[j]) - part) }
-            if let biasOut { biasOut[j] = T(Double(biasOut[j]) - part) }
+            biasOut?.add(-part, at: j)
           }
         }
       }

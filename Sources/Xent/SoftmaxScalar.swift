@@ -56,6 +56,10 @@ public protocol SoftmaxScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendabl
   /// The lanes added into 4 Double lanes (Float: lane k + lane k + 4, widened, one rounding in
   /// Double; Double: the vector itself).
   static func _widenedSum(_ v: _Vector) -> SIMD4<Double>
+  /// `p[k] += Double(v[k])` for every lane (the bias gradient's running sum; `p` need not be aligned),
+  /// and, when `errors` is non-nil, `errors[k] +=` the rounding error of that addition (TwoSum; used by
+  /// Double, whose additions are not exact).
+  static func _accumulate(_ v: _Vector, into p: UnsafeMutablePointer<Double>, errors: UnsafeMutablePointer<Double>?)
   /// Number of lanes of `_Vector`.
   static var _lanes: Int { get }
 }
@@ -82,6 +86,11 @@ extension Float: SoftmaxScalar {
   }
   public typealias _Labels = SIMD8<Int32>
   @inline(__always) public static func _widenedSum(_ v: SIMD8<Float>) -> SIMD4<Double> { xentshim_widened_sum_f32x8(v) }
+  @inline(__always) public static func _accumulate(
+    _ v: SIMD8<Float>, into p: UnsafeMutablePointer<Double>, errors: UnsafeMutablePointer<Double>?
+  ) {
+    xentshim_accumulate_f32x8(p, v)  // exact in Double: no error terms
+  }
   @inline(__always) public static func _gather(_ p: UnsafePointer<Float>, stride s: Int) -> SIMD8<Float> {
     xentshim_gather_f32x8(p, s)
   }
@@ -154,6 +163,13 @@ extension Double: SoftmaxScalar {
   }
   public typealias _Labels = SIMD4<Int64>
   @inline(__always) public static func _widenedSum(_ v: SIMD4<Double>) -> SIMD4<Double> { v }
+  @inline(__always) public static func _accumulate(
+    _ v: SIMD4<Double>, into p: UnsafeMutablePointer<Double>, errors: UnsafeMutablePointer<Double>?
+  ) {
+    let (s, err) = twoSum(load(p, 0), v)
+    if let errors { store(load(errors, 0) + err, errors, 0) }
+    store(s, p, 0)
+  }
   @inline(__always) public static func _gather(_ p: UnsafePointer<Double>, stride s: Int) -> SIMD4<Double> {
     xentshim_gather_f64x4(p, s)
   }

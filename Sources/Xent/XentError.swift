@@ -19,6 +19,9 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
   /// A valid request this build does not support (e.g. a soft cap, not implemented yet).
   /// `XENT_ERR_UNSUPPORTED`.
   case unsupported(String)
+  /// A buffer the call needs could not be allocated (only the Float bias gradient's accumulator of more
+  /// than 4096 classes is allocated). `XENT_ERR_OUT_OF_MEMORY`.
+  case outOfMemory(String)
 
   /// The C ABI status code.
   public var status: Int32 {
@@ -29,6 +32,7 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
     case .invalidOption: 4
     case .aliasing: 5
     case .unsupported: 6
+    case .outOfMemory: 7
     }
   }
 
@@ -40,6 +44,7 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
     case .invalidOption(let s): s
     case .aliasing(let s): s
     case .unsupported(let s): s
+    case .outOfMemory(let s): s
     }
   }
 }

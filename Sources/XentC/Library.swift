@@ -45,6 +45,7 @@ public func xent_status_string(_ status: xent_status) -> UnsafePointer<CChar>? {
   case 4: cString("invalid option")
   case 5: cString("an output overlaps an input (other than the documented in-place case)")
   case 6: cString("unsupported by this build")
+  case 7: cString("out of memory (a bias gradient's scratch)")
   default: cString("unknown status")
   }
 }

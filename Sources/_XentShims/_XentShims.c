@@ -1,6 +1,8 @@
-/* The shim's only out-of-line code: a CPU feature query. Vector-taking wrappers are all static
+/* The shim's only out-of-line code: a CPU feature query and one allocation. Vector-taking wrappers are all static
    inline in the header, so they are compiled with the caller's ISA flags (see the header). */
 #include "_XentShims.h"
+
+#include <stdlib.h>
 
 int xentshim_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__)
@@ -20,3 +22,10 @@ int xentshim_cpu_has_avx512(void) {
   return 0;
 #endif
 }
+
+double *xentshim_alloc_doubles(unsigned long n) {
+  if (n > (unsigned long)-1 / sizeof(double)) return NULL;
+  return malloc(n ? n * sizeof(double) : 1);
+}
+
+void xentshim_free(void *p) { free(p); }

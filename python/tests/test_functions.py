@@ -376,7 +376,7 @@ def test_label_dtype_conversion(label_dtype, rng):
 
 
 def test_info():
-    assert xent.__version__ == "1.1.1"
+    assert xent.__version__ == "1.1.2"
     assert xent.library_version().split(".")[0] == "1"
     assert xent.isa() in ("avx512", "avx2", "sse2", "neon")
     assert xent.library_path

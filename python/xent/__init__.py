@@ -152,7 +152,7 @@ import numpy as np
 
 from . import _lib
 from ._lib import (ERR_ALIASING, ERR_INVALID_OPTION, ERR_INVALID_SHAPE, ERR_LABEL_OUT_OF_RANGE,  # noqa: F401
-                   ERR_NULL_POINTER, ERR_UNSUPPORTED, OK)
+                   ERR_NULL_POINTER, ERR_OUT_OF_MEMORY, ERR_UNSUPPORTED, OK)
 
 __version__ = _lib.PACKAGE_VERSION
 library_path = _lib.LIBRARY_PATH

@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 
-PACKAGE_VERSION = "1.1.1"
+PACKAGE_VERSION = "1.1.2"
 PACKAGE_MAJOR = int(PACKAGE_VERSION.split(".")[0])
 
 # Status codes of include/xent.h (never renumbered).
@@ -24,6 +24,7 @@ ERR_LABEL_OUT_OF_RANGE = 3
 ERR_INVALID_OPTION = 4
 ERR_ALIASING = 5
 ERR_UNSUPPORTED = 6
+ERR_OUT_OF_MEMORY = 7  # since 1.1.2
 
 REDUCTION_NONE = 0
 REDUCTION_SUM = 1

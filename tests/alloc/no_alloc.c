@@ -54,6 +54,39 @@ int main(void) {
   check("every function", 1, x, g, t, l, lse, b, lab);
   check("every function", 2, x, g, t, l, lse, b, lab);
 
+  /* The bias gradient's running sum (Double, with error terms for double logits): on the stack up to 4096
+     classes (no allocation, also for double), above it exactly one heap block per call (header). */
+  {
+    xent_options o;
+    xent_options_init(&o);
+    o.num_threads = 1;
+    double *xd = malloc(8 * 4096 * sizeof *xd), *bd = malloc(4096 * sizeof *bd), ld;
+    for (size_t i = 0; i < 8 * 4096; i++) xd[i] = x[i];
+    for (int pass = 0; pass < 2; pass++) {
+      if (pass == 1) counter_arm(1);
+      long before = counter_allocations();
+      for (int k = 0; k < 100; k++) {
+        xent_cross_entropy_ex_f64(xd, 8, 4096, 4096, lab, &o, &ld, NULL, 0, NULL, bd);
+        xent_cross_entropy_ex_f32(x, 8, 4096, 4096, lab, &o, l, NULL, 0, NULL, b);
+      }
+      long stack = counter_allocations() - before;
+      before = counter_allocations();
+      for (int k = 0; k < 100; k++) xent_cross_entropy_ex_f32(x, 8, 4097, 4097, lab, &o, l, NULL, 0, NULL, b);
+      long heap = counter_allocations() - before;
+      counter_arm(0);
+      if (pass == 0) continue;
+      if (stack == 0 && heap == 100) {
+        passed++;
+      } else {
+        failed++;
+        printf("FAIL bias gradient: %ld allocations in 200 calls of 4096 classes (want 0), %ld in 100 of 4097 "
+               "(want 100)\n", stack, heap);
+      }
+    }
+    free(xd);
+    free(bd);
+  }
+
   /* The error path is not the hot path: its message is built as a Swift string, then copied into
      the fixed per-thread buffer. Reported, not asserted. */
   xent_options o;

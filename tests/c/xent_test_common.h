@@ -80,6 +80,7 @@ static const char *xt_status_name(xent_status s)
     case XENT_ERR_INVALID_OPTION: return "XENT_ERR_INVALID_OPTION";
     case XENT_ERR_ALIASING: return "XENT_ERR_ALIASING";
     case XENT_ERR_UNSUPPORTED: return "XENT_ERR_UNSUPPORTED";
+    case XENT_ERR_OUT_OF_MEMORY: return "XENT_ERR_OUT_OF_MEMORY";
     default: return "(unknown status)";
     }
 }
@@ -408,7 +409,7 @@ static void xt_test_signatures(void)
     xt_check(sizeof(xent_status) == 4 && (xent_status)-1 < 0, "xent_status is not a signed 32-bit integer");
     xt_check(XENT_OK == 0 && XENT_ERR_NULL_POINTER == 1 && XENT_ERR_INVALID_SHAPE == 2 &&
                  XENT_ERR_LABEL_OUT_OF_RANGE == 3 && XENT_ERR_INVALID_OPTION == 4 && XENT_ERR_ALIASING == 5 &&
-                 XENT_ERR_UNSUPPORTED == 6,
+                 XENT_ERR_UNSUPPORTED == 6 && XENT_ERR_OUT_OF_MEMORY == 7,
              "status code values differ from the v1 contract");
     xt_check(XENT_REDUCTION_NONE == 0 && XENT_REDUCTION_SUM == 1 && XENT_REDUCTION_MEAN == 2,
              "reduction values differ from the v1 contract");
@@ -431,11 +432,11 @@ static void xt_test_signatures(void)
 
 static void xt_test_info(void)
 {
-    static const xent_status codes[7] = {XENT_OK, XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE,
+    static const xent_status codes[8] = {XENT_OK, XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE,
                                          XENT_ERR_LABEL_OUT_OF_RANGE, XENT_ERR_INVALID_OPTION, XENT_ERR_ALIASING,
-                                         XENT_ERR_UNSUPPORTED};
-    static const xent_status unknown[5] = {7, -1, 100, INT32_MAX, INT32_MIN};
-    const char *strings[7];
+                                         XENT_ERR_UNSUPPORTED, XENT_ERR_OUT_OF_MEMORY};
+    static const xent_status unknown[5] = {8, -1, 100, INT32_MAX, INT32_MIN};
+    const char *strings[8];
     char expect[32];
     const char *isa;
     int i, k;
@@ -443,8 +444,8 @@ static void xt_test_info(void)
     xt_set_case("version");
     xt_check(XENT_VERSION_NUMBER == XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH,
              "XENT_VERSION_NUMBER is not MAJOR*10000+MINOR*100+PATCH");
-    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 1 && XENT_VERSION_PATCH == 1,
-             "header version is not 1.1.1");
+    xt_check(XENT_VERSION_MAJOR == 1 && XENT_VERSION_MINOR == 1 && XENT_VERSION_PATCH == 2,
+             "header version is not 1.1.2");
     xt_check(xent_version_number() == (uint32_t)XENT_VERSION_NUMBER,
              "xent_version_number() = %lu, XENT_VERSION_NUMBER = %lu", (unsigned long)xent_version_number(),
              (unsigned long)XENT_VERSION_NUMBER);
@@ -456,7 +457,7 @@ static void xt_test_info(void)
              XENT_VERSION_STRING, expect);
 
     xt_set_case("xent_status_string");
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 8; i++) {
         strings[i] = xent_status_string(codes[i]);
         if (!xt_check(strings[i] != NULL && strings[i][0] != '\0', "code %d gives NULL or \"\"", (int)codes[i]))
             strings[i] = "";
@@ -464,8 +465,8 @@ static void xt_test_info(void)
             xt_check(strcmp(strings[i], "unknown status") != 0, "code %d gives \"unknown status\"",
                      (int)codes[i]);
     }
-    for (i = 0; i < 7; i++)
-        for (k = i + 1; k < 7; k++)
+    for (i = 0; i < 8; i++)
+        for (k = i + 1; k < 8; k++)
             xt_check(strcmp(strings[i], strings[k]) != 0, "codes %d and %d share the string \"%s\"", i, k,
                      strings[i]);
     for (i = 0; i < 5; i++) {

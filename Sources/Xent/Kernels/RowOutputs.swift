@@ -3,7 +3,7 @@
 
 extension SoftmaxScalar {
   /// Writes `g = f·exp(x − ref) − (a·y + c)` (soft) or `g = f·exp(x − ref) − c` (hard) to `grad`
-  /// (if non-nil) and adds it to `bias` (if non-nil). `grad` may be `x` (in place: each vector is read
+  /// (if non-nil) and adds it to the running sum `bias` (if non-nil). `grad` may be `x` (in place: each vector is read
   /// before it is overwritten).
   ///
   /// Evaluation order: exp(x − ref) is one SLEEF call (≤ 1 ulp); the product with f (= scale·Σt / Σexp,
@@ -12,7 +12,7 @@ extension SoftmaxScalar {
   static func gradientRow<M: StatisticsMode>(
     _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, ref: Self,
     f: Self, a: Self, c: Self,
-    grad: UnsafeMutablePointer<Self>?, bias: UnsafeMutablePointer<Self>?, cap: Self = 0, _: M.Type
+    grad: UnsafeMutablePointer<Self>?, bias: BiasSum?, cap: Self = 0, _: M.Type
   ) {
     let w = _lanes
     let r = _Vector(repeating: ref), fv = _Vector(repeating: f)
@@ -43,31 +43,32 @@ extension SoftmaxScalar {
         store(g1, grad, i + w)
       }
       if let bias {
-        store(load(UnsafePointer(bias), i) + g0, bias, i)
-        store(load(UnsafePointer(bias), i + w) + g1, bias, i + w)
+        bias.add(g0, at: i, Self.self)
+        bias.add(g1, at: i + w, Self.self)
       }
       i += 2 * w
     }
     while i + w <= n {
       let g = value(load(x, i), M.soft ? load(y!, i) : cv)
       if let grad { store(g, grad, i) }
-      if let bias { store(load(UnsafePointer(bias), i) + g, bias, i) }
+      if let bias { bias.add(g, at: i, Self.self) }
       i += w
     }
     if i < n {
       let k = n - i
       let g = value(loadPartial(x, i, count: k, padding: 0), M.soft ? loadPartial(y!, i, count: k, padding: 0) : cv)
       if let grad { storePartial(g, grad, i, count: k) }
-      if let bias { storePartial(loadPartial(UnsafePointer(bias), i, count: k, padding: 0) + g, bias, i, count: k) }
+      if let bias { bias.add(g, at: i, count: k, Self.self) }
     }
   }
 
   /// Turns the stored `e = exp(x − ref)` of a row into the gradient, in place:
-  /// `g = f·e − (a·y + c)` (soft) or `g = f·e − c` (hard), and adds it to `bias` (if non-nil).
+  /// `g = f·e − (a·y + c)` (soft) or `g = f·e − c` (hard), and adds it to the running sum `bias` (if
+  /// non-nil).
   @inline(__always)
   static func gradientFromExp<M: StatisticsMode>(
     _ g: UnsafeMutablePointer<Self>, _ y: UnsafePointer<Self>?, count n: Int, f: Self, a: Self, c: Self,
-    bias: UnsafeMutablePointer<Self>?, _: M.Type
+    bias: BiasSum?, _: M.Type
   ) {
     let w = _lanes
     let fv = _Vector(repeating: f), av = _Vector(repeating: a), cv = _Vector(repeating: c)
@@ -80,7 +81,7 @@ extension SoftmaxScalar {
       while i + w <= n {
         let v = value(load(e0, i), M.soft ? load(y!, i) : cv)
         store(v, g, i)
-        store(load(UnsafePointer(bias), i) + v, bias, i)
+        bias.add(v, at: i, Self.self)
         i += w
       }
     } else {
@@ -105,7 +106,7 @@ extension SoftmaxScalar {
       let k = n - i
       let v = value(loadPartial(e0, i, count: k, padding: 0), M.soft ? loadPartial(y!, i, count: k, padding: 0) : cv)
       storePartial(v, g, i, count: k)
-      if let bias { storePartial(loadPartial(UnsafePointer(bias), i, count: k, padding: 0) + v, bias, i, count: k) }
+      if let bias { bias.add(v, at: i, count: k, Self.self) }
     }
   }
 

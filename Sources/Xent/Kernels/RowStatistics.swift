@@ -247,9 +247,8 @@ extension SoftmaxScalar {
       let b = blockSums(x + start, M.soft ? y! + start : nil, len, ref: st.ref, store: store.map { $0 + start }, cap: cap, M.self)
       next?.fetch(start, len)
       let e = _widenedSum(b.exp)
-      let t = sumE + e
-      let tail = t - sumE
-      errE += (sumE - (t - tail)) + (e - tail)
+      let (t, err) = twoSum(sumE, e)
+      errE += err
       sumE = t
       if M.sumsX { sumX += _widenedSum(b.x) }
       if M.soft {
@@ -261,9 +260,8 @@ extension SoftmaxScalar {
     // The 4 lanes, again with TwoSum, and every collected error.
     var total = 0.0, error = 0.0
     for k in 0..<4 {
-      let t = total + sumE[k]
-      let tail = t - total
-      error += (total - (t - tail)) + (sumE[k] - tail) + errE[k]
+      let (t, err) = twoSum(total, sumE[k])
+      error += err + errE[k]
       total = t
     }
     st.sumExp = total + error

@@ -32,12 +32,12 @@ struct RowGroup<T: SoftmaxScalar> {
 
 extension SoftmaxScalar {
   /// The `lanes` rows starting at `x` (row stride `stride`): their statistics, and their gradient rows and
-  /// bias contribution when asked (which need no log). The loss and lse follow in `rowGroupLoss`.
+  /// bias contribution (added to the running sum `bias`) when asked (which need no log). The loss and lse follow in `rowGroupLoss`.
   @inline(__always)
   static func rowGroupPass<E: VectorExponential>(
     _ x: UnsafePointer<Self>, stride: Int, cols: Int, labels: UnsafePointer<Int64>, ignore: Int64,
     smoothing: Bool, scale: Self, a: Self, c: Self,
-    grad: UnsafeMutablePointer<Self>?, gradStride: Int, bias: UnsafeMutablePointer<Self>?,
+    grad: UnsafeMutablePointer<Self>?, gradStride: Int, bias: BiasSum?,
     scratch: UnsafeMutablePointer<_Vector>, _: E.Type
   ) -> RowGroup<Self> {
     let zero = _Vector(repeating: 0)
@@ -78,9 +78,8 @@ extension SoftmaxScalar {
     // terms erred by up to 3.6 ulps of ŷ in the gradient (measured at 18 and 21 classes).
     var s1 = zero
     @inline(__always) func add(_ e: _Vector, to s: inout _Vector) {
-      let t = s + e
-      let tail = t - s
-      sErr += (s - (t - tail)) + (e - tail)
+      let (t, err) = twoSum(s, e)
+      sErr += err
       s = t
     }
     j = 0
@@ -100,7 +99,7 @@ extension SoftmaxScalar {
       for j in 0..<cols {
         let g = _weighted(live, scratch[j] * f - cv - _onehot(classes, j, a))
         scratch[j] = g
-        if let bias { bias[j] += g.sum() }
+        if let bias { bias.add(_widenedSum(g).sum(), at: j) }  // the group's rows, summed in Double
       }
       if let grad { _storeColumns(scratch, grad, stride: gradStride, count: cols) }
     }

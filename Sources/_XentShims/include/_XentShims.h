@@ -62,6 +62,25 @@ static inline xentshim_f64x4 xentshim_widened_sum_f32x8(xentshim_f32x8 v) {
   return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), xentshim_f64x4) +
          __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), xentshim_f64x4);
 }
+/* p[k] += v[k] for the 8 lanes, each widened to double first (the Float bias gradient's accumulator:
+   no rounding in float). p need not be aligned. */
+static inline void xentshim_accumulate_f32x8(double *p, xentshim_f32x8 v) {
+#if defined(__AVX512F__)
+  typedef double f64x8 __attribute__((__vector_size__(64)));
+  f64x8 acc;  /* one vcvtps2pd zmm, one 512-bit load, add and store */
+  __builtin_memcpy(&acc, p, sizeof acc);
+  acc += __builtin_convertvector(v, f64x8);
+  __builtin_memcpy(p, &acc, sizeof acc);
+  return;
+#endif
+  xentshim_f64x4 lo, hi;
+  __builtin_memcpy(&lo, p, sizeof lo);
+  __builtin_memcpy(&hi, p + 4, sizeof hi);
+  lo += __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), xentshim_f64x4);
+  hi += __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), xentshim_f64x4);
+  __builtin_memcpy(p, &lo, sizeof lo);
+  __builtin_memcpy(p + 4, &hi, sizeof hi);
+}
 /* t·d lane-wise, but exactly 0 where t == 0 (so 0·(−inf) is 0, not NaN). */
 static inline xentshim_f32x8 xentshim_weighted_f32x8(xentshim_f32x8 t, xentshim_f32x8 d) {
   return (xentshim_f32x8)((xentshim_i32x8)(t * d) & (xentshim_i32x8)(t != 0));
@@ -560,6 +579,10 @@ static inline long xentshim_next_index(long *counter) {
 int xentshim_cpu_has_avx2_fma(void);
 /* 1 when this CPU can run the AVX-512 (x86-64-v4) build: AVX-512 F, CD, BW, DQ and VL, 0 otherwise. */
 int xentshim_cpu_has_avx512(void);
+/* n doubles from malloc (NULL when n * 8 overflows or malloc fails), and their release: the Float bias
+   gradient's accumulator above the stack limit (once per call, never per row). */
+double *xentshim_alloc_doubles(unsigned long n);
+void xentshim_free(void *p);
 
 #if defined(__clang__)
 #pragma clang diagnostic pop

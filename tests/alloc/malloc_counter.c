@@ -1,4 +1,5 @@
-/* Counts malloc/realloc/posix_memalign/aligned_alloc calls (calloc is left alone: dlsym needs it) between counter_arm(1) and counter_arm(0).
+/* Counts malloc/realloc/posix_memalign/aligned_alloc calls (calloc is left alone: dlsym needs it) between counter_arm(1) and counter_arm(0);
+   counter_fail_next(n) makes the next n malloc calls fail (return NULL).
    Loaded with LD_PRELOAD by run.sh (the library is linked normally). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -6,14 +7,20 @@
 
 static long allocations = 0;
 static int armed = 0;
+static int failures = 0; /* the next `failures` malloc calls return NULL (out-of-memory paths) */
 
 void counter_arm(int on) { armed = on; }
 long counter_allocations(void) { return allocations; }
+void counter_fail_next(int n) { failures = n; }
 
 void *malloc(size_t n) {
   static void *(*real)(size_t);
   if (!real) real = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
   if (armed) allocations++;
+  if (failures > 0) {
+    failures--;
+    return NULL;
+  }
   return real(n);
 }
 void *realloc(void *p, size_t n) {

@@ -2,13 +2,17 @@
    function on one thread — row kernel, rows-in-lanes kernel (<= 16 classes), long rows split into
    column blocks, soft targets, the softmax family — must not allocate at all. With two threads the
    count is reported (libdispatch's concurrentPerform allocates a few small blocks per call).
+   The bias gradient's scratch: none up to 4096 classes, exactly one block per call above; when that block
+   cannot be had (the counter makes malloc fail), XENT_ERR_OUT_OF_MEMORY and nothing written.
    Prints "N passed, N failed". */
 #include <xent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void counter_arm(int on);
 long counter_allocations(void);
+void counter_fail_next(int n);
 
 static int passed = 0, failed = 0;
 
@@ -85,6 +89,39 @@ int main(void) {
     }
     free(xd);
     free(bd);
+  }
+
+  /* Out of memory: when the bias gradient's heap block cannot be had, the call returns XENT_ERR_OUT_OF_MEMORY
+     with a message and writes nothing (loss, gradient, lse and bias keep their canary bytes). */
+  {
+    xent_options o;
+    xent_options_init(&o);
+    o.num_threads = 1;
+    size_t rows = 3, cols = 5000;
+    float *grad = malloc(rows * cols * sizeof *grad), lossv[3], lsev[3], *bias = malloc(cols * sizeof *bias);
+    memset(grad, 0x5A, rows * cols * sizeof *grad), memset(lossv, 0x5A, sizeof lossv);
+    memset(lsev, 0x5A, sizeof lsev), memset(bias, 0x5A, cols * sizeof *bias);
+    int untouched = 1;
+    counter_fail_next(1);
+    xent_status st = xent_cross_entropy_ex_f32(x, rows, cols, cols, lab, &o, lossv, grad, cols, lsev, bias);
+    counter_fail_next(0);
+    const unsigned char *bytes[4] = {(const unsigned char *)grad, (const unsigned char *)lossv,
+                                     (const unsigned char *)lsev, (const unsigned char *)bias};
+    size_t sizes[4] = {rows * cols * sizeof *grad, sizeof lossv, sizeof lsev, cols * sizeof *bias};
+    for (int k = 0; k < 4; k++)
+      for (size_t i = 0; i < sizes[k]; i++) untouched &= bytes[k][i] == 0x5A;
+    const char *msg = xent_last_error_message();
+    if (st == XENT_ERR_OUT_OF_MEMORY && untouched && strstr(msg, "bias gradient") != NULL) {
+      passed++;
+    } else {
+      failed++;
+      printf("FAIL out of memory: status %d (want %d), outputs %s, message \"%s\"\n", st, XENT_ERR_OUT_OF_MEMORY,
+             untouched ? "untouched" : "WRITTEN", msg);
+    }
+    /* The same call with memory succeeds. */
+    st = xent_cross_entropy_ex_f32(x, rows, cols, cols, lab, &o, lossv, grad, cols, lsev, bias);
+    if (st == XENT_OK) { passed++; } else { failed++; printf("FAIL after out of memory: status %d\n", st); }
+    free(grad), free(bias);
   }
 
   /* The error path is not the hot path: its message is built as a Swift string, then copied into

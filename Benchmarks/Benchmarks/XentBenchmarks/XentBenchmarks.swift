@@ -1,5 +1,5 @@
 // The package-benchmark suite of Xent: the shapes, loss+grad and loss only, Float and Double,
-// 1 and 2 threads, plus the naive scalar Swift yardstick on a few rows.
+// 1 and 2 threads, the bias gradient on three shapes, plus the naive scalar Swift yardstick on a few rows.
 //
 //   swift package --package-path Benchmarks benchmark                     (all; ~10 minutes)
 //   swift package --package-path Benchmarks benchmark --filter '.*4096x32000.*'
@@ -43,6 +43,8 @@ final class Workload<T: SoftmaxScalar & NaiveScalar>: @unchecked Sendable {
 enum Job: String, CaseIterable {
   case lossGrad = "loss+grad"
   case loss = "loss"
+  /// The loss and the bias gradient (eq. 8), no gradient matrix: rows summed in Double on one thread.
+  case bias = "loss+bias"
 }
 
 let shapes: [(rows: Int, cols: Int)] = [(4096, 32000), (512, 128_256), (8192, 1000), (65536, 10), (1, 128_256)]
@@ -70,6 +72,7 @@ func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: In
   Benchmark(name, configuration: configuration(elements: rows * cols)) { benchmark in
     // Take the arrays out of the box for the measurement (O(1) swaps, no copy-on-write copy).
     var x: [T] = [], labels: [Int64] = [], grad: [T] = []
+    var loss = [T](repeating: 0, count: 1), bias = [T](repeating: 0, count: job == .bias ? cols : 0)
     swap(&x, &work.logits)
     swap(&labels, &work.labels)
     swap(&grad, &work.grad)
@@ -86,9 +89,14 @@ func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: In
         var g = grad.mutableSpan
         blackHole(try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options,
                                     gradient: &g))
+      case .bias:
+        var l = loss.mutableSpan, b = bias.mutableSpan, none = MutableSpan<T>(), none2 = MutableSpan<T>()
+        try! crossEntropy(logits: x.span, layout: layout, labels: labels.span, options: options, loss: &l,
+                          gradient: &none, logSumExp: &none2, biasGradient: &b)
       }
     }
     blackHole(grad.first)
+    blackHole(bias.first)
   } setup: {
     work.allocate(gradient: job == .lossGrad)
   } teardown: {
@@ -113,12 +121,17 @@ func registerNaive<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: I
 
 let benchmarks: @Sendable () -> Void = {
   for (rows, cols) in shapes {
-    for job in Job.allCases {
+    for job in [Job.lossGrad, .loss] {
       for threads in [1, 2] {
         registerXent(Float.self, rows: rows, cols: cols, threads: threads, job: job)
         registerXent(Double.self, rows: rows, cols: cols, threads: threads, job: job)
       }
     }
+  }
+  // The bias gradient (one thread whatever the option): stack scratch (1000, 10 classes) and heap (32000).
+  for (rows, cols) in [(8192, 1000), (65536, 10), (4096, 32000)] {
+    registerXent(Float.self, rows: rows, cols: cols, threads: 1, job: .bias)
+    registerXent(Double.self, rows: rows, cols: cols, threads: 1, job: .bias)
   }
   // Yardstick: ~1-4 M elements per call, same class counts as above.
   registerNaive(Float.self, rows: 64, cols: 32000)

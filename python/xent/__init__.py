@@ -77,7 +77,9 @@ Return values
   written there and ``out`` itself is returned (shape ``(rows,)``, or ``()``/``(1,)`` for a scalar loss).
 * ``grad`` has the logits' shape: a new C-contiguous array, ``grad_out`` (which implies ``grad=True``), or
   ``logits`` itself for ``grad="inplace"``. ``lse`` has shape ``(rows,)`` (a scalar for 1-D logits).
-  ``bias_grad`` has shape ``(cols,)``: the sum of the gradient rows.
+  ``bias_grad`` has shape ``(cols,)``: the sum of the gradient rows, formed in double and rounded once (above
+  4096 classes the library allocates that sum once per call; if it cannot, :class:`XentError`
+  ``ERR_OUT_OF_MEMORY``).
 * ``logsumexp`` returns ``(rows,)`` (a scalar for 1-D input, or ``out``); ``softmax``/``log_softmax`` return
   an array of ``x``'s shape (or ``out``).
 

@@ -8,7 +8,8 @@ internal import _XentShims
 /// Class counts up to which the accumulator's scratch lives on the stack (32 KiB); above it, one heap
 /// block per call.
 let biasStackLimit = 4096
-/// … and up to which a 1 KiB stack buffer does (no 32 KiB zeroing for small class counts).
+/// … and up to which a 1 KiB stack buffer does: no 32 KiB zeroing for small class counts (a 64×10 call
+/// with bias 1.68 → 1.36 µs, 16×100 bias only 3.43 → 3.08 µs, best of 5000, one run).
 let smallBiasStackLimit = 128
 
 /// The running sum over rows of the bias gradient, one entry per class: `sum` in Double and, for Double

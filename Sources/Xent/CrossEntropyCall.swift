@@ -356,7 +356,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
         }
         if !M.soft && a != 0 {
           // The one-hot part, −s(1 − ε)·w at the label (times the cap's derivative there), subtracted in
-          // Double and rounded once more (from the bias gradient's running sum: in Double).
+          // Double and rounded once more in the gradient (the bias gradient's running sum stays Double).
           let one = a * w * Double(cap == 0 ? 1 : capLabel.derivative)
           if let g { g[label] = T(Double(g[label]) - one) }
           biasOut?.add(-one, at: label)

@@ -19,8 +19,8 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
   /// A valid request this build does not support (e.g. a soft cap, not implemented yet).
   /// `XENT_ERR_UNSUPPORTED`.
   case unsupported(String)
-  /// A buffer the call needs could not be allocated (only the Float bias gradient's accumulator of more
-  /// than 4096 classes is allocated). `XENT_ERR_OUT_OF_MEMORY`.
+  /// A buffer the call needs could not be allocated (the bias gradient's scratch over more than 4096
+  /// classes is the only allocation a call makes). `XENT_ERR_OUT_OF_MEMORY`.
   case outOfMemory(String)
 
   /// The C ABI status code.

@@ -1,5 +1,5 @@
-/* The shim's only out-of-line code: a CPU feature query and one allocation. Vector-taking wrappers are all static
-   inline in the header, so they are compiled with the caller's ISA flags (see the header). */
+/* The shim's only out-of-line code: a CPU feature query and one allocation. Vector-taking wrappers are all
+   static inline in the header, so they are compiled with the caller's ISA flags (see the header). */
 #include "_XentShims.h"
 
 #include <stdlib.h>

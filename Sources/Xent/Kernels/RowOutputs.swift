@@ -3,8 +3,8 @@
 
 extension SoftmaxScalar {
   /// Writes `g = f·exp(x − ref) − (a·y + c)` (soft) or `g = f·exp(x − ref) − c` (hard) to `grad`
-  /// (if non-nil) and adds it to the running sum `bias` (if non-nil). `grad` may be `x` (in place: each vector is read
-  /// before it is overwritten).
+  /// (if non-nil) and adds it to the running sum `bias` (if non-nil). `grad` may be `x` (in place: each
+  /// vector is read before it is overwritten).
   ///
   /// Evaluation order: exp(x − ref) is one SLEEF call (≤ 1 ulp); the product with f (= scale·Σt / Σexp,
   /// formed in Double and rounded once) and the subtraction round once each.

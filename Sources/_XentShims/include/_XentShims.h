@@ -71,8 +71,7 @@ static inline void xentshim_accumulate_f32x8(double *p, xentshim_f32x8 v) {
   __builtin_memcpy(&acc, p, sizeof acc);
   acc += __builtin_convertvector(v, f64x8);
   __builtin_memcpy(p, &acc, sizeof acc);
-  return;
-#endif
+#else
   xentshim_f64x4 lo, hi;
   __builtin_memcpy(&lo, p, sizeof lo);
   __builtin_memcpy(&hi, p + 4, sizeof hi);
@@ -80,6 +79,7 @@ static inline void xentshim_accumulate_f32x8(double *p, xentshim_f32x8 v) {
   hi += __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), xentshim_f64x4);
   __builtin_memcpy(p, &lo, sizeof lo);
   __builtin_memcpy(p + 4, &hi, sizeof hi);
+#endif
 }
 /* t·d lane-wise, but exactly 0 where t == 0 (so 0·(−inf) is 0, not NaN). */
 static inline xentshim_f32x8 xentshim_weighted_f32x8(xentshim_f32x8 t, xentshim_f32x8 d) {
@@ -579,8 +579,8 @@ static inline long xentshim_next_index(long *counter) {
 int xentshim_cpu_has_avx2_fma(void);
 /* 1 when this CPU can run the AVX-512 (x86-64-v4) build: AVX-512 F, CD, BW, DQ and VL, 0 otherwise. */
 int xentshim_cpu_has_avx512(void);
-/* n doubles from malloc (NULL when n * 8 overflows or malloc fails), and their release: the Float bias
-   gradient's accumulator above the stack limit (once per call, never per row). */
+/* n doubles from malloc (NULL when n * 8 overflows or malloc fails), and their release: the bias gradient's
+   scratch above the stack limit (once per call, never per row). */
 double *xentshim_alloc_doubles(unsigned long n);
 void xentshim_free(void *p);
 

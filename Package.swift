@@ -17,6 +17,7 @@ let package = Package(
     // MARK: C ABI (include/xent.h) -> libxent.so
     .library(name: "xent", type: .dynamic, targets: ["XentC"]),
   ],
+  dependencies: [.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0")],
   targets: [
     // MARK: SLEEF shim (internal): static inline forwarders, SLEEF's header never leaks.
     .target(

@@ -27,9 +27,10 @@
  *                               the documented in-place cases;
  *   XENT_ERR_LABEL_OUT_OF_RANGE a label outside [0, cols) that is not opts->ignore_index.
  * After these checks one case may still fail, also before anything is written:
- *   XENT_ERR_OUT_OF_MEMORY      the scratch of a bias gradient over more than 4096 classes (the only memory any
- *                               function allocates: one block of cols doubles per call, see bias_grad) could
- *                               not be allocated (1.1.2).
+ *   XENT_ERR_OUT_OF_MEMORY      a call allocates at most one block: the bias gradient's scratch above 4096
+ *                               classes (cols doubles, see bias_grad), or the bfloat16 call's float32 tile
+ *                               scratch (<= 4 MiB) when no float32 gradient is given; failure of either is
+ *                               XENT_ERR_OUT_OF_MEMORY before anything is written (1.1.2).
  *
  * rows == 0 is valid: no input element is read; a SUM or MEAN loss receives 0 (NONE writes nothing) and
  * bias_grad, when given, receives cols zeros.
@@ -48,7 +49,8 @@
  * 2^60 elements (1.1.0; 1.0 overflowed once span times class count exceeded the type's maximum). The public
  * xent_stats.sum_x is that sum unscaled and may be -inf for such rows.
  *
- * Error bounds quoted below are measured by Tests/XentTests (and tests/c) against extended-precision references.
+ * Error bounds quoted below are the ones Tests/XentTests asserts against a Float80 reference; docs/numerics.md is
+ * their one full statement (which test measures each, the special values). s = |grad_scale| / denominator.
  *
  * Exponential: SLEEF's 1-ulp vector exp by default; XENT_EXP=fast in the environment (read once per process)
  * selects an inline polynomial exp, checked to be within 1 ulp of the true exp over every float in [-104, 89]
@@ -97,7 +99,7 @@ typedef int32_t xent_status;
 #define XENT_ERR_INVALID_OPTION     4 /* unknown reduction, smoothing outside [0,1], struct_size too small, ... */
 #define XENT_ERR_ALIASING           5 /* an output overlaps an input other than the documented in-place case */
 #define XENT_ERR_UNSUPPORTED        6 /* the request is valid but not supported by this build */
-#define XENT_ERR_OUT_OF_MEMORY      7 /* a bias gradient's scratch could not be allocated (since 1.1.2) */
+#define XENT_ERR_OUT_OF_MEMORY      7 /* a call's one scratch block could not be allocated (since 1.1.2) */
 
 /* ---- Options ------------------------------------------------------------------------------------------------ */
 
@@ -229,10 +231,8 @@ XENT_API const char *xent_isa_name(void);
  * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_INVALID_OPTION, XENT_ERR_ALIASING,
  * XENT_ERR_LABEL_OUT_OF_RANGE (see the top of this file); nothing is written on error.
  *
- * Error bound: f32: loss relative error <= 2e-7 (per row; <= 1e-7 for the reduced loss), gradient absolute
- * error <= 2.5e-7*|grad_scale|/denominator per element (2.07e-7 the largest seen over 150 random shapes), lse
- * absolute error <= 2e-7*max(1, |lse|); measured by
- * Tests/XentTests.
+ * Error bound: f32: loss relative error <= 2e-7 (per row: relative to max(1, |loss_i|)), lse absolute error
+ * <= 2e-7*max(1, |lse|), gradient absolute error <= 2e-7*s per element; see docs/numerics.md.
  *
  * Special values: an all -inf row has lse = -inf, loss +inf and gradient -s*t (softmax taken as 0); a label
  * whose logit is -inf (others finite) gives loss +inf and a finite gradient; a NaN or +inf logit makes that
@@ -246,8 +246,8 @@ XENT_API xent_status xent_cross_entropy_f32(const float *logits, size_t rows, si
 
 /*
  * As xent_cross_entropy_f32, for double.
- * Error bound: f64: loss, lse relative error <= 1e-14, gradient absolute error <= 1e-14*|grad_scale|/denominator;
- * measured by Tests/XentTests.
+ * Error bound: f64: loss relative error <= 1e-14 (per row: relative to max(1, |loss_i|)), lse absolute error
+ * <= 1e-15*max(1, |lse|), gradient absolute error <= 1e-15*s per element; see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -267,13 +267,11 @@ XENT_API xent_status xent_cross_entropy_f64(const double *logits, size_t rows, s
  *              It may be requested with grad == NULL; then the rows x cols gradient is never materialized.
  *              Its extent must not overlap any input or other output. The rows are summed in double and
  *              rounded once (for double logits with the rounding error of every addition kept and added back),
- *              so the error does not grow with the row count beyond the rows' own gradient errors (1.1.2; up to
- *              1.1.1 the sum was formed in the element type, row after row: 1.4e-5 off at 992 float rows). The
+ *              so the error does not grow with the row count beyond the rows' own gradient errors (1.1.2). The
  *              running sum lives on the stack up to 4096 classes (32 KiB); above that, each call with bias_grad
  *              allocates one block of cols doubles (XENT_ERR_OUT_OF_MEMORY if it cannot).
  *
- * Error bound: as xent_cross_entropy_f32; bias_grad_j absolute error <= 2e-7*|grad_scale|*rows/denominator
- * (measured: <= 2.8e-8*|grad_scale|*rows/denominator, up to 4096 rows with every label the same class).
+ * Error bound: as xent_cross_entropy_f32; bias_grad_j absolute error <= 2e-7*s*rows; see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -283,8 +281,8 @@ XENT_API xent_status xent_cross_entropy_ex_f32(const float *logits, size_t rows,
                                                float *bias_grad);
 
 /*
- * As xent_cross_entropy_ex_f32, for double (error bounds as xent_cross_entropy_f64; bias_grad_j absolute error
- * <= 1e-14*|grad_scale|*rows/denominator, measured <= 1.1e-16*|grad_scale|*rows/denominator).
+ * As xent_cross_entropy_ex_f32, for double.
+ * Error bound: as xent_cross_entropy_f64; bias_grad_j absolute error <= 1e-14*s*rows; see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -315,8 +313,8 @@ XENT_API xent_status xent_cross_entropy_ex_f64(const double *logits, size_t rows
  * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_INVALID_OPTION, XENT_ERR_ALIASING; nothing is
  * written on error.
  *
- * Error bound: f32: loss relative error <= 2e-7 (relative to sum_j |t_j (lse - x_j)|), gradient absolute error
- * <= 2.5e-7*|grad_scale|*max(1, sum_j |t_j|)/denominator; measured by Tests/XentTests.
+ * Error bound: f32: loss relative error <= 2e-7 (relative to max(1, sum_j |t_j (lse - x_j)|)), lse as
+ * xent_cross_entropy_f32, gradient absolute error <= 2e-7*s*max(1, sum_j |t_j|); see docs/numerics.md.
  *
  * Special values: as xent_cross_entropy_f32; a -inf logit with a nonzero target gives loss +inf.
  *
@@ -328,7 +326,9 @@ XENT_API xent_status xent_soft_cross_entropy_f32(const float *logits, size_t row
                                                  float *loss, float *grad, float *lse);
 
 /*
- * As xent_soft_cross_entropy_f32, for double (f64: <= 1e-14 relative; measured by Tests/XentTests).
+ * As xent_soft_cross_entropy_f32, for double.
+ * Error bound: f64: loss relative error <= 1e-14 (relative to max(1, sum_j |t_j (lse - x_j)|)), lse as
+ * xent_cross_entropy_f64, gradient absolute error <= 1e-15*s*max(1, sum_j |t_j|); see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -373,7 +373,7 @@ XENT_API xent_status xent_soft_cross_entropy_ex_f64(const double *logits, size_t
  * Row-wise log-sum-exp: out[i] = log(sum_j exp(x_ij)), computed as m + log(sum_j exp(x_ij - m)), m = max_j x_ij.
  *
  * Shapes: x rows x cols (row_stride >= cols); out rows values. Required: x, out. out must not overlap x.
- * Error bound: f32: relative error <= 2e-7 (absolute 2e-7 near 0); measured by Tests/XentTests.
+ * Error bound: f32: absolute error <= 2e-7*max(1, |out_i|); see docs/numerics.md.
  * Special values: an all -inf row gives -inf; a NaN or +inf element gives NaN for that row.
  *
  * Since 1.0.0.
@@ -381,7 +381,8 @@ XENT_API xent_status xent_soft_cross_entropy_ex_f64(const double *logits, size_t
 XENT_API xent_status xent_logsumexp_f32(const float *x, size_t rows, size_t cols, size_t row_stride, float *out);
 
 /*
- * As xent_logsumexp_f32, for double (f64: <= 1e-14 relative).
+ * As xent_logsumexp_f32, for double.
+ * Error bound: f64: absolute error <= 1e-15*max(1, |out_i|); see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -393,8 +394,8 @@ XENT_API xent_status xent_logsumexp_f64(const double *x, size_t rows, size_t col
  *
  * Shapes: x rows x cols (row_stride >= cols); out rows x cols (out_stride >= cols). Required: x, out.
  * Aliasing: out may be exactly x with out_stride == row_stride (in place); no other overlap.
- * Error bound: f32: absolute error <= 2e-7 per element; relative error <= 4*(1 + |log p|) ulp for normal
- * results (rounding x - max costs |log p|/2 ulp in any float32 softmax); measured by Tests/XentTests.
+ * Error bound: f32: absolute error <= 4*(1 + |log p|) ulp(p) + 4*FLT_MIN per element p (rounding x - max costs
+ * |log p|/2 ulp in any floating-point softmax); see docs/numerics.md.
  * Special values: -inf gives 0; an all -inf row gives all 0; a NaN or +inf element gives a NaN row.
  *
  * Since 1.0.0.
@@ -403,7 +404,8 @@ XENT_API xent_status xent_softmax_f32(const float *x, size_t rows, size_t cols, 
                                       float *out, size_t out_stride);
 
 /*
- * As xent_softmax_f32, for double (f64: <= 1e-14).
+ * As xent_softmax_f32, for double.
+ * Error bound: f64: absolute error <= 4*(1 + |log p|) ulp(p) + 4*DBL_MIN per element p; see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -414,7 +416,7 @@ XENT_API xent_status xent_softmax_f64(const double *x, size_t rows, size_t cols,
  * Row-wise log-softmax: out_ij = x_ij - lse_i, evaluated in the order (x_ij - m) - log(sum_j exp(x_ij - m)).
  *
  * Shapes, aliasing and in-place use as xent_softmax_f32.
- * Error bound: f32: absolute error <= 2e-7 * max(1, |out_ij|); measured by Tests/XentTests.
+ * Error bound: f32: absolute error <= 2e-7*(1 + |out_ij|); see docs/numerics.md.
  * Special values: -inf gives -inf; an all -inf row gives all -inf; a NaN or +inf element gives a NaN row.
  *
  * Since 1.0.0.
@@ -423,7 +425,8 @@ XENT_API xent_status xent_log_softmax_f32(const float *x, size_t rows, size_t co
                                           float *out, size_t out_stride);
 
 /*
- * As xent_log_softmax_f32, for double (f64: <= 1e-14).
+ * As xent_log_softmax_f32, for double.
+ * Error bound: f64: absolute error <= 1e-15*(1 + |out_ij|); see docs/numerics.md.
  *
  * Since 1.0.0.
  */
@@ -467,7 +470,7 @@ typedef struct xent_stats {
  * are XENT_ERR_UNSUPPORTED here). stats may not overlap the inputs.
  * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_LABEL_OUT_OF_RANGE, XENT_ERR_INVALID_OPTION,
  * XENT_ERR_ALIASING; nothing is written on error.
- * Error bound: sum_exp relative error <= 2e-7 (f32 logits) / 1e-15 (f64) per shard.
+ * Error bound: sum_exp relative error <= 4e-7 (f32 logits) / 1e-15 (f64) per shard; see docs/numerics.md.
  *
  * Since 1.1.0.
  */
@@ -496,7 +499,8 @@ XENT_API xent_status xent_merge_stats(const xent_stats *a, const xent_stats *b, 
  * xent_cross_entropy_f32 does (MEAN over the rows not ignored). Every row's count must equal total_cols and every
  * row not ignored must have label_seen == 1 (else XENT_ERR_INVALID_SHAPE, naming the row). loss: rows values for
  * NONE, one otherwise (required); lse: NULL or rows values. Special values as xent_cross_entropy_f32.
- * Error bound: as xent_cross_entropy_f32 (f32) / _f64.
+ * Error bound: as xent_cross_entropy_f32 (f32) / _f64, plus the difference from the unsharded call: loss and lse
+ * <= 2e-7*max(1, |value|) (f32) / loss 1e-14*max(1, |loss_i|) (f64); see docs/numerics.md.
  *
  * Since 1.1.0.
  */
@@ -513,7 +517,8 @@ XENT_API xent_status xent_finalize_stats_f64(const xent_stats *stats, size_t row
  * denominator as in xent_cross_entropy_f32 (MEAN: the rows not ignored); ignored rows get zeros.
  * Shapes as xent_partial_stats_f32; grad rows x cols with grad_stride >= cols. grad may be exactly logits with
  * grad_stride == row_stride (in place); no other overlap. stats must be merged over all total_cols columns.
- * Error bound: as xent_cross_entropy_f32 (f32) / _f64.
+ * Error bound: as xent_cross_entropy_f32 (f32) / _f64, plus the difference from the unsharded call: <= 2e-7 (f32)
+ * / 1e-15 (f64) absolute for s <= 1; see docs/numerics.md.
  *
  * Since 1.1.0.
  */
@@ -538,11 +543,12 @@ XENT_API xent_status xent_grad_from_stats_f64(const double *logits, size_t rows,
  * Gradient: at most one of grad_f32 (float, rows x grad_stride) and grad_bf16 (bfloat16 bits, rows x grad_stride,
  * the float32 gradient rounded to nearest-even: the -1 of the target is folded in float32 before rounding);
  * both NULL = no gradient. grad_bf16 may be exactly logits with grad_stride == row_stride (in place); no other
- * overlap. Without grad_f32 the call allocates one float32 scratch of at most 4 MiB (a tile of rows); with it,
- * the logits are widened into grad_f32 and nothing is allocated.
+ * overlap. Without grad_f32 the call allocates one float32 scratch of at most 4 MiB (a tile of rows;
+ * XENT_ERR_OUT_OF_MEMORY if it cannot); with it, the logits are widened into grad_f32 and nothing is allocated.
  * Errors: as xent_cross_entropy_ex_f32; both gradients given is XENT_ERR_INVALID_OPTION.
- * Error bound: as xent_cross_entropy_f32, against the float64 result on the widened logits; grad_bf16 adds the
- * bfloat16 rounding (<= 2^-9 relative).
+ * Error bound: as xent_cross_entropy_f32, against the float64 result on the widened logits (the same bits as the
+ * float32 call); a tiled SUM/MEAN loss within 4e-7 relative of the float32 call's; grad_bf16 adds the bfloat16
+ * rounding (<= 2^-9 relative); see docs/numerics.md.
  *
  * Since 1.1.0.
  */

@@ -16,15 +16,21 @@
 ///
 /// - Parameters:
 ///   - logits: `layout` over caller memory.
+///   - layout: the logits' shape and row stride.
 ///   - labels: `rows` labels in `[0, cols)` or equal to `options.ignoreIndex`.
+///   - options: reduction, ignore index, smoothing, gradient scale, threads, the 1.1.0 options.
 ///   - loss: `rows` values for `.none`, one value otherwise.
 ///   - gradient: `rows × gradientStride` (default stride `cols`), or empty for none.
+///   - gradientStride: the gradient's row stride, at least `cols`; default `cols`.
 ///   - logSumExp: `rows` values, or empty for none. Written for ignored rows too.
 ///   - biasGradient: `cols` values, or empty for none; needs no gradient matrix. (One thread.) Rows
-///     are summed in Double and rounded once; above 4096 classes that sum takes one heap block per call.
-/// - Error bound (measured by `Tests/XentTests/CrossEntropyAccuracyTests.swift` against a Float80
-///   reference): Float loss relative error ≤ 2e-7, gradient absolute error ≤ 2e-7·s, bias gradient
-///   ≤ 2e-7·s·rows; Double ≤ 1e-14 (bias ≤ 1e-14·s·rows).
+///     are summed in Double and rounded once, so the error does not grow with the row count; above
+///     4096 classes that sum takes one heap block per call (``XentError/outOfMemory(_:)`` if it cannot).
+/// - Error bound (asserted by `Tests/XentTests/CrossEntropyAccuracyTests.swift` against a Float80
+///   reference; every bound is stated in `docs/numerics.md`): Float loss relative error ≤ 2e-7 (per
+///   row: relative to max(1, |loss_i|)), lse ≤ 2e-7·max(1, |lse|), gradient absolute error ≤ 2e-7·s,
+///   bias gradient ≤ 2e-7·s·rows; Double loss ≤ 1e-14, lse ≤ 1e-15·max(1, |lse|), gradient ≤ 1e-15·s,
+///   bias gradient ≤ 1e-14·s·rows.
 /// - Special values: −inf logits have probability 0 (masked vocabulary); a label whose logit is −inf
 ///   gives loss +inf and a finite gradient; an all −inf row has lse −inf, loss +inf and gradient −s·t;
 ///   a NaN or +inf logit makes that row's loss, lse and gradient NaN, other rows stay exact. Ignored
@@ -121,8 +127,10 @@ public func crossEntropyInPlace<T: SoftmaxScalar>(
 ///     gradient row i = s·((Σ_j t_j)·softmax(x) − t)
 ///
 /// `.mean` divides by `rows`. Targets have their own row stride (default `cols`) and are not
-/// validated: NaN targets make that row NaN. Same outputs, bounds and special values as
-/// ``crossEntropy(logits:layout:labels:options:loss:gradient:gradientStride:logSumExp:biasGradient:)``.
+/// validated: NaN targets make that row NaN. Same outputs and special values as
+/// ``crossEntropy(logits:layout:labels:options:loss:gradient:gradientStride:logSumExp:biasGradient:)``;
+/// the same bounds with the loss relative to max(1, Σ_j |t_j (lse − x_j)|) and the gradient's scaled by
+/// max(1, Σ_j |t_j|) (`docs/numerics.md`).
 public func softCrossEntropy<T: SoftmaxScalar>(
   logits: Span<T>, layout: MatrixLayout, targets: Span<T>, targetStride: Int? = nil,
   options: CrossEntropyOptions = .init(),

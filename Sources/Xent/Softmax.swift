@@ -3,10 +3,13 @@
 // Each reads a row once for its statistics (maximum and Σ exp(x − max), see RowStatistics.swift)
 // and, for softmax and log-softmax, once more to write it.
 //
-// Error bounds (Tests/XentTests/SoftmaxTests.swift, against a Float80 reference):
-//   Float: logSumExp relative error ≤ 2e-7 (absolute ≤ 2e-7 near 0); softmax ≤ 3 ulp relative
-//   (SLEEF exp ≤ 1 ulp, one rounding of 1/Σ, one of the product); logSoftmax absolute ≤ 2e-7·(1 + |value|).
-//   Double: the same shapes with 1e-15.
+// Error bounds (asserted by Tests/XentTests/SoftmaxTests.swift against a Float80 reference; every
+// bound is stated in docs/numerics.md):
+//   logSumExp absolute ≤ 2e-7·max(1, |lse|) (Float), 1e-15·max(1, |lse|) (Double);
+//   softmax p absolute ≤ 4·(1 + |log p|)·ulp(p) + 4·leastNormal, both types: the exp is within 1 ulp,
+//   1/Σ and the product round once each, and rounding x − max alone costs |log p|/2 ulp (the exp's
+//   condition number is |x − max| ≈ |log p|);
+//   logSoftmax absolute ≤ 2e-7·(1 + |value|) (Float), 1e-15·(1 + |value|) (Double).
 // Special values: −inf entries give softmax 0 and logSoftmax −inf; an all −inf row gives lse −inf,
 // softmax all 0 and logSoftmax all −inf; a NaN or +inf entry makes that row NaN.
 

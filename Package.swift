@@ -28,11 +28,12 @@ let package = Package(
     // MARK: Kernels and the Swift API
     .target(
       name: "Xent",
-      dependencies: ["_XentShims"]
+      dependencies: ["_XentShims", "_XentCHeader"]
     ),
 
     // MARK: The C header as a Clang module (include/xent.h, reached through a symlink), so the
-    // @c @implementation layer is checked against the one written contract.
+    // @c @implementation layer is checked against the one written contract and the status codes
+    // of XentError are the header's.
     .target(name: "_XentCHeader"),
 
     // MARK: The C ABI: thin validation-free forwarding layer (validation lives in Xent).

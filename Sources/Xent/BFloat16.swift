@@ -1,7 +1,10 @@
+internal import _XentShims
+
 // bfloat16 logits (stored as UInt16: the upper half of a Float). The kernel runs in float32 on the
 // exactly widened values: with a float32 gradient buffer, the logits are widened into it and the
 // float32 kernel runs there in place (no scratch); otherwise tiles of rows are widened into a scratch
-// allocated once per call (≤ 4 MiB: the one allocation of this entry), and a bfloat16 gradient is
+// allocated once per call (≤ 4 MiB: the one allocation of this entry; XentError.outOfMemory when it
+// cannot be had, before anything is written), and a bfloat16 gradient is
 // rounded to nearest-even from the finished float32 gradient (the −1 of the target folded in float32
 // before rounding). Per-row results equal the float32 path's on the widened logits bit for bit, and so
 // does the reduced loss when the rows fit in one tile (2^20 elements); with several tiles the row sums
@@ -59,71 +62,58 @@ package struct BFloat16CrossEntropyCall {
       lse: lse, classWeights: classWeights, zLoss: zLoss)
   }
 
-  package func run() throws(XentError) {
-    let rows = layout.rows, cols = layout.cols
-    try Check.notNull(logits, "logits")
-    try Check.notNull(labels, "labels")
-    try Check.notNull(loss, "loss")
+  /// Checks every argument (the bfloat16 logits as themselves, the outputs as float32 or bfloat16);
+  /// returns the label scan's counts. The kernel runs in place whenever a gradient is asked for (in
+  /// the float32 gradient, or in the tile that becomes the bfloat16 one).
+  func validate() throws(XentError) -> LabelCounts {
     if gradient.address != nil && gradientBFloat16.address != nil {
       throw .invalidOption("ask for a float32 or a bfloat16 gradient, not both")
     }
-    // Swift's classWeights array: bound to the call first (as CrossEntropyCall does).
-    if classWeights.address == nil, let w = options.classWeights {
-      try w.withUnsafeBufferPointer { (p) throws(XentError) in
-        var call = self
-        call.classWeights = Buffer(required: p)
-        try call.run()
-      }
-      return
-    }
-    // 1. The bfloat16 logits and every output against them.
-    let extent = try Check.layout(layout, "logits", UInt16.self)
-    try Check.length(logits, extent, "logits")
-    let logitRange = try Check.range(logits, elements: extent, "logits")
-    let lossCount = options.reduction == .none ? rows : 1
-    var outputs = ByteRanges(try Check.range(loss, elements: lossCount, "loss"))
-    if lse.address != nil { outputs.append(try Check.range(lse, elements: rows, "lse")) }
-    if zLoss.address != nil { outputs.append(try Check.range(zLoss, elements: lossCount, "z-loss")) }
+    let buffers = OptionBuffers(classWeights: classWeights, zLoss: zLoss)
+    let inPlace = gradient.address != nil || gradientBFloat16.address != nil
     if gradient.address != nil {
-      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", Float.self)
-      outputs.append(try Check.range(gradient, elements: e, "gradient"))
+      return try CrossEntropyArguments<UInt16, Float, Float>(
+        logits: logits, layout: layout, targets: .labels(labels), options: options, loss: loss, grad: gradient,
+        gradStride: gradStride, lse: lse, bias: .none, buffers: buffers, kernelInPlace: inPlace
+      ).validate()
     }
-    var inPlace: (output: Int, input: Int)? = nil
-    if gradientBFloat16.address != nil {
-      let e = try Check.layout(MatrixLayout(rows: rows, cols: cols, rowStride: gradStride), "gradient", UInt16.self)
-      try Check.length(gradientBFloat16, e, "gradient")
-      if gradStride == layout.rowStride { inPlace = (output: outputs.count, input: 0) }
-      outputs.append(try Check.range(gradientBFloat16, elements: e, "gradient"))
-    }
-    try Check.noOverlap(inputs: ByteRanges(logitRange), outputs: outputs, inPlace: inPlace)
+    return try CrossEntropyArguments<UInt16, Float, UInt16>(
+      logits: logits, layout: layout, targets: .labels(labels), options: options, loss: loss,
+      grad: gradientBFloat16, gradStride: gradStride, lse: lse, bias: .none, buffers: buffers, kernelInPlace: inPlace
+    ).validate()
+  }
 
-    // 2. Everything else, by the float32 call itself (on a stand-in for the logits: its checks read
-    // only labels, weights and options); nothing has been written yet.
-    var check = float32Call(Buffer(UnsafePointer<Float>(bitPattern: 64)), rows: rows, stride: cols)
-    check.checksLogits = false
-    let counts = try check.validate()
-
-    if let g = gradient.address {
-      // Widen into the float32 gradient, then the float32 kernel in place there.
-      let x = logits.address!.assumingMemoryBound(to: UInt16.self)
-      let gp = UnsafeMutablePointer(mutating: g.assumingMemoryBound(to: Float.self))
-      for i in 0..<rows {
-        for j in 0..<cols { gp[i * gradStride + j] = widen(x[i * layout.rowStride + j]) }
-      }
-      try float32Call(Buffer(UnsafePointer(gp)), rows: rows, stride: gradStride).run()
-    } else {
-      try runInTiles(counts)
+  package func run() throws(XentError) {
+    try OptionBuffers(classWeights: classWeights, zLoss: zLoss).bindingClassWeights(of: options) {
+      (buffers) throws(XentError) in
+      var call = self
+      call.classWeights = buffers.classWeights
+      let counts = try call.validate()
+      if call.gradient.address != nil { call.runInGradient(counts) } else { try call.runInTiles(counts) }
     }
+  }
+
+  /// With a float32 gradient: the logits widened into it, then the float32 kernel in place there.
+  private func runInGradient(_ counts: LabelCounts) {
+    let rows = layout.rows, cols = layout.cols
+    let x = logits.pointer, g = gradient.mutablePointer
+    for i in 0..<rows {
+      for j in 0..<cols { g[i * gradStride + j] = widen(x[i * layout.rowStride + j]) }
+    }
+    float32Call(Buffer(UnsafePointer(g)), rows: rows, stride: gradStride).computeValidated(counted: counts)
   }
 
   /// Loss only, or a bfloat16 gradient: tiles of rows widened into one scratch, each run as a float32
   /// call with SUM reduction and the batch's denominators folded into its scales.
-  private func runInTiles(_ counts: CrossEntropyCall<Float>.Counts) throws(XentError) {
+  private func runInTiles(_ counts: LabelCounts) throws(XentError) {
     let rows = layout.rows, cols = layout.cols
-    let x = logits.address!.assumingMemoryBound(to: UInt16.self)
+    let x = logits.pointer
     let tileRows = max(1, min(rows, (1 << 20) / cols))
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tileRows * cols))
-    defer { scratch.deallocate() }
+    // The call's one allocation (≤ 4 MiB), taken before anything is written.
+    guard let scratch = xentshim_alloc_floats(UInt(max(1, tileRows * cols))) else {
+      throw .outOfMemory("bfloat16 logits: no memory for the \(tileRows * cols) floats of the float32 tile")
+    }
+    defer { xentshim_free(scratch) }
     let mean = options.reduction == .mean, none = options.reduction == .none
     let denominator = mean ? (classWeights.address != nil ? counts.weight : Double(counts.rows)) : 1
     let zDenominator = mean ? Double(counts.rows) : 1
@@ -149,9 +139,9 @@ package struct BFloat16CrossEntropyCall {
       // The tile's loss sum comes back unrounded (lossTotal): one tile rounds exactly as the float32 call
       // on the same rows does (same row chunks, one rounding at the end).
       var sums = (loss: Float(0), z: 0.0, total: 0.0)
-      try withUnsafeMutablePointer(to: &sums.loss) { (tl) throws(XentError) in
-        try withUnsafeMutablePointer(to: &sums.z) { (tz) throws(XentError) in
-          try withUnsafeMutablePointer(to: &sums.total) { (tt) throws(XentError) in
+      withUnsafeMutablePointer(to: &sums.loss) { tl in
+        withUnsafeMutablePointer(to: &sums.z) { tz in
+          withUnsafeMutablePointer(to: &sums.total) { tt in
             var call = CrossEntropyCall<Float>(
               logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
               targets: .labels(Buffer(labelBase + start)), options: tile,
@@ -160,7 +150,7 @@ package struct BFloat16CrossEntropyCall {
               zLoss: Buffer(zOut.map { none ? $0 + start : tz })
             )
             call.lossTotal = tt
-            try call.run()
+            call.computeValidated(counted: LabelCounts())
           }
         }
       }

@@ -1,15 +1,13 @@
 internal import _XentShims
 
 // The bias gradient (eq. 8: the sum of the gradient rows) is accumulated over rows in Double, whatever
-// the element type, and rounded once at the end. Summed in the element type row after row, its error
-// grew with the row count (rows × ½ ulp of the sum: 1.39e-5 at 992 Float rows where the bound is 2e-7,
-// found by the fuzzer; 1.2e-11 · s at 992 Double rows where it is 1e-14 · s · rows).
+// the element type, and rounded once at the end: summed in the element type row after row, its error
+// would grow with the row count (rows × ½ ulp of the sum).
 
 /// Class counts up to which the accumulator's scratch lives on the stack (32 KiB); above it, one heap
 /// block per call.
 let biasStackLimit = 4096
-/// … and up to which a 1 KiB stack buffer does: no 32 KiB zeroing for small class counts (a 64×10 call
-/// with bias 1.68 → 1.36 µs, 16×100 bias only 3.43 → 3.08 µs, best of 5000, one run).
+/// … and up to which a 1 KiB stack buffer does: small class counts do not pay for zeroing 32 KiB.
 let smallBiasStackLimit = 128
 
 /// The running sum over rows of the bias gradient, one entry per class: `sum` in Double and, for Double

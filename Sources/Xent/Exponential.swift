@@ -10,10 +10,9 @@ public enum Exponential: String, Sendable, Hashable {
   /// The default and the reference.
   case sleef
   /// An inline polynomial (Cody–Waite reduction, Taylor series, no library call): < 1 ulp against
-  /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`). 0.47 ns per element
-  /// per thread in a tight loop, against SLEEF's 0.56–0.78 at 256 bits and 0.30 at 512 bits: inside the
-  /// kernels 1.02–1.18× the speed of `.sleef` in the AVX2 build, 0.86–0.98× on the large shapes in the
-  /// AVX-512 build (measured on the project's machine, README).
+  /// the correctly rounded exp over every float in [−104, 89] (`make test-exp`). Faster than `.sleef`
+  /// where SLEEF's vector call is the bottleneck (AVX2 builds), not in AVX-512 builds, whose 512-bit
+  /// SLEEF call serves two vectors (docs/performance.md).
   case fast
 
   /// `XENT_EXP=fast` in the environment selects `.fast` for every call that does not say otherwise
@@ -25,8 +24,8 @@ public enum Exponential: String, Sendable, Hashable {
 }
 
 /// The exp choice (and whether logits are soft-capped) as a type, so each kernel specialization has
-/// them as constants: the uncapped kernels carry no trace of the cap (measured: a run-time test per
-/// vector cost 10–17%).
+/// them as constants: the uncapped kernels carry no trace of the cap (a run-time test per vector is
+/// measurably slower).
 protocol VectorExponential {
   static var fast: Bool { get }
   static var capped: Bool { get }
@@ -54,5 +53,24 @@ extension SoftmaxScalar {
   @inline(__always)
   static func exponential2<E: VectorExponential>(_ a: _Vector, _ b: _Vector, _: E.Type) -> (_Vector, _Vector) {
     E.fast ? (_fastExp(a), _fastExp(b)) : _exp2(a, b)
+  }
+}
+
+/// A computation to specialize for the call's exp and soft cap: `run` is called once, with the
+/// `VectorExponential` type that names both (the one place the four combinations are spelled out).
+protocol ExponentialSpecialized {
+  func run<E: VectorExponential>(_: E.Type)
+}
+
+extension Exponential {
+  /// Runs `body` specialized for this exp, on soft-capped logits when `capped`.
+  @inline(__always)
+  func specialize<B: ExponentialSpecialized>(capped: Bool, _ body: B) {
+    switch (self, capped) {
+    case (.sleef, false): body.run(SleefExponential.self)
+    case (.fast, false): body.run(FastExponential.self)
+    case (.sleef, true): body.run(CappedExponential<SleefExponential>.self)
+    case (.fast, true): body.run(CappedExponential<FastExponential>.self)
+    }
   }
 }

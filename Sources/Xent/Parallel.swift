@@ -10,11 +10,10 @@ internal import Musl
 /// Online processors, read once.
 let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-/// Below this many elements an automatic call stays on one thread: a second Dispatch worker pays from
-/// about 0.5 ms of one-thread work on (before, it is not running before the caller is done). Measured
-/// on the project's 2-vCPU machine, float32 loss+grad: AVX2 build, nothing up to ~256k elements,
-/// 1.8–1.9× from ~512k on; AVX-512 build (half the time per element), 0.90–1.00× up to 1M elements
-/// (1024×1000), 1.5× at 1×1M, 1.84–1.96× from 2M on.
+/// Below this many elements an automatic call stays on one thread: a second Dispatch worker pays only
+/// from about 0.5 ms of one-thread work on (before that, it is not running before the caller is done).
+/// The AVX-512 build does an element in about half the time, hence twice the threshold
+/// (docs/performance.md has the measurements).
 let parallelThreshold = XENTSHIM_ISA_AVX512 != 0 ? 1 << 20 : 1 << 19
 
 /// The number of workers for a call: `requested` if positive, else all processors for large inputs
@@ -122,8 +121,7 @@ let columnSplitThreshold = 1 << 16
 let maximumColumnBlocks = 64
 
 /// Runs `body` with stack storage for `maximumColumnBlocks` block statistics. (An `InlineArray` on the
-/// stack: `withUnsafeTemporaryAllocation` moved 64 of them, 3 KiB, to the heap — measured by
-/// tests/alloc.)
+/// stack: `withUnsafeTemporaryAllocation` puts 64 of them, 3 KiB, on the heap — the alloc test sees it.)
 @inline(__always)
 func withBlockStatistics<T: SoftmaxScalar, R>(
   _: T.Type, _ body: (UnsafeMutablePointer<RowStatistics<T>>) -> R
@@ -137,4 +135,49 @@ func withBlockStatistics<T: SoftmaxScalar, R>(
 @inline(__always) func columnBlockLength(_ cols: Int) -> Int {
   let spread = (cols + maximumColumnBlocks - 1) / maximumColumnBlocks
   return max(1 << 14, (spread + 63) / 64 * 64)
+}
+
+// MARK: The row scheduler
+
+/// Runs `body(range, blocks, columnThreads)` over the fixed row chunks of `0..<rows` and returns the
+/// sum of its results in chunk order. The one schedule of every per-row driver:
+///
+/// - rows shorter than `columnSplitThreshold`: the chunks on up to `requested` workers (`granule` rows
+///   at a time, see `rowChunk`); `blocks` is nil and `columnThreads` 1;
+/// - longer rows are computed over fixed column blocks (`columnBlockLength`), merged in block order:
+///   with many rows the chunks go to the workers and each row's blocks stay on its worker; with few
+///   rows (or `serialRows`) the rows run one after the other, each row's blocks spread over the
+///   workers. `blocks` is stack storage for one row's block statistics.
+///
+/// Either way a row is computed over the same blocks merged in the same order and sums are added over
+/// the same chunks: results are bit-identical for any thread count. `serialRows` keeps the chunks on
+/// one thread (a sum over rows into one vector, the bias gradient).
+@inline(__always)
+func sumOverRows<A: AdditiveArithmetic, T: SoftmaxScalar>(
+  rows: Int, cols: Int, requested: Int, serialRows: Bool = false, granule: Int = 1, _: T.Type,
+  _ body: (Range<Int>, UnsafeMutablePointer<RowStatistics<T>>?, Int) -> A
+) -> A {
+  if cols >= columnSplitThreshold {
+    let blockCount = (cols + columnBlockLength(cols) - 1) / columnBlockLength(cols)
+    let rowThreads = serialRows ? 1 : workerCount(requested: requested, rows: rows, cols: cols)
+    let byRows = rowThreads > 1 && rows >= 4 * rowThreads
+    let columnThreads = byRows ? 1 : workerCount(requested: requested, rows: rows, cols: cols, limit: blockCount)
+    return sumOverRowChunks(rows: rows, threads: byRows ? rowThreads : 1) { range in
+      withBlockStatistics(T.self) { blocks in body(range, blocks, columnThreads) }
+    }
+  }
+  let threads = serialRows ? 1 : workerCount(requested: requested, rows: rows, cols: cols, granule: granule)
+  return sumOverRowChunks(rows: rows, threads: threads, granule: granule) { range in body(range, nil, 1) }
+}
+
+/// `sumOverRows` for drivers that sum nothing: `row(i, blocks, columnThreads)` for every row.
+@inline(__always)
+func forEachRow<T: SoftmaxScalar>(
+  rows: Int, cols: Int, requested: Int, _: T.Type,
+  _ row: (Int, UnsafeMutablePointer<RowStatistics<T>>?, Int) -> Void
+) {
+  _ = sumOverRows(rows: rows, cols: cols, requested: requested, T.self) { range, blocks, columnThreads in
+    for i in range { row(i, blocks, columnThreads) }
+    return 0
+  }
 }

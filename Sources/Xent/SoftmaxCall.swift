@@ -35,29 +35,30 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
   func validate() throws(XentError) {
     try Check.notNull(x, "x")
     try Check.notNull(out, "out")
-    let extent = try Check.layout(layout, "x", T.self)
-    try Check.length(x, extent, "x")
-    let outExtent: Int
+    var aliasing = Aliasing()
+    let input = aliasing.input(try MatrixOperand(x, layout, "x").range)
+    let output: Int
     if function == .logSumExp {
-      outExtent = layout.rows
+      output = aliasing.output(try VectorOperand(out, count: layout.rows, "out").range)
     } else {
-      outExtent = try Check.layout(
-        MatrixLayout(rows: layout.rows, cols: layout.cols, rowStride: outStride), "out", T.self)
+      output = aliasing.output(try MatrixOperand(out, like: layout, stride: outStride, "out").range)
+      // softmax and log-softmax may run in place (out == x with the same stride).
+      if outStride == layout.rowStride { aliasing.allowInPlace(output: output, input: input) }
     }
-    try Check.length(out, outExtent, "out")
-    if threads < 0 { throw .invalidOption("thread count \(threads) is negative") }
-    // softmax and log-softmax may run in place (out == x with the same stride).
-    let inPlace = function != .logSumExp && outStride == layout.rowStride ? (output: 0, input: 0) : nil
-    try Check.noOverlap(
-      inputs: ByteRanges(try Check.range(x, elements: extent, "x")),
-      outputs: ByteRanges(try Check.range(out, elements: outExtent, "out")), inPlace: inPlace)
+    try Check.threads(threads)
+    try aliasing.check()
   }
 
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   package func run() throws(XentError) {
     try validate()
-    if exponential == .fast { compute(FastExponential.self) } else { compute(SleefExponential.self) }
+    exponential.specialize(capped: false, Specialized(call: self))
+  }
+
+  private struct Specialized: ExponentialSpecialized {
+    let call: RowFunctionCall
+    func run<E: VectorExponential>(_: E.Type) { call.compute(E.self) }
   }
 
   private func compute<E: VectorExponential>(_: E.Type) {
@@ -65,7 +66,7 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     let x0 = x.address!.assumingMemoryBound(to: T.self)
     let o0 = UnsafeMutablePointer(mutating: out.address!.assumingMemoryBound(to: T.self))
     let function = function, outStride = outStride
-    // Long rows: fixed column blocks on `columnThreads` workers, merged in order (Parallel.swift).
+    // Long rows: fixed column blocks on `columnThreads` workers, merged in order (`sumOverRows`).
     let split = cols >= columnSplitThreshold
     let blockLength = split ? columnBlockLength(cols) : cols
     let blockCount = (cols + blockLength - 1) / blockLength
@@ -104,24 +105,8 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
       }
     }
 
-    if split {
-      // Many rows: rows to the workers, each row's blocks on its worker; few rows: each row's blocks
-      // spread over the workers. The same blocks merged in the same order either way (same bits).
-      let rowThreads = workerCount(requested: threads, rows: layout.rows, cols: cols)
-      let byRows = rowThreads > 1 && layout.rows >= 4 * rowThreads
-      let columnThreads = byRows ? 1 : workerCount(requested: threads, rows: layout.rows, cols: cols, limit: blockCount)
-      _ = sumOverRowChunks(rows: layout.rows, threads: byRows ? rowThreads : 1) { range in
-        withBlockStatistics(T.self) { blocks in
-          for i in range { row(i, blocks: blocks, columnThreads: columnThreads) }
-        }
-        return 0
-      }
-    } else {
-      let threads = workerCount(requested: threads, rows: layout.rows, cols: cols)
-      _ = sumOverRowChunks(rows: layout.rows, threads: threads) { range in
-        for i in range { row(i, blocks: nil, columnThreads: 1) }
-        return 0
-      }
+    forEachRow(rows: layout.rows, cols: cols, requested: threads, T.self) { i, blocks, columnThreads in
+      row(i, blocks: blocks, columnThreads: columnThreads)
     }
   }
 }

@@ -1,3 +1,5 @@
+internal import _XentCHeader
+
 /// Why a Xent call was refused. Every check runs before the first write: when a call throws, none of
 /// its outputs has been touched.
 ///
@@ -16,23 +18,24 @@ public enum XentError: Error, Hashable, Sendable, CustomStringConvertible {
   /// An output overlaps an input or another output, other than the documented in-place case.
   /// `XENT_ERR_ALIASING`.
   case aliasing(String)
-  /// A valid request this build does not support (e.g. a soft cap, not implemented yet).
-  /// `XENT_ERR_UNSUPPORTED`.
+  /// A valid request this build does not support (e.g. class weights with soft targets, or the z-loss
+  /// in the sharded functions). `XENT_ERR_UNSUPPORTED`.
   case unsupported(String)
-  /// A buffer the call needs could not be allocated (the bias gradient's scratch over more than 4096
-  /// classes is the only allocation a call makes). `XENT_ERR_OUT_OF_MEMORY`.
+  /// A buffer the call needs could not be allocated: a call allocates at most one block (the bias
+  /// gradient's scratch over more than 4096 classes, or the bfloat16 call's float32 tile when no float32
+  /// gradient is given), before anything is written. `XENT_ERR_OUT_OF_MEMORY`.
   case outOfMemory(String)
 
-  /// The C ABI status code.
+  /// The C ABI status code: the header's `XENT_ERR_*` value.
   public var status: Int32 {
     switch self {
-    case .nullPointer: 1
-    case .invalidShape: 2
-    case .labelOutOfRange: 3
-    case .invalidOption: 4
-    case .aliasing: 5
-    case .unsupported: 6
-    case .outOfMemory: 7
+    case .nullPointer: XENT_ERR_NULL_POINTER
+    case .invalidShape: XENT_ERR_INVALID_SHAPE
+    case .labelOutOfRange: XENT_ERR_LABEL_OUT_OF_RANGE
+    case .invalidOption: XENT_ERR_INVALID_OPTION
+    case .aliasing: XENT_ERR_ALIASING
+    case .unsupported: XENT_ERR_UNSUPPORTED
+    case .outOfMemory: XENT_ERR_OUT_OF_MEMORY
     }
   }
 

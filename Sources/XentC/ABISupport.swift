@@ -19,8 +19,7 @@ func defaultCOptions() -> xent_options {
 /// The options of a C call: the Swift options plus the caller's class-weight input and z-loss output.
 struct DecodedOptions {
   var options: CrossEntropyOptions
-  var classWeights: UnsafePointer<Double>?
-  var zLossOut: UnsafeMutablePointer<Double>?
+  var buffers: OptionBuffers
 }
 
 /// Reads `opts` up to min(struct_size, sizeof) (a 1.0.0 caller's struct ends at grad_scale: the later
@@ -47,7 +46,8 @@ func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> De
     reduction: reduction, ignoreIndex: o.ignore_index, labelSmoothing: Double(o.label_smoothing),
     gradScale: Double(o.grad_scale), threads: Int(o.num_threads), zLoss: Double(o.z_loss),
     softCap: Double(o.soft_cap))
-  return DecodedOptions(options: options, classWeights: o.class_weights, zLossOut: o.z_loss_out)
+  return DecodedOptions(
+    options: options, buffers: OptionBuffers(classWeights: Buffer(o.class_weights), zLoss: Buffer(o.z_loss_out)))
 }
 
 /// Runs `body`; records the outcome in the thread's last-error message and returns the status.

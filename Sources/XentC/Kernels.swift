@@ -147,8 +147,8 @@ private func crossEntropy<T: SoftmaxScalar>(
     try CrossEntropyCall(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       targets: targets, options: o.options, loss: Buffer(loss), grad: Buffer(grad),
-      gradStride: gradStride, lse: Buffer(lse), bias: Buffer(bias), classWeights: Buffer(o.classWeights),
-      zLoss: Buffer(o.zLossOut)
+      gradStride: gradStride, lse: Buffer(lse), bias: Buffer(bias), classWeights: o.buffers.classWeights,
+      zLoss: o.buffers.zLoss
     ).run()
   }
 }
@@ -181,7 +181,7 @@ public func xent_cross_entropy_bf16(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       labels: Buffer(labels), options: o.options, loss: Buffer(loss), gradient: Buffer(gradF32),
       gradientBFloat16: Buffer(gradBF16), gradStride: gradStride, lse: Buffer(lse),
-      classWeights: Buffer(o.classWeights), zLoss: Buffer(o.zLossOut)
+      classWeights: o.buffers.classWeights, zLoss: o.buffers.zLoss
     ).run()
   }
 }

@@ -38,14 +38,14 @@ nonisolated(unsafe) private let versionCString: UnsafePointer<CChar> = XENT_VERS
 @c @implementation
 public func xent_status_string(_ status: xent_status) -> UnsafePointer<CChar>? {
   switch status {
-  case 0: cString("ok")
-  case 1: cString("a required pointer is NULL")
-  case 2: cString("invalid shape: cols == 0, a stride < cols, or a size that overflows")
-  case 3: cString("label outside [0, cols) and not the ignore index")
-  case 4: cString("invalid option")
-  case 5: cString("an output overlaps an input (other than the documented in-place case)")
-  case 6: cString("unsupported by this build")
-  case 7: cString("out of memory (a bias gradient's scratch)")
+  case XENT_OK: cString("ok")
+  case XENT_ERR_NULL_POINTER: cString("a required pointer is NULL")
+  case XENT_ERR_INVALID_SHAPE: cString("invalid shape: cols == 0, a stride < cols, or a size that overflows")
+  case XENT_ERR_LABEL_OUT_OF_RANGE: cString("label outside [0, cols) and not the ignore index")
+  case XENT_ERR_INVALID_OPTION: cString("invalid option")
+  case XENT_ERR_ALIASING: cString("an output overlaps an input (other than the documented in-place case)")
+  case XENT_ERR_UNSUPPORTED: cString("unsupported by this build")
+  case XENT_ERR_OUT_OF_MEMORY: cString("out of memory (a call's one scratch block)")
   default: cString("unknown status")
   }
 }

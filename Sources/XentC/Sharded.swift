@@ -83,25 +83,17 @@ public func xent_grad_from_stats_f64(
 
 // MARK: Generic helpers
 
-/// The sharded functions read only the 1.0.0 options; the later ones are refused, not ignored.
-private func shardOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> CrossEntropyOptions {
-  let o = try decodeOptions(opts)
-  if o.classWeights != nil || o.zLossOut != nil || o.options.zLoss != 0 {
-    throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
-  }
-  return o.options
-}
-
 @inline(__always)
 private func partial<T: SoftmaxScalar>(
   _ logits: UnsafePointer<T>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int, _ totalCols: Int,
   _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?, _ stats: UnsafeMutablePointer<xent_stats>?
 ) -> xent_status {
   status { () throws(XentError) in
+    let o = try decodeOptions(opts)
     try partialStatistics(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       shard: Shard(offset: colOffset, totalColumns: totalCols), labels: Buffer(labels),
-      options: try shardOptions(opts), statistics: statistics(stats))
+      options: o.options, buffers: o.buffers, statistics: statistics(stats))
   }
 }
 
@@ -111,9 +103,10 @@ private func finalize<T: SoftmaxScalar>(
   _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<T>?, _ lse: UnsafeMutablePointer<T>?
 ) -> xent_status {
   status { () throws(XentError) in
+    let o = try decodeOptions(opts)
     try finalizeStatistics(
       statistics(stats), rows: rows, totalColumns: totalCols, labels: Buffer(labels),
-      options: try shardOptions(opts), loss: Buffer(loss), lse: Buffer(lse))
+      options: o.options, buffers: o.buffers, loss: Buffer(loss), lse: Buffer(lse))
   }
 }
 
@@ -124,9 +117,10 @@ private func gradient<T: SoftmaxScalar>(
   _ grad: UnsafeMutablePointer<T>?, _ gradStride: Int
 ) -> xent_status {
   status { () throws(XentError) in
+    let o = try decodeOptions(opts)
     try gradientFromStatistics(
       logits: Buffer(logits), layout: MatrixLayout(rows: rows, cols: cols, rowStride: rowStride),
       shard: Shard(offset: colOffset, totalColumns: totalCols), labels: Buffer(labels), statistics: statistics(stats),
-      options: try shardOptions(opts), gradient: Buffer(grad), gradientStride: gradStride)
+      options: o.options, buffers: o.buffers, gradient: Buffer(grad), gradientStride: gradStride)
   }
 }

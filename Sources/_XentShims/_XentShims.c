@@ -23,6 +23,11 @@ int xentshim_cpu_has_avx512(void) {
 #endif
 }
 
+float *xentshim_alloc_floats(unsigned long n) {
+  if (n > (unsigned long)-1 / sizeof(float)) return NULL;
+  return malloc(n ? n * sizeof(float) : 1);
+}
+
 double *xentshim_alloc_doubles(unsigned long n) {
   if (n > (unsigned long)-1 / sizeof(double)) return NULL;
   return malloc(n ? n * sizeof(double) : 1);

@@ -325,9 +325,8 @@ extension SoftmaxScalar {
     forEachBlock(count: count, threads: threads) { k in
       let lo = k * blockLength, hi = lo + blockLength
       // On one worker the blocks go in order: while one stores its exps, the next is prefetched (as
-      // whole rows are, see `RowPrefetch`). Measured (c_bench, 512×128256 loss+grad, 1 / 2 threads):
-      // 43.3–44.7 → 40.5–41.1 ms / 22.2–23.7 → 21.3–21.9 ms. (Prefetching 4–32 KiB ahead within a row
-      // that is read once, loss only, measured 1.00–1.15× slower: the hardware prefetcher keeps up.)
+      // whole rows are, see `RowPrefetch`). Not within a row that is read once (loss only): the hardware
+      // prefetcher keeps up there, and the hint only costs (docs/performance.md).
       let next = threads <= 1 && hi < n && store != nil && blockLength * MemoryLayout<Self>.size >= rowPrefetchBytes
         ? RowPrefetch(x: x + hi, out: store.map { $0 + hi }, count: Swift.min(blockLength, n - hi)) : nil
       blocks[k] = rowStatistics(x + lo, y.map { $0 + lo }, count: Swift.min(blockLength, n - lo), M.self,

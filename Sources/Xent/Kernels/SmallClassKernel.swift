@@ -5,7 +5,7 @@
 // The group's tile is loaded as column vectors (`x[r][j]` for the group's rows: 8×8 in-register
 // transposes, two per 16 float columns, for 8–32 float columns; gathers otherwise), the exps kept in
 // that stack tile between the passes, the gradient written back through the inverse transpose. Same
-// formulas and special values as the row kernel (CrossEntropyCall.swift); Σexp is summed in the element
+// formulas and special values as the row kernel (FusedCrossEntropy.swift, RowLoss.swift); Σexp is summed in the element
 // type (≤ 32 terms), log Σexp is SLEEF's vector log (two groups' in one 512-bit call in the AVX-512 build:
 // the same bits, half the calls), the loss then formed in Double, lane-wise. Measured against
 // Float80 references for every class count 1…33 (CrossEntropyAccuracyTests): Float loss relative error
@@ -16,9 +16,8 @@ let smallClassLimit = 32
 
 extension SoftmaxScalar {
   /// The largest class count this type's rows-in-lanes kernel takes: 32 for Float (8 rows per tile,
-  /// transposed 16 columns at a time; against the C yardstick at 65536 rows, one thread: 17 classes
-  /// 0.57 → 1.95×, 32 classes 0.59 → 1.30× the speed of the row kernel's; at 64 classes the gradient's
-  /// transposes made loss+grad slower, 0.68 → 0.65×), 16 for Double (4 rows per tile, gathered).
+  /// transposed 16 columns at a time; above 32 classes the gradient's transposes cost more than the
+  /// row kernel, docs/performance.md), 16 for Double (4 rows per tile, gathered).
   @inline(__always) static var smallClassCount: Int { _lanes == 8 ? 32 : 16 }
 }
 
@@ -75,7 +74,7 @@ extension SoftmaxScalar {
     // error kept (TwoSum, branch-free, exact for any magnitudes), then the two sums and the errors
     // added; in a loop of its own, after the exps (whose library calls clobber every vector register:
     // accumulators kept across them were spilled and reloaded per call). A plain float sum of up to 32
-    // terms erred by up to 3.6 ulps of ŷ in the gradient (measured at 18 and 21 classes).
+    // terms errs by up to 3.6 ulps of ŷ in the gradient.
     var s1 = zero
     @inline(__always) func add(_ e: _Vector, to s: inout _Vector) {
       let (t, err) = twoSum(s, e)

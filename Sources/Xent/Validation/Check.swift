@@ -1,21 +1,6 @@
-// Argument checks shared by the Swift API and the C ABI. They run, all of them, before a kernel
-// writes anything.
-
-/// A buffer argument: its address and, when the caller knows it (Swift spans), its length in
-/// elements. `nil` pointers are reported by name.
-package struct Buffer<Element> {
-  package var address: UnsafeRawPointer?
-  package var count: Int?
-
-  package init(_ p: UnsafePointer<Element>?, count: Int? = nil) {
-    address = UnsafeRawPointer(p)
-    self.count = count
-  }
-  package init(_ p: UnsafeMutablePointer<Element>?, count: Int? = nil) {
-    address = UnsafeRawPointer(p)
-    self.count = count
-  }
-}
+// The rules of validation, each written once: shapes, lengths, byte ranges and their overlap, options.
+// The operands (Operands.swift) apply them; every driver builds its operands before a kernel writes
+// anything.
 
 /// The byte range an argument spans, for the overlap check.
 struct ByteRange {
@@ -30,6 +15,8 @@ struct ByteRange {
 struct ByteRanges {
   private var r0, r1, r2, r3, r4, r5: ByteRange?
   private(set) var count = 0
+
+  init() {}
 
   init(_ first: ByteRange) {
     append(first)
@@ -125,31 +112,16 @@ enum Check {
     }
   }
 
+  static func threads(_ n: Int) throws(XentError) {
+    if n < 0 { throw .invalidOption("thread count \(n) is negative") }
+  }
+
   static func options(_ o: CrossEntropyOptions) throws(XentError) {
     let e = o.labelSmoothing
     if !(e >= 0 && e <= 1) { throw .invalidOption("label smoothing \(e) is outside [0, 1]") }
     if !o.gradScale.isFinite { throw .invalidOption("grad scale \(o.gradScale) is not finite") }
-    if o.threads < 0 { throw .invalidOption("thread count \(o.threads) is negative") }
+    try threads(o.threads)
     if !(o.zLoss >= 0 && o.zLoss.isFinite) { throw .invalidOption("z-loss weight \(o.zLoss) is not finite and >= 0") }
     if !(o.softCap >= 0 && o.softCap.isFinite) { throw .invalidOption("soft cap \(o.softCap) is not finite and >= 0") }
-  }
-}
-
-// MARK: Buffers from Swift buffer pointers (spans)
-
-extension Buffer {
-  /// A required argument from Swift: never NULL (an empty buffer gets a dangling, never-dereferenced
-  /// address, since its layout must then need no element).
-  package init(required b: UnsafeBufferPointer<Element>) {
-    address = UnsafeRawPointer(b.baseAddress) ?? UnsafeRawPointer(bitPattern: MemoryLayout<Element>.alignment)
-    count = b.count
-  }
-  package init(required b: UnsafeMutableBufferPointer<Element>) {
-    self.init(required: UnsafeBufferPointer(b))
-  }
-  /// An optional output from Swift: an empty buffer means "not requested".
-  package init(optional b: UnsafeMutableBufferPointer<Element>) {
-    address = b.isEmpty ? nil : UnsafeRawPointer(b.baseAddress)
-    count = b.count
   }
 }

@@ -1,0 +1,222 @@
+// The sharded-vocabulary drivers below the Swift API and the C ABI: operands checked
+// (Validation/), then the statistics pass, the row loss and the gradient pass of the kernels.
+
+/// The sharded functions take neither class weights nor the z-loss: refused, not ignored.
+private func checkShardOptions(_ o: CrossEntropyOptions, _ buffers: OptionBuffers) throws(XentError) {
+  try Check.options(o)
+  if o.classWeights != nil || o.zLoss != 0 || buffers.classWeights.address != nil || buffers.zLoss.address != nil {
+    throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
+  }
+}
+
+/// Merged statistics checked against the labels (each in [0, total) or ignored); returns the rows counted.
+private func checkMerged(
+  _ statistics: VectorOperand<ShardStatistics>, total: Int, labels: LabelOperand, ignore: Int64
+) throws(XentError) -> Int {
+  let counted = try labels.scan(classes: total, ignore: ignore).rows
+  let st = statistics.buffer.pointer, l = labels.pointer
+  for i in 0..<statistics.count {
+    if st[i].count != Double(total) {
+      throw .invalidShape("row \(i): the statistics cover \(st[i].count) columns, total_cols is \(total)")
+    }
+    if l[i] != ignore && st[i].labelSeen != 1 {
+      throw .invalidShape("row \(i): the label was seen by \(st[i].labelSeen) shards (merge every shard once)")
+    }
+  }
+  return counted
+}
+
+/// `xent_partial_stats_*`: the statistics of a shard's columns, row by row.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+package func partialStatistics<T: SoftmaxScalar>(
+  logits: Buffer<T>, layout: MatrixLayout, shard: Shard, labels: Buffer<Int64>, options: CrossEntropyOptions,
+  buffers: OptionBuffers = .init(), statistics: Buffer<ShardStatistics>
+) throws(XentError) {
+  try Check.notNull(logits, "logits")
+  try Check.notNull(labels, "labels")
+  try Check.notNull(statistics, "stats")
+  var aliasing = Aliasing()
+  aliasing.input(try MatrixOperand(logits, layout, "logits").range)
+  try shard.check(layout)
+  let labels = try LabelOperand(labels, rows: layout.rows)
+  aliasing.input(labels.range)
+  aliasing.output(try VectorOperand(statistics, count: layout.rows, "stats").range)
+  try checkShardOptions(options, buffers)
+  try aliasing.check()
+  _ = try labels.scan(classes: shard.totalColumns, ignore: options.ignoreIndex)
+  options.exponential.specialize(
+    capped: options.softCap != 0,
+    PartialStatistics(logits: logits.pointer, layout: layout, shard: shard, labels: labels.pointer,
+                      options: options, out: statistics.mutablePointer))
+}
+
+/// The statistics pass over a shard's rows, specialized for the exp and cap.
+private struct PartialStatistics<T: SoftmaxScalar>: ExponentialSpecialized {
+  let logits: UnsafePointer<T>
+  let layout: MatrixLayout
+  let shard: Shard
+  let labels: UnsafePointer<Int64>
+  let options: CrossEntropyOptions
+  let out: UnsafeMutablePointer<ShardStatistics>
+
+  func run<E: VectorExponential>(_: E.Type) {
+    let cols = layout.cols, stride = layout.rowStride, ignore = options.ignoreIndex
+    let cap = T(options.softCap)  // statistics of the soft-capped logits (0: off)
+    let blockLength = columnBlockLength(cols)
+    forEachRow(rows: layout.rows, cols: cols, requested: options.threads, T.self) { i, blocks, threads in
+      let x = logits + i * stride
+      let st = blocks.map {
+        T.blockedRowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, store: nil, blockLength: blockLength,
+                               blocks: $0, threads: threads, cap: cap)
+      } ?? T.rowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, cap: cap)
+      var s = ShardStatistics()
+      s.max = Double(st.maximum)
+      s.sumExp = st.sumExp
+      s.sumX = st.sumX * sumXUnscale
+      s.count = Double(cols)
+      let l = labels[i]
+      if l != ignore && l >= Int64(shard.offset) && l < Int64(shard.offset + cols) {
+        s.labelLogit = Double(T.capped(x[Int(l) - shard.offset], cap).value)
+        s.labelSeen = 1
+      }
+      out[i] = s
+    }
+  }
+}
+
+/// `xent_merge_stats`: `out[i] = a[i].merged(with: b[i])`; `out` may be `a` or `b` exactly.
+package func mergeStatistics(
+  _ a: Buffer<ShardStatistics>, _ b: Buffer<ShardStatistics>, into out: Buffer<ShardStatistics>, rows: Int
+) throws(XentError) {
+  try Check.notNull(a, "a")
+  try Check.notNull(b, "b")
+  try Check.notNull(out, "out")
+  try Check.count(rows, "rows", ShardStatistics.self)
+  let ra = try VectorOperand(a, count: rows, "a").range, rb = try VectorOperand(b, count: rows, "b").range
+  let o = try VectorOperand(out, count: rows, "out").range
+  // In place over a or over b: exactly the same start.
+  if o.overlaps(ra) && o.lower != ra.lower { throw .aliasing("out overlaps a") }
+  if o.overlaps(rb) && o.lower != rb.lower { throw .aliasing("out overlaps b") }
+  let pa = a.pointer, pb = b.pointer, po = out.mutablePointer
+  for i in 0..<rows { po[i] = pa[i].merged(with: pb[i]) }
+}
+
+/// `xent_finalize_stats_*`: the loss (and lse) from statistics merged over all columns.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+package func finalizeStatistics<T: SoftmaxScalar>(
+  _ statistics: Buffer<ShardStatistics>, rows: Int, totalColumns: Int, labels: Buffer<Int64>,
+  options: CrossEntropyOptions, buffers: OptionBuffers = .init(), loss: Buffer<T>, lse: Buffer<T>
+) throws(XentError) {
+  try Check.notNull(statistics, "stats")
+  try Check.notNull(labels, "labels")
+  try Check.notNull(loss, "loss")
+  try Check.count(rows, "rows", ShardStatistics.self)
+  if totalColumns <= 0 { throw .invalidShape("total_cols is \(totalColumns); the class dimension must not be empty") }
+  let lossCount = options.reduction == .none ? rows : 1
+  var aliasing = Aliasing()
+  let stats = try VectorOperand(statistics, count: rows, "stats")
+  aliasing.input(stats.range)
+  let labels = try LabelOperand(labels, rows: rows)
+  aliasing.input(labels.range)
+  aliasing.output(try VectorOperand(loss, count: lossCount, "loss").range)
+  if let r = try VectorOperand.optional(lse, count: rows, "lse")?.range { aliasing.output(r) }
+  try checkShardOptions(options, buffers)
+  try aliasing.check()
+  let counted = try checkMerged(stats, total: totalColumns, labels: labels, ignore: options.ignoreIndex)
+
+  let st = statistics.pointer, l = labels.pointer
+  let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput
+  let eps = options.labelSmoothing
+  var total = 0.0
+  for i in 0..<rows {
+    let s = st[i]
+    let logSum = scalarLog(s.sumExp)
+    lseOut?[i] = T(s.ref + logSum)
+    // The fused kernel's row loss, with the global count and Σ(x − ref).
+    let loss = l[i] == options.ignoreIndex ? 0 : rowLoss(
+      sumExp: s.sumExp, ref: s.ref, logSum: logSum, targetSum: 1, epsilon: eps, label: (s.labelLogit, 1), soft: nil,
+      smoothing: eps > 0 ? .uniform(meanX: s.sumX / Double(totalColumns)) : .none)
+    if options.reduction == .none { lossOut[i] = T(loss) }
+    total += loss
+  }
+  switch options.reduction {
+  case .none: break
+  case .sum: lossOut[0] = T(total)
+  case .mean: lossOut[0] = counted == 0 ? 0 : T(total / Double(counted))
+  }
+}
+
+/// `xent_grad_from_stats_*`: a shard's columns of the gradient from the merged statistics.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+package func gradientFromStatistics<T: SoftmaxScalar>(
+  logits: Buffer<T>, layout: MatrixLayout, shard: Shard, labels: Buffer<Int64>,
+  statistics: Buffer<ShardStatistics>, options: CrossEntropyOptions, buffers: OptionBuffers = .init(),
+  gradient: Buffer<T>, gradientStride: Int
+) throws(XentError) {
+  try Check.notNull(logits, "logits")
+  try Check.notNull(labels, "labels")
+  try Check.notNull(statistics, "stats")
+  try Check.notNull(gradient, "grad")
+  var aliasing = Aliasing()
+  let x = aliasing.input(try MatrixOperand(logits, layout, "logits").range)
+  try shard.check(layout)
+  let g = aliasing.output(try MatrixOperand(gradient, like: layout, stride: gradientStride, "gradient").range)
+  if gradientStride == layout.rowStride { aliasing.allowInPlace(output: g, input: x) }
+  let labels = try LabelOperand(labels, rows: layout.rows)
+  aliasing.input(labels.range)
+  let stats = try VectorOperand(statistics, count: layout.rows, "stats")
+  aliasing.input(stats.range)
+  try checkShardOptions(options, buffers)
+  try aliasing.check()
+  let counted = try checkMerged(stats, total: shard.totalColumns, labels: labels, ignore: options.ignoreIndex)
+  options.exponential.specialize(
+    capped: options.softCap != 0,
+    GradientFromStatistics(
+      logits: logits.pointer, layout: layout, shard: shard, labels: labels.pointer, statistics: statistics.pointer,
+      options: options, gradient: gradient.mutablePointer, gradientStride: gradientStride, counted: counted))
+}
+
+/// The gradient pass over a shard's rows, specialized for the exp and cap.
+private struct GradientFromStatistics<T: SoftmaxScalar>: ExponentialSpecialized {
+  let logits: UnsafePointer<T>
+  let layout: MatrixLayout
+  let shard: Shard
+  let labels: UnsafePointer<Int64>
+  let statistics: UnsafePointer<ShardStatistics>
+  let options: CrossEntropyOptions
+  let gradient: UnsafeMutablePointer<T>
+  let gradientStride: Int
+  let counted: Int
+
+  func run<E: VectorExponential>(_: E.Type) {
+    let cols = layout.cols, stride = layout.rowStride, eps = options.labelSmoothing
+    let denominator = options.reduction == .mean ? counted : 1
+    let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
+    let a = scale * (1 - eps), c = scale * eps / Double(shard.totalColumns)  // the global class count
+    let cap = T(options.softCap)
+    let blockLength = cols >= columnSplitThreshold ? columnBlockLength(cols) : cols
+    let blockCount = (cols + blockLength - 1) / blockLength
+    forEachRow(rows: layout.rows, cols: cols, requested: options.threads, T.self) { i, _, threads in
+      let x = logits + i * stride, g = gradient + i * gradientStride
+      let l = labels[i]
+      if l == options.ignoreIndex {
+        T.zeroRow(g, count: cols)
+        return
+      }
+      let s = statistics[i]
+      let f = s.sumExp == 0 ? 0 : scale / s.sumExp
+      // The cap's derivative at the label, read before the row is overwritten (in place).
+      let j = Int(l) - shard.offset
+      let capLabel = cap != 0 && j >= 0 && j < cols ? T.capped(x[j], cap).derivative : 1
+      forEachBlock(count: blockCount, threads: threads) { k in
+        let lo = k * blockLength
+        T.gradientRow(x + lo, nil, count: min(blockLength, cols - lo), ref: T(s.ref), f: T(f), a: T(a), c: T(c),
+                      grad: g + lo, bias: nil, cap: cap, PlainStatistics<E>.self)
+      }
+      if a != 0 && j >= 0 && j < cols { g[j] = T(Double(g[j]) - a * Double(capLabel)) }
+    }
+  }
+}

@@ -77,6 +77,7 @@ def log(msg):
 # Worker: one peer, one shape, one thread count, in its own process.
 # ---------------------------------------------------------------------------------------------------------
 
+
 def worker(args):
     threads = args.threads
     try:
@@ -117,14 +118,31 @@ def worker(args):
             if r >= warm:
                 times.append(t1 - t0)
         times.sort()
-        ms = 1e3 * (times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2]))
-        print(json.dumps({"impl": args.peer, "rows": rows, "cols": cols, "dtype": "f32", "threads": threads,
-                          "job": job, "reps": reps, "ms": ms, "min_ms": 1e3 * times[0], "loss": float(loss)}),
-              flush=True)
+        ms = 1e3 * (
+            times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
+        )
+        print(
+            json.dumps(
+                {
+                    "impl": args.peer,
+                    "rows": rows,
+                    "cols": cols,
+                    "dtype": "f32",
+                    "threads": threads,
+                    "job": job,
+                    "reps": reps,
+                    "ms": ms,
+                    "min_ms": 1e3 * times[0],
+                    "loss": float(loss),
+                }
+            ),
+            flush=True,
+        )
 
 
 def make_peer(peer, x, labels, threads):
     import numpy as np
+
     rows, cols = x.shape
     if peer == "xent-python":
         return make_xent_python(x, labels, threads)
@@ -200,12 +218,14 @@ def make_peer(peer, x, labels, threads):
 
 def make_xent_python(x, labels, threads):
     import numpy as np
+
     os.environ.setdefault("XENT_LIBRARY", LIBRARY)
     sys.path.insert(0, os.path.join(ROOT, "python"))
     g = np.empty_like(x)
     g.fill(0)
     try:
         import xent
+
         # One call checks the API is the documented one (a package mid-edit falls back to ctypes below).
         xent.cross_entropy(x[:1], labels[:1], grad_out=g[:1], num_threads=threads)
         return {
@@ -215,12 +235,18 @@ def make_xent_python(x, labels, threads):
     except Exception as e:  # pragma: no cover - only while the Python package is being changed
         sys.stderr.write(f"compare.py: `import xent` unusable ({e!r}); calling libxent.so through ctypes\n")
     import ctypes
+
     lib = ctypes.CDLL(LIBRARY)
 
     class Options(ctypes.Structure):
-        _fields_ = [("struct_size", ctypes.c_size_t), ("reduction", ctypes.c_int32), ("num_threads", ctypes.c_int32),
-                    ("ignore_index", ctypes.c_int64), ("label_smoothing", ctypes.c_float),
-                    ("grad_scale", ctypes.c_float)]
+        _fields_ = [
+            ("struct_size", ctypes.c_size_t),
+            ("reduction", ctypes.c_int32),
+            ("num_threads", ctypes.c_int32),
+            ("ignore_index", ctypes.c_int64),
+            ("label_smoothing", ctypes.c_float),
+            ("grad_scale", ctypes.c_float),
+        ]
 
     opts = Options()
     lib.xent_options_init(ctypes.byref(opts))
@@ -228,14 +254,32 @@ def make_xent_python(x, labels, threads):
     fp = ctypes.POINTER(ctypes.c_float)
     f = lib.xent_cross_entropy_f32
     f.restype = ctypes.c_int32
-    f.argtypes = [fp, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int64),
-                  ctypes.POINTER(Options), fp, fp, fp]
+    f.argtypes = [
+        fp,
+        ctypes.c_size_t,
+        ctypes.c_size_t,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_int64),
+        ctypes.POINTER(Options),
+        fp,
+        fp,
+        fp,
+    ]
     loss = ctypes.c_float()
     rows, cols = x.shape
 
     def call(grad):
-        status = f(x.ctypes.data_as(fp), rows, cols, cols, labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
-                   ctypes.byref(opts), ctypes.byref(loss), grad.ctypes.data_as(fp) if grad is not None else None, None)
+        status = f(
+            x.ctypes.data_as(fp),
+            rows,
+            cols,
+            cols,
+            labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+            ctypes.byref(opts),
+            ctypes.byref(loss),
+            grad.ctypes.data_as(fp) if grad is not None else None,
+            None,
+        )
         if status:
             raise RuntimeError(f"xent_cross_entropy_f32 returned {status}")
         return loss.value
@@ -246,6 +290,7 @@ def make_xent_python(x, labels, threads):
 # ---------------------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------------------
+
 
 def run_json_lines(cmd, env=None, timeout=900):
     try:
@@ -270,8 +315,9 @@ def peer_available(name):
     if name in ("xent-python", "numpy"):
         return True
     module = {"torch": "torch", "jax": "jax"}[name]
-    p = subprocess.run([sys.executable, "-c", f"import {module}; print({module}.__version__)"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", f"import {module}; print({module}.__version__)"], capture_output=True, text=True
+    )
     return p.stdout.strip() if p.returncode == 0 else None
 
 
@@ -299,11 +345,14 @@ def main():
 
     versions = {p: peer_available(p) for p in ("torch", "jax")}
     import numpy as np
+
     versions["numpy"] = np.__version__
     peers = ["xent-python", "numpy"] + [p for p in ("torch", "jax") if versions[p]]
-    log(f"Xent benchmark: {platform.machine()}, {os.cpu_count()} CPUs; peers: "
+    log(
+        f"Xent benchmark: {platform.machine()}, {os.cpu_count()} CPUs; peers: "
         + ", ".join(f"{p} {versions.get(p, '')}".strip() for p in peers)
-        + "".join(f"; {p} not installed (make bench PEERS=1 installs it)" for p in ("torch", "jax") if not versions[p]))
+        + "".join(f"; {p} not installed (make bench PEERS=1 installs it)" for p in ("torch", "jax") if not versions[p])
+    )
 
     # Memory bandwidth -> the floor.
     log("[bandwidth] 512 MiB buffers, read / copy / copy with non-temporal stores, 1 and 2 threads")
@@ -313,65 +362,142 @@ def main():
         log("  " + ", ".join(f"{k} {bw[k]['best']:.1f}" for k in bw if isinstance(bw[k], dict)) + " GB/s (best)")
 
     results = []
-    for (rows, cols) in shapes:
+    for rows, cols in shapes:
         n = rows * cols
         warm, reps = reps_for(n, args.quick)
         shape = f"{rows}x{cols}"
         # Swift API, Float and Double, both thread counts, both jobs, and the naive scalar loop on a few rows.
         naive_rows = max(1, min(rows, 2_000_000 // cols))
         for dtype in ("f32", "f64"):
-            log(f"[{shape} {dtype}] Swift API: {reps} calls x 1,2 threads x loss+grad, loss"
-                + (f"; naive scalar Swift on {naive_rows} rows" if dtype == "f32" else ""))
-            cmd = [SWIFT_BENCH, str(rows), str(cols), "--dtype", dtype, "--threads", "1,2",
-                   "--jobs", "lossgrad,loss", "--reps", str(reps), "--warmup", str(warm)]
+            log(
+                f"[{shape} {dtype}] Swift API: {reps} calls x 1,2 threads x loss+grad, loss"
+                + (f"; naive scalar Swift on {naive_rows} rows" if dtype == "f32" else "")
+            )
+            cmd = [
+                SWIFT_BENCH,
+                str(rows),
+                str(cols),
+                "--dtype",
+                dtype,
+                "--threads",
+                "1,2",
+                "--jobs",
+                "lossgrad,loss",
+                "--reps",
+                str(reps),
+                "--warmup",
+                str(warm),
+            ]
             if dtype == "f32":
                 cmd += ["--naive-rows", str(naive_rows), "--naive-reps", "3"]
             results += run_json_lines(cmd)
         # Fast exp (opt-in), if the library has it: same run with XENT_EXP=fast.
         log(f"[{shape} f32] Swift API with XENT_EXP=fast")
         env = dict(os.environ, XENT_EXP="fast")
-        for r in run_json_lines([SWIFT_BENCH, str(rows), str(cols), "--dtype", "f32", "--threads", "1,2",
-                                 "--jobs", "lossgrad,loss", "--reps", str(reps), "--warmup", str(warm)], env=env):
+        for r in run_json_lines(
+            [
+                SWIFT_BENCH,
+                str(rows),
+                str(cols),
+                "--dtype",
+                "f32",
+                "--threads",
+                "1,2",
+                "--jobs",
+                "lossgrad,loss",
+                "--reps",
+                str(reps),
+                "--warmup",
+                str(warm),
+            ],
+            env=env,
+        ):
             r["impl"] = "xent-swift-fastexp"
             results.append(r)
         # C ABI vs the C yardstick, same buffers, alternating.
         log(f"[{shape} f32] C ABI vs C yardstick (SLEEF), 1,2 threads")
-        for r in run_json_lines([os.path.join(BIN, "c_bench"), str(rows), str(cols), str(reps), "1,2", "lossgrad,loss"]):
+        for r in run_json_lines(
+            [os.path.join(BIN, "c_bench"), str(rows), str(cols), str(reps), "1,2", "lossgrad,loss"]
+        ):
             for impl, key in (("xent-c-abi", "xent_c_abi_ms"), ("c-sleef", "c_sleef_ms")):
-                results.append({"impl": impl, "rows": rows, "cols": cols, "dtype": "f32", "threads": r["threads"],
-                                "job": r["job"], "reps": r["reps"], "ms": r[key],
-                                "loss": r["loss_xent" if impl == "xent-c-abi" else "loss_c"],
-                                "max_grad_diff_vs_other": r["max_grad_diff"]})
+                results.append(
+                    {
+                        "impl": impl,
+                        "rows": rows,
+                        "cols": cols,
+                        "dtype": "f32",
+                        "threads": r["threads"],
+                        "job": r["job"],
+                        "reps": r["reps"],
+                        "ms": r[key],
+                        "loss": r["loss_xent" if impl == "xent-c-abi" else "loss_c"],
+                        "max_grad_diff_vs_other": r["max_grad_diff"],
+                    }
+                )
         # Python-side peers, one process each.
         for peer in peers:
-            for threads in ([1] if peer == "numpy" else THREADS):
+            for threads in [1] if peer == "numpy" else THREADS:
                 log(f"[{shape} f32] {peer}, {threads} thread{'s' if threads > 1 else ''}")
                 p_warm, p_reps = (warm, reps)
                 if peer in ("torch", "numpy") and n >= 50_000_000:
                     p_warm, p_reps = 1, 3  # ~1-2 s per call
-                results += run_json_lines([sys.executable, os.path.abspath(__file__), "--worker", peer,
-                                           "--rows", str(rows), "--cols", str(cols), "--threads", str(threads),
-                                           "--warmup", str(p_warm), "--reps", str(p_reps)])
+                results += run_json_lines(
+                    [
+                        sys.executable,
+                        os.path.abspath(__file__),
+                        "--worker",
+                        peer,
+                        "--rows",
+                        str(rows),
+                        "--cols",
+                        str(cols),
+                        "--threads",
+                        str(threads),
+                        "--warmup",
+                        str(p_warm),
+                        "--reps",
+                        str(p_reps),
+                    ]
+                )
         # The floor.
         for job in JOBS:
             for threads in THREADS:
                 key = ("copy_nt" if job == "lossgrad" else "read") + f"_{threads}t"
                 if key in bw:
                     nbytes = 4 * n * (2 if job == "lossgrad" else 1)
-                    results.append({"impl": "memory-floor", "rows": rows, "cols": cols, "dtype": "f32",
-                                    "threads": threads, "job": job, "ms": nbytes / (bw[key]["best"] * 1e9) * 1e3,
-                                    "bandwidth_gbs": bw[key]["best"], "bandwidth_kind": key})
+                    results.append(
+                        {
+                            "impl": "memory-floor",
+                            "rows": rows,
+                            "cols": cols,
+                            "dtype": "f32",
+                            "threads": threads,
+                            "job": job,
+                            "ms": nbytes / (bw[key]["best"] * 1e9) * 1e3,
+                            "bandwidth_gbs": bw[key]["best"],
+                            "bandwidth_kind": key,
+                        }
+                    )
 
     elapsed = time.time() - started
     summary = summarize(results, shapes)
     report(results, summary, shapes)
-    doc = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine_description(), "versions": versions,
-           "bandwidth": bw, "elapsed_s": elapsed, "results": results, "summary": summary}
+    doc = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine_description(),
+        "versions": versions,
+        "bandwidth": bw,
+        "elapsed_s": elapsed,
+        "results": results,
+        "summary": summary,
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
     plot(results, shapes, os.path.join(args.out, "results.png"))
-    log(f"\nresults: {os.path.join(args.out, 'results.json')}  plot: {os.path.join(args.out, 'results.png')}  "
-        f"({elapsed / 60:.1f} min)")
+    log(
+        f"\nresults: {os.path.join(args.out, 'results.json')}  plot: {os.path.join(args.out, 'results.png')}  "
+        f"({elapsed / 60:.1f} min)"
+    )
 
 
 def machine_description():
@@ -395,8 +521,14 @@ def machine_description():
 
 def find(results, impl, rows, cols, job, threads, dtype="f32"):
     for r in results:
-        if (r.get("impl") == impl and r["rows"] == rows and r["cols"] == cols and r.get("job") == job
-                and r.get("threads") == threads and r.get("dtype", "f32") == dtype):
+        if (
+            r.get("impl") == impl
+            and r["rows"] == rows
+            and r["cols"] == cols
+            and r.get("job") == job
+            and r.get("threads") == threads
+            and r.get("dtype", "f32") == dtype
+        ):
             return r
     return None
 
@@ -416,29 +548,45 @@ def summarize(results, shapes):
     fast_ok = fast_exp_supported(results)
     if not fast_ok:  # the library ignores XENT_EXP: nothing to report
         results[:] = [r for r in results if r.get("impl") != "xent-swift-fastexp"]
-    for (rows, cols) in shapes:
+    for rows, cols in shapes:
         for job in JOBS:
             s = {"shape": f"{rows}x{cols}", "job": job}
             x2 = find(results, "xent-python", rows, cols, job, 2) or find(results, "xent-swift", rows, cols, job, 2)
-            peers = [r for r in results if r["rows"] == rows and r["cols"] == cols and r.get("job") == job
-                     and r.get("impl") in ("numpy", "torch", "jax")]
+            peers = [
+                r
+                for r in results
+                if r["rows"] == rows
+                and r["cols"] == cols
+                and r.get("job") == job
+                and r.get("impl") in ("numpy", "torch", "jax")
+            ]
             if x2 and peers:
                 best = min(peers, key=lambda r: r["ms"])
-                s.update(xent_ms=x2["ms"], xent_impl=x2["impl"], fastest_peer=best["impl"],
-                         fastest_peer_threads=best["threads"], fastest_peer_ms=best["ms"],
-                         speedup_vs_fastest_peer=best["ms"] / x2["ms"], target_vs_peer=TARGET_VS_PEER[job])
+                s.update(
+                    xent_ms=x2["ms"],
+                    xent_impl=x2["impl"],
+                    fastest_peer=best["impl"],
+                    fastest_peer_threads=best["threads"],
+                    fastest_peer_ms=best["ms"],
+                    speedup_vs_fastest_peer=best["ms"] / x2["ms"],
+                    target_vs_peer=TARGET_VS_PEER[job],
+                )
             for t in THREADS:
                 a, c = find(results, "xent-c-abi", rows, cols, job, t), find(results, "c-sleef", rows, cols, job, t)
                 if a and c:
                     s[f"c_abi_vs_c_yardstick_{t}t"] = c["ms"] / a["ms"]
-            f32, f64 = find(results, "xent-swift", rows, cols, job, 2), find(results, "xent-swift", rows, cols, job, 2, "f64")
+            f32, f64 = (
+                find(results, "xent-swift", rows, cols, job, 2),
+                find(results, "xent-swift", rows, cols, job, 2, "f64"),
+            )
             if f32 and f64:
                 s["f64_over_f32"] = f64["ms"] / f32["ms"]
             one, two = find(results, "xent-swift", rows, cols, job, 1), find(results, "xent-swift", rows, cols, job, 2)
             if one and two:
                 s["speedup_2t_over_1t"] = one["ms"] / two["ms"]
-                s["threads_bit_identical"] = (one["loss"] == two["loss"]
-                                              and one.get("grad_checksum") == two.get("grad_checksum"))
+                s["threads_bit_identical"] = one["loss"] == two["loss"] and one.get("grad_checksum") == two.get(
+                    "grad_checksum"
+                )
             fl = find(results, "memory-floor", rows, cols, job, 2)
             if fl and two:
                 s["floor_ms_2t"] = fl["ms"]
@@ -446,14 +594,26 @@ def summarize(results, shapes):
             fast = find(results, "xent-swift-fastexp", rows, cols, job, 2)
             if fast and two:
                 s["fast_exp_ms_2t"] = fast["ms"]
-                s["fast_exp"] = (f"XENT_EXP=fast {fast['ms']:.3f} ms vs SLEEF {two['ms']:.3f} ms at 2t "
-                                 f"({two['ms'] / fast['ms']:.2f}x the speed)")
+                s["fast_exp"] = (
+                    f"XENT_EXP=fast {fast['ms']:.3f} ms vs SLEEF {two['ms']:.3f} ms at 2t "
+                    f"({two['ms'] / fast['ms']:.2f}x the speed)"
+                )
             out.append(s)
     return out
 
 
-IMPL_ORDER = ["xent-swift", "xent-c-abi", "xent-python", "xent-swift-fastexp", "c-sleef", "naive-swift",
-              "numpy", "torch", "jax", "memory-floor"]
+IMPL_ORDER = [
+    "xent-swift",
+    "xent-c-abi",
+    "xent-python",
+    "xent-swift-fastexp",
+    "c-sleef",
+    "naive-swift",
+    "numpy",
+    "torch",
+    "jax",
+    "memory-floor",
+]
 
 
 def report(results, summary, shapes):
@@ -464,29 +624,38 @@ def report(results, summary, shapes):
     hdr = f"{'case':<24} {'impl':<20} {'thr':>3} {'ms':>10} {'GB/s':>7} {'ns/elem':>8} {'vs Xent':>8} {'x floor':>8}"
     log(hdr)
     log("-" * len(hdr))
-    for (rows, cols) in shapes:
+    for rows, cols in shapes:
         for job in JOBS:
             case = f"{rows}x{cols} {JOB_NAME[job]}"
-            rs = [r for r in results if r["rows"] == rows and r["cols"] == cols and r.get("job") == job
-                  and r.get("dtype", "f32") == "f32"]
+            rs = [
+                r
+                for r in results
+                if r["rows"] == rows and r["cols"] == cols and r.get("job") == job and r.get("dtype", "f32") == "f32"
+            ]
             rs.sort(key=lambda r: (IMPL_ORDER.index(r["impl"]) if r["impl"] in IMPL_ORDER else 99, r["threads"]))
             for r in rs:
                 n = rows * cols
                 nbytes = 4 * n * (2 if job == "lossgrad" else 1)
-                x = find(results, "xent-python", rows, cols, job, r["threads"]) or find(results, "xent-python", rows, cols, job, 1)
+                x = find(results, "xent-python", rows, cols, job, r["threads"]) or find(
+                    results, "xent-python", rows, cols, job, 1
+                )
                 fl = find(results, "memory-floor", rows, cols, job, r["threads"])
                 vs = f"{r['ms'] / x['ms']:8.2f}" if x and r["impl"] != "memory-floor" else f"{'':>8}"
                 xf = f"{r['ms'] / fl['ms']:8.2f}" if fl else f"{'':>8}"
-                log(f"{case:<24} {r['impl']:<20} {r['threads']:>3} {r['ms']:>10.3f} {nbytes / r['ms'] / 1e6:>7.1f} "
-                    f"{r['ms'] * 1e6 / n:>8.3f} {vs} {xf}")
+                log(
+                    f"{case:<24} {r['impl']:<20} {r['threads']:>3} {r['ms']:>10.3f} {nbytes / r['ms'] / 1e6:>7.1f} "
+                    f"{r['ms'] * 1e6 / n:>8.3f} {vs} {xf}"
+                )
             log("")
     log("Targets (issue 4), ratios from this run:")
     for s in summary:
         parts = []
         if "speedup_vs_fastest_peer" in s:
             ok = s["speedup_vs_fastest_peer"] >= s["target_vs_peer"]
-            parts.append(f"Xent {s['speedup_vs_fastest_peer']:.2f}x the fastest peer ({s['fastest_peer']} "
-                         f"{s['fastest_peer_threads']}t) [target >= {s['target_vs_peer']:.0f}x: {'met' if ok else 'NOT met'}]")
+            parts.append(
+                f"Xent {s['speedup_vs_fastest_peer']:.2f}x the fastest peer ({s['fastest_peer']} "
+                f"{s['fastest_peer_threads']}t) [target >= {s['target_vs_peer']:.0f}x: {'met' if ok else 'NOT met'}]"
+            )
         for t in THREADS:
             k = f"c_abi_vs_c_yardstick_{t}t"
             if k in s:
@@ -496,8 +665,10 @@ def report(results, summary, shapes):
         if "speedup_2t_over_1t" in s:
             big = int(s["shape"].split("x")[0]) * int(s["shape"].split("x")[1]) >= 50_000_000
             tag = ("met" if s["speedup_2t_over_1t"] >= TARGET_THREADS else "NOT met") if big else "small shape"
-            parts.append(f"2t/1t {s['speedup_2t_over_1t']:.2f}x [{tag}]"
-                         + ("" if s.get("threads_bit_identical") else " RESULTS DIFFER BY THREAD COUNT"))
+            parts.append(
+                f"2t/1t {s['speedup_2t_over_1t']:.2f}x [{tag}]"
+                + ("" if s.get("threads_bit_identical") else " RESULTS DIFFER BY THREAD COUNT")
+            )
         if "xent_swift_over_floor_2t" in s:
             parts.append(f"{s['xent_swift_over_floor_2t']:.1f}x the memory floor")
         if "fast_exp" in s:
@@ -508,6 +679,7 @@ def report(results, summary, shapes):
 def plot(results, shapes, path):
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except Exception as e:
@@ -521,8 +693,15 @@ def plot(results, shapes, path):
         xs, ys = [], []
         for c, (rows, cols, job) in enumerate(cases):
             # Each implementation at its best thread count (numpy and the naive loop have one).
-            rs = [r for r in results if r["impl"] == impl and r["rows"] == rows and r["cols"] == cols
-                  and r.get("job") == job and r.get("dtype", "f32") == "f32"]
+            rs = [
+                r
+                for r in results
+                if r["impl"] == impl
+                and r["rows"] == rows
+                and r["cols"] == cols
+                and r.get("job") == job
+                and r.get("dtype", "f32") == "f32"
+            ]
             if rs:
                 xs.append(c + (k - (len(impls) - 1) / 2) * width)
                 ys.append(min(r["ms"] for r in rs) * 1e6 / (rows * cols))
@@ -530,8 +709,14 @@ def plot(results, shapes, path):
     for c, (rows, cols, job) in enumerate(cases):
         fl = find(results, "memory-floor", rows, cols, job, 2)
         if fl:
-            ax.hlines(fl["ms"] * 1e6 / (rows * cols), c - 0.45, c + 0.45, colors="black", linestyles="dashed",
-                      label="memory floor (2 threads)" if c == 0 else None)
+            ax.hlines(
+                fl["ms"] * 1e6 / (rows * cols),
+                c - 0.45,
+                c + 0.45,
+                colors="black",
+                linestyles="dashed",
+                label="memory floor (2 threads)" if c == 0 else None,
+            )
     ax.set_yscale("log")
     ax.set_ylabel("ns per element (log scale; lower is faster)")
     ax.set_xticks(range(len(cases)))

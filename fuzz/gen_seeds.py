@@ -6,15 +6,40 @@ only for names this script writes).
 Input layout (must match decode() in xent_fuzz.c): 35 header bytes, then npatch%16 patches of 4 bytes, then label
 bytes (labmode 6), then value bytes (valmode 4, 5, 7).
 """
+
 import os
 import struct
 import sys
 
 FN = dict(ce=0, ce_ex=1, soft=2, soft_ex=3, lse=4, softmax=5, logsm=6)
 
-DEFAULTS = dict(fn="ce", f64=0, rowsel=2, colsel=2, rowv=5, colv=9, ssel=(0, 0, 0, 0), sv=(0, 0, 0, 0),
-                optsel=0, red=0, thr=0, ign=0, smo=0, gsc=0, nullmask=0, ptrsel=0, alias=0, aliasv=0, alloc=0,
-                valmode=0, labmode=0, tgtmode=0, seed=1, patches=(), tail=b"")
+DEFAULTS = dict(
+    fn="ce",
+    f64=0,
+    rowsel=2,
+    colsel=2,
+    rowv=5,
+    colv=9,
+    ssel=(0, 0, 0, 0),
+    sv=(0, 0, 0, 0),
+    optsel=0,
+    red=0,
+    thr=0,
+    ign=0,
+    smo=0,
+    gsc=0,
+    nullmask=0,
+    ptrsel=0,
+    alias=0,
+    aliasv=0,
+    alloc=0,
+    valmode=0,
+    labmode=0,
+    tgtmode=0,
+    seed=1,
+    patches=(),
+    tail=b"",
+)
 
 
 def seed(**kw):
@@ -25,8 +50,7 @@ def seed(**kw):
     b += bytes([d["rowsel"], d["colsel"]])
     b += struct.pack("<HH", d["rowv"], d["colv"])
     b += bytes(d["ssel"]) + bytes(d["sv"])
-    b += bytes([d["optsel"], d["red"], d["thr"], d["ign"], d["smo"], d["gsc"], d["nullmask"], d["ptrsel"],
-                d["alias"]])
+    b += bytes([d["optsel"], d["red"], d["thr"], d["ign"], d["smo"], d["gsc"], d["nullmask"], d["ptrsel"], d["alias"]])
     b += struct.pack("<H", d["aliasv"])
     b += bytes([d["alloc"], d["valmode"], d["labmode"], d["tgtmode"]])
     b += struct.pack("<I", d["seed"])
@@ -45,9 +69,16 @@ def cases():
             t = f"{fn}_{'f64' if f64 else 'f32'}"
             out[f"ok_{t}"] = seed(fn=fn, f64=f64, seed=n)
             out[f"ok_{t}_tails"] = seed(fn=fn, f64=f64, colsel=14, colv=11, rowsel=13, rowv=7, ptrsel=3, seed=n + 7)
-            out[f"special_{t}"] = seed(fn=fn, f64=f64, rowsel=13, rowv=6, ptrsel=7, red=9,
-                                       patches=((0, 0, 0), (2, 1, 3), (3, 2, 1), (4, 3, 2), (5, 4, 0), (7, 5, 1),
-                                                (1, 6, 2), (11, 7, 0)), seed=n + 200)
+            out[f"special_{t}"] = seed(
+                fn=fn,
+                f64=f64,
+                rowsel=13,
+                rowv=6,
+                ptrsel=7,
+                red=9,
+                patches=((0, 0, 0), (2, 1, 3), (3, 2, 1), (4, 3, 2), (5, 4, 0), (7, 5, 1), (1, 6, 2), (11, 7, 0)),
+                seed=n + 200,
+            )
             out[f"inplace_{t}"] = seed(fn=fn, f64=f64, alias=10, ptrsel=2, red=9, seed=n + 300)
             out[f"strided_{t}"] = seed(fn=fn, f64=f64, ssel=(9, 10, 11, 9), sv=(3, 5, 1, 2), ptrsel=7, seed=n + 400)
             n += 1
@@ -105,17 +136,24 @@ def cases():
     out["err_label_int64max"] = seed(labmode=6, fn="ce_ex", tail=bytes([14]))
     # errors: aliasing (5) and adjacency (ok)
     for k in range(8):
-        out[f"alias_overlap_{k}"] = seed(fn=["ce_ex", "soft_ex", "softmax", "lse"][k % 4], alias=12, ptrsel=7,
-                                         aliasv=(k * 37) | ((k << 5) << 8), seed=500 + k)
+        out[f"alias_overlap_{k}"] = seed(
+            fn=["ce_ex", "soft_ex", "softmax", "lse"][k % 4],
+            alias=12,
+            ptrsel=7,
+            aliasv=(k * 37) | ((k << 5) << 8),
+            seed=500 + k,
+        )
     out["alias_chain_ce_ex"] = seed(fn="ce_ex", alias=15, ptrsel=7)
     out["alias_chain_soft_f64"] = seed(fn="soft_ex", f64=1, alias=15, ptrsel=7, red=9)
     out["alias_inplace_stride_mismatch"] = seed(fn="ce_ex", alias=10, aliasv=1, ssel=(0, 9, 0, 0), sv=(0, 2, 0, 0))
     out["alias_lse_inplace"] = seed(fn="lse", alias=11)
     # values
-    out["values_bytes_f32"] = seed(valmode=4, fn="logsm",
-                                   tail=bytes([160, 0, 161, 0, 176, 0, 180, 0, 186, 0, 192, 0, 193, 0, 10, 20] * 4))
-    out["values_bytes_f64"] = seed(valmode=7, f64=1, fn="soft_ex", ptrsel=7,
-                                   tail=bytes([10, 200, 30, 5, 7, 9, 250, 1, 2, 3, 4, 0, 17, 19] * 5))
+    out["values_bytes_f32"] = seed(
+        valmode=4, fn="logsm", tail=bytes([160, 0, 161, 0, 176, 0, 180, 0, 186, 0, 192, 0, 193, 0, 10, 20] * 4)
+    )
+    out["values_bytes_f64"] = seed(
+        valmode=7, f64=1, fn="soft_ex", ptrsel=7, tail=bytes([10, 200, 30, 5, 7, 9, 250, 1, 2, 3, 4, 0, 17, 19] * 5)
+    )
     out["values_1e30_rows"] = seed(valmode=6 | (9 << 3), fn="ce", ptrsel=3, red=9)
     out["values_allneg"] = seed(valmode=6, fn="softmax")
     out["wild_targets"] = seed(fn="soft_ex", tgtmode=7, ptrsel=7)

@@ -1,4 +1,5 @@
 """Only here to mark the wheel as platform-specific when it bundles libxent.so (metadata is in pyproject.toml)."""
+
 import os
 
 from setuptools import setup

@@ -8,6 +8,7 @@ merged across ranks with one MPI Allreduce whose user operation calls the librar
 rank finalizes the loss and writes its gradient shard (xent.mpi.sharded_cross_entropy does these steps).
 Rank 0 prints the loss and compares it, and every rank's gradient shard, with single-process xent.cross_entropy.
 """
+
 import argparse
 
 import numpy as np
@@ -27,7 +28,7 @@ comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 dtype = np.dtype(args.dtype)
 
-rng = np.random.default_rng(2024)                      # same seed: every rank sees the same logits and labels
+rng = np.random.default_rng(2024)  # same seed: every rank sees the same logits and labels
 logits = (rng.standard_normal((args.rows, args.vocab)) * 4).astype(dtype)
 labels = rng.integers(0, args.vocab, args.rows)
 
@@ -35,11 +36,12 @@ labels = rng.integers(0, args.vocab, args.rows)
 weights = np.arange(1, size + 1)
 bounds = np.concatenate([[0], np.round(np.cumsum(weights) / weights.sum() * args.vocab)]).astype(int)
 c0, c1 = int(bounds[rank]), int(bounds[rank + 1])
-shard = np.ascontiguousarray(logits[:, c0:c1])        # what this rank would hold in a real model
+shard = np.ascontiguousarray(logits[:, c0:c1])  # what this rank would hold in a real model
 
 t0 = MPI.Wtime()
-loss, grad_shard = xent.mpi.sharded_cross_entropy(comm, shard, labels, col_offset=c0, total_cols=args.vocab,
-                                                  label_smoothing=args.smoothing)
+loss, grad_shard = xent.mpi.sharded_cross_entropy(
+    comm, shard, labels, col_offset=c0, total_cols=args.vocab, label_smoothing=args.smoothing
+)
 elapsed = comm.reduce(MPI.Wtime() - t0, op=MPI.MAX, root=0)
 
 # check against the single-process kernel on the whole matrix (each rank checks its own columns)
@@ -48,8 +50,10 @@ grad_err = float(np.max(np.abs(grad_shard.astype(np.float64) - ref.grad[:, c0:c1
 grad_errs = comm.gather((c0, c1, grad_err), root=0)
 if rank == 0:
     ulp = abs(float(loss) - float(ref.loss)) / float(np.spacing(np.abs(ref.loss)))
-    print(f"{size} ranks, vocabulary {args.vocab} split as {[f'[{a}, {b})' for a, b, _ in grad_errs]}, "
-          f"{args.rows} rows, {dtype.name}, label_smoothing {args.smoothing}")
+    print(
+        f"{size} ranks, vocabulary {args.vocab} split as {[f'[{a}, {b})' for a, b, _ in grad_errs]}, "
+        f"{args.rows} rows, {dtype.name}, label_smoothing {args.smoothing}"
+    )
     print(f"sharded loss       {float(loss):.9g}   ({elapsed * 1e3:.1f} ms, slowest rank)")
     print(f"single-process     {float(ref.loss):.9g}   difference {ulp:.0f} ulp")
     print("gradient shards: max |difference| / s = " + ", ".join(f"{e:.2g}" for _, _, e in grad_errs))

@@ -1,4 +1,5 @@
 """Direct ctypes calls for what the high-level API never passes: NULL pointers, NULL/odd options, raw codes."""
+
 import ctypes
 
 import numpy as np
@@ -29,7 +30,7 @@ def test_options_init_defaults():
     L.xent_options_init(ctypes.byref(o))
     assert o.struct_size == _lib.OPTIONS_V1_SIZE
     assert (o.reduction, o.num_threads, o.ignore_index, o.label_smoothing, o.grad_scale) == (2, 0, -100, 0.0, 1.0)
-    L.xent_options_init(None)   # documented: does nothing
+    L.xent_options_init(None)  # documented: does nothing
 
 
 def test_null_pointers(data):
@@ -39,7 +40,7 @@ def test_null_pointers(data):
     assert L.xent_cross_entropy_f32(_p(x), 3, 5, 5, None, None, _p(loss), None, None) == 1
     assert L.xent_cross_entropy_f32(_p(x), 3, 5, 5, _p(labels), None, None, None, None) == 1
     assert _lib.last_error_message() != ""
-    assert L.xent_cross_entropy_f32(_p(x), 0, 5, 5, None, None, _p(loss), None, None) == 1   # even rows == 0
+    assert L.xent_cross_entropy_f32(_p(x), 0, 5, 5, None, None, _p(loss), None, None) == 1  # even rows == 0
     assert L.xent_soft_cross_entropy_f32(_p(x), 3, 5, 5, None, 5, None, _p(loss), None, None) == 1
     assert L.xent_logsumexp_f64(None, 1, 1, 1, _p(np.zeros(1))) == 1
     assert L.xent_softmax_f32(_p(x), 3, 5, 5, None, 5) == 1
@@ -57,14 +58,16 @@ def test_struct_size(data):
     x, labels = data
     loss = np.zeros(1, np.float32)
     o = _lib.default_options()
-    o.struct_size = _lib.OPTIONS_V1_SIZE - 4   # below the 1.0.0 size: refused
+    o.struct_size = _lib.OPTIONS_V1_SIZE - 4  # below the 1.0.0 size: refused
     assert L.xent_cross_entropy_f32(_p(x), 3, 5, 5, _p(labels), ctypes.byref(o), _p(loss), None, None) == 4
 
-    class Bigger(ctypes.Structure):   # a caller compiled against a future header with one more field
+    class Bigger(ctypes.Structure):  # a caller compiled against a future header with one more field
         _fields_ = _lib.Options._fields_ + [("future", ctypes.c_double)]
+
     b = Bigger(ctypes.sizeof(Bigger), 1, 0, -100, 0.0, 1.0, 123.0)
-    status = L.xent_cross_entropy_f32(_p(x), 3, 5, 5, _p(labels), ctypes.cast(ctypes.byref(b),
-                                      ctypes.POINTER(_lib.Options)), _p(loss), None, None)
+    status = L.xent_cross_entropy_f32(
+        _p(x), 3, 5, 5, _p(labels), ctypes.cast(ctypes.byref(b), ctypes.POINTER(_lib.Options)), _p(loss), None, None
+    )
     assert status == 0 and loss[0] == xent.cross_entropy(x, labels, reduction="sum")
 
 
@@ -102,10 +105,9 @@ def test_inplace_needs_same_stride():
     labels = np.array([0, 1, 2], np.int64)
     loss = np.zeros(1, np.float32)
     # grad == logits but with a different stride: not the documented in-place case
-    assert L.xent_cross_entropy_ex_f32(_p(buf), 3, 5, 8, _p(labels), None, _p(loss), _p(buf), 5, None,
-                                       None) == 5
+    assert L.xent_cross_entropy_ex_f32(_p(buf), 3, 5, 8, _p(labels), None, _p(loss), _p(buf), 5, None, None) == 5
     assert L.xent_softmax_f32(_p(buf), 3, 5, 8, _p(buf), 5) == 5
-    assert L.xent_logsumexp_f32(_p(buf), 3, 5, 8, _p(buf)) == 5   # logsumexp has no in-place case
+    assert L.xent_logsumexp_f32(_p(buf), 3, 5, 8, _p(buf)) == 5  # logsumexp has no in-place case
 
 
 def test_output_overlaps():

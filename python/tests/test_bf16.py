@@ -1,21 +1,12 @@
 """bfloat16 logits: equal to the float32 path on the widened logits; the bfloat16 gradient is the float32
 gradient rounded to nearest-even; in place; errors."""
+
 import numpy as np
 import pytest
 
 import xent
-
-
-def to_bf16(x):
-    """float32 -> bfloat16 bits, nearest-even (written plainly, independent of the library)."""
-    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    lower, upper = u & 0xFFFF, u >> 16
-    up = (lower > 0x8000) | ((lower == 0x8000) & ((upper & 1) == 1))
-    return (upper + up).astype(np.uint16)
-
-
-def widen(h):
-    return (h.astype(np.uint32) << 16).view(np.float32)
+from _reference import bf16_round as to_bf16
+from _reference import bf16_widen as widen
 
 
 @pytest.mark.parametrize("cols", [1, 7, 300, 70001])
@@ -43,13 +34,13 @@ def test_matches_float32(cols, reduction):
 def test_inplace_and_strided():
     rng = np.random.default_rng(2)
     wide = to_bf16(rng.standard_normal((5, 40)).astype(np.float32))
-    h = wide[:, :33]                       # row-strided view, no copy
+    h = wide[:, :33]  # row-strided view, no copy
     labels = np.array([0, 5, 32, 7, 1])
     out = xent.cross_entropy_bf16(h, labels, grad="bf16")
     copy = wide.copy()
     loss = xent.cross_entropy_bf16(copy[:, :33], labels, grad="inplace").loss
     assert loss == out.loss and np.array_equal(copy[:, :33], out.grad)
-    assert np.array_equal(copy[:, 33:], wide[:, 33:])   # the gaps between rows are untouched
+    assert np.array_equal(copy[:, 33:], wide[:, 33:])  # the gaps between rows are untouched
 
 
 def test_errors():

@@ -1,11 +1,13 @@
 """Hypothesis property tests: random shapes, strides, options and values (including special values) against
 the extended-precision reference."""
-import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
 
-import xent
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 import _reference as ref
-from helpers import check_cross_entropy_result
+import xent
+from helpers import GRAD_MODES, compare_with_reference
 
 # example count from the active profile (conftest.py: XENT_HYPOTHESIS_PROFILE=thorough for 3000 examples)
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,39 +33,36 @@ def matrices(draw, max_rows=12, max_cols=40, specials=True):
             if rows:
                 base[rng.integers(rows), rng.integers(cols)] = v
         if rows and draw(st.booleans()):
-            base[rng.integers(rows), :cols] = -np.inf        # an all -inf row
+            base[rng.integers(rows), :cols] = -np.inf  # an all -inf row
     x = base[:, :cols]
     if one_d:
         x = np.ascontiguousarray(x[0])
     return x, rng
 
 
-OPTIONS = st.fixed_dictionaries({
-    "reduction": st.sampled_from(["none", "sum", "mean"]),
-    "label_smoothing": st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0, width=32)),
-    # |grad_scale| >= 1e-30: the documented error bounds are relative to |grad_scale|, which float32 gradients
-    # cannot meet once they are subnormal
-    "grad_scale": st.one_of(st.just(1.0), st.just(0.0),
-                            st.floats(-8.0, 8.0, width=32).filter(lambda v: abs(v) >= 1e-30)),
-})
-GRAD_MODE = st.sampled_from(["none", "new", "inplace", "grad_out", "grad_out_strided"])
-
-
-def _grad_kwargs(mode, x, pad=3):
-    if mode == "none":
-        return {}
-    if mode == "new":
-        return {"grad": True}
-    if mode == "inplace":
-        return {"grad": "inplace"}
-    if x.ndim == 1 or mode == "grad_out":
-        return {"grad_out": np.full(x.shape, 7.0, x.dtype)}
-    return {"grad_out": np.full((x.shape[0], x.shape[1] + pad), 7.0, x.dtype)[:, :x.shape[1]]}
+OPTIONS = st.fixed_dictionaries(
+    {
+        "reduction": st.sampled_from(["none", "sum", "mean"]),
+        "label_smoothing": st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0, width=32)),
+        # |grad_scale| >= 1e-30: the documented error bounds are relative to |grad_scale|, which float32 gradients
+        # cannot meet once they are subnormal
+        "grad_scale": st.one_of(
+            st.just(1.0), st.just(0.0), st.floats(-8.0, 8.0, width=32).filter(lambda v: abs(v) >= 1e-30)
+        ),
+    }
+)
+GRAD_MODE = st.sampled_from(GRAD_MODES)
 
 
 @SETTINGS
-@given(m=matrices(), opts=OPTIONS, grad_mode=GRAD_MODE, ignore=st.sampled_from([-100, -1, 0, 3]),
-       frac_ignored=st.sampled_from([0.0, 0.2, 1.0]), bias=st.booleans())
+@given(
+    m=matrices(),
+    opts=OPTIONS,
+    grad_mode=GRAD_MODE,
+    ignore=st.sampled_from([-100, -1, 0, 3]),
+    frac_ignored=st.sampled_from([0.0, 0.2, 1.0]),
+    bias=st.booleans(),
+)
 def test_cross_entropy_property(m, opts, grad_mode, ignore, frac_ignored, bias):
     x, rng = m
     rows, cols = (1, x.shape[0]) if x.ndim == 1 else x.shape
@@ -71,19 +70,23 @@ def test_cross_entropy_property(m, opts, grad_mode, ignore, frac_ignored, bias):
     labels[rng.random(rows) < frac_ignored] = ignore
     if x.ndim == 1:
         labels = int(labels[0])
-    r = ref.cross_entropy(x, labels, ignore_index=ignore, **opts)
     x_before = x.copy()
-    res = xent.cross_entropy(x, labels, ignore_index=ignore, return_lse=True, bias_grad=bias,
-                             **_grad_kwargs(grad_mode, x), **opts)
+    opts = dict(opts, ignore_index=ignore)
+    ctx = f"{x.dtype} {x.shape} strides={x.strides} {opts} {grad_mode}"
+    compare_with_reference("cross_entropy", x, labels, opts, grad=grad_mode, bias=bias, ctx=ctx)
     if grad_mode != "inplace":
-        np.testing.assert_array_equal(x, x_before)   # inputs are never modified
-    check_cross_entropy_result(res, r, x.dtype, x.ndim == 1, opts["reduction"], want_grad=grad_mode != "none",
-                               want_bias=bias, ctx=f"{x.dtype} {x.shape} strides={x.strides} {opts} {grad_mode}")
+        np.testing.assert_array_equal(x, x_before)  # inputs are never modified
 
 
 @SETTINGS
-@given(m=matrices(), opts=OPTIONS, grad_mode=GRAD_MODE, tpad=st.sampled_from([0, 2]),
-       tkind=st.sampled_from(["uniform", "sparse", "negative", "onehot"]), bias=st.booleans())
+@given(
+    m=matrices(),
+    opts=OPTIONS,
+    grad_mode=GRAD_MODE,
+    tpad=st.sampled_from([0, 2]),
+    tkind=st.sampled_from(["uniform", "sparse", "negative", "onehot"]),
+    bias=st.booleans(),
+)
 def test_soft_cross_entropy_property(m, opts, grad_mode, tpad, tkind, bias):
     x, rng = m
     rows, cols = (1, x.shape[0]) if x.ndim == 1 else x.shape
@@ -106,10 +109,8 @@ def test_soft_cross_entropy_property(m, opts, grad_mode, tpad, tkind, bias):
     for i in range(rows):
         if np.isneginf(x2[i]).all() and not ((1 - eps) * t2[i] + eps / cols != 0).any():
             t2[i, 0] = 1
-    r = ref.soft_cross_entropy(x, t, **opts)
-    res = xent.soft_cross_entropy(x, t, return_lse=True, bias_grad=bias, **_grad_kwargs(grad_mode, x), **opts)
-    check_cross_entropy_result(res, r, x.dtype, x.ndim == 1, opts["reduction"], want_grad=grad_mode != "none",
-                               want_bias=bias, ctx=f"{x.dtype} {x.shape} strides={x.strides} {opts} {tkind}")
+    ctx = f"{x.dtype} {x.shape} strides={x.strides} {opts} {tkind}"
+    compare_with_reference("soft_cross_entropy", x, t, opts, grad=grad_mode, bias=bias, ctx=ctx)
 
 
 @SETTINGS
@@ -132,11 +133,11 @@ def test_primitives_property(m, out_kind):
             pad = 0 if out_kind == "out" or x.ndim == 1 else 3
             shape = x.shape if x.ndim == 1 else (x.shape[0], x.shape[1] + pad)
             buf = np.full(shape, 7.0, x.dtype)
-            out = buf if x.ndim == 1 else buf[:, :x.shape[1]]
+            out = buf if x.ndim == 1 else buf[:, : x.shape[1]]
             got = getattr(xent, name)(src, out=out)
             assert got is out
             if pad:
-                assert (buf[:, x.shape[1]:] == 7).all()
+                assert (buf[:, x.shape[1] :] == 7).all()
         ref.assert_close(got, expected, rtol, scale, f"{name} {x.dtype} {x.shape} {x.strides}")
 
 
@@ -159,8 +160,9 @@ def test_softmax_invariants(m, shift):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(m=matrices(max_rows=70, max_cols=3000), opts=OPTIONS, grad_mode=GRAD_MODE,
-       num_threads=st.sampled_from([0, 1, 2, 5]))
+@given(
+    m=matrices(max_rows=70, max_cols=3000), opts=OPTIONS, grad_mode=GRAD_MODE, num_threads=st.sampled_from([0, 1, 2, 5])
+)
 def test_cross_entropy_property_large(m, opts, grad_mode, num_threads):
     """Sizes past any blocking/threading thresholds, with explicit thread counts."""
     x, rng = m
@@ -169,8 +171,5 @@ def test_cross_entropy_property_large(m, opts, grad_mode, num_threads):
     labels[rng.random(rows) < 0.1] = -100
     if x.ndim == 1:
         labels = int(labels[0])
-    r = ref.cross_entropy(x, labels, **opts)
-    res = xent.cross_entropy(x, labels, return_lse=True, bias_grad=True, num_threads=num_threads,
-                             **_grad_kwargs(grad_mode, x), **opts)
-    check_cross_entropy_result(res, r, x.dtype, x.ndim == 1, opts["reduction"], want_grad=grad_mode != "none",
-                               ctx=f"{x.dtype} {x.shape} strides={x.strides} {opts} {grad_mode} t={num_threads}")
+    ctx = f"{x.dtype} {x.shape} strides={x.strides} {opts} {grad_mode} t={num_threads}"
+    compare_with_reference("cross_entropy", x, labels, opts, grad=grad_mode, ctx=ctx, num_threads=num_threads)

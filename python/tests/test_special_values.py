@@ -1,25 +1,29 @@
 """-inf masking, all -inf rows, NaN/+inf row isolation, huge finite logits."""
+
 import numpy as np
 import pytest
 
-import xent
 import _reference as ref
-from helpers import DTYPES, check_cross_entropy_result
+import xent
+from helpers import DTYPES, check_cross_entropy_result, compare_with_reference
 
 INF, NAN = np.inf, np.nan
 
 
 def _special_matrix(dtype):
-    x = np.array([
-        [1.0, 2.0, 3.0, 0.5, -1.0, 0.0],          # 0 normal
-        [-INF, 2.0, -INF, 0.5, -INF, 1.0],        # 1 masked entries
-        [-INF] * 6,                               # 2 all -inf
-        [1.0, NAN, 3.0, 0.5, -1.0, 0.0],          # 3 NaN
-        [1.0, 2.0, INF, 0.5, -1.0, 0.0],          # 4 +inf
-        [1e30, -1e30, 1e30, 0.0, 5.0, -5.0],      # 5 huge
-        [-1e30, -1e30, -1e30, -1e30, -1e30, -1e30],  # 6 huge negative, all equal
-        [3.0, 1.0, -INF, 0.0, 2.0, 1.0],          # 7 label on a -inf logit
-    ], dtype=dtype)
+    x = np.array(
+        [
+            [1.0, 2.0, 3.0, 0.5, -1.0, 0.0],  # 0 normal
+            [-INF, 2.0, -INF, 0.5, -INF, 1.0],  # 1 masked entries
+            [-INF] * 6,  # 2 all -inf
+            [1.0, NAN, 3.0, 0.5, -1.0, 0.0],  # 3 NaN
+            [1.0, 2.0, INF, 0.5, -1.0, 0.0],  # 4 +inf
+            [1e30, -1e30, 1e30, 0.0, 5.0, -5.0],  # 5 huge
+            [-1e30, -1e30, -1e30, -1e30, -1e30, -1e30],  # 6 huge negative, all equal
+            [3.0, 1.0, -INF, 0.0, 2.0, 1.0],  # 7 label on a -inf logit
+        ],
+        dtype=dtype,
+    )
     labels = np.array([2, 3, 1, 0, 1, 0, 4, 2])
     return x, labels
 
@@ -29,10 +33,8 @@ def _special_matrix(dtype):
 @pytest.mark.parametrize("smoothing", [0.0, 0.25])
 def test_cross_entropy_special_rows(dtype, reduction, smoothing):
     x, labels = _special_matrix(dtype)
-    res = xent.cross_entropy(x, labels, reduction=reduction, label_smoothing=smoothing, grad_scale=2.0, grad=True,
-                             return_lse=True, bias_grad=True)
-    r = ref.cross_entropy(x, labels, reduction, -100, smoothing, 2.0)
-    check_cross_entropy_result(res, r, dtype, False, reduction, ctx=f"{reduction} eps={smoothing}")
+    opts = dict(reduction=reduction, label_smoothing=smoothing, grad_scale=2.0)
+    res, _ = compare_with_reference("cross_entropy", x, labels, opts, ctx=f"{reduction} eps={smoothing}")
     # spelled out, independent of the reference implementation
     assert np.isneginf(res.lse[2]) and np.isnan(res.lse[3]) and np.isnan(res.lse[4])
     assert np.isnan(res.grad[3]).all() and np.isnan(res.grad[4]).all()
@@ -47,9 +49,9 @@ def test_cross_entropy_special_rows(dtype, reduction, smoothing):
     s = 2.0 / (8 if reduction == "mean" else 1)
     t = np.full(6, smoothing / 6)
     t[labels[2]] += 1 - smoothing
-    np.testing.assert_allclose(res.grad[2], -s * t, rtol=1e-6)       # all -inf row: grad = -s*t
+    np.testing.assert_allclose(res.grad[2], -s * t, rtol=1e-6)  # all -inf row: grad = -s*t
     if smoothing == 0:
-        assert (res.grad[1][np.isneginf(x[1])] == 0).all()          # masked entries: probability 0
+        assert (res.grad[1][np.isneginf(x[1])] == 0).all()  # masked entries: probability 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -109,21 +111,20 @@ def test_huge_logits(dtype):
     check_cross_entropy_result(res, r, dtype, False, "none", want_bias=False)
     assert np.isfinite(res.loss).all() and np.isfinite(res.grad).all()
     np.testing.assert_allclose(res.grad[0], [-0.5, 0.5, 0.0], atol=1e-6)
-    np.testing.assert_allclose(res.loss[0], np.log(2), rtol=1e-6)   # no cancellation: computed as (m - x) + log s
+    np.testing.assert_allclose(res.loss[0], np.log(2), rtol=1e-6)  # no cancellation: computed as (m - x) + log s
     sm = xent.softmax(x)
     ref.assert_close(sm, ref.softmax(x), ref.RTOL[np.dtype(dtype)])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_soft_targets_special(dtype):
-    x = np.array([[0.0, -np.inf, 1.0, 2.0], [-np.inf] * 4, [1.0, np.nan, 0.0, 0.0], [0.0, -np.inf, 1.0, 2.0]],
-                 dtype)
+    x = np.array([[0.0, -np.inf, 1.0, 2.0], [-np.inf] * 4, [1.0, np.nan, 0.0, 0.0], [0.0, -np.inf, 1.0, 2.0]], dtype)
     t = np.array([[0.2, 0.0, 0.3, 0.5], [0.25] * 4, [0.25] * 4, [0.2, 0.1, 0.3, 0.4]], dtype)
     res = xent.soft_cross_entropy(x, t, reduction="none", grad=True, return_lse=True, bias_grad=True)
     r = ref.soft_cross_entropy(x, t, "none")
     check_cross_entropy_result(res, r, dtype, False, "none")
-    assert np.isfinite(res.loss[0])       # -inf logit with zero target counts 0
-    assert np.isposinf(res.loss[1]) and np.isposinf(res.loss[3])   # all -inf; -inf with a nonzero target
+    assert np.isfinite(res.loss[0])  # -inf logit with zero target counts 0
+    assert np.isposinf(res.loss[1]) and np.isposinf(res.loss[3])  # all -inf; -inf with a nonzero target
     assert np.isnan(res.loss[2]) and np.isnan(res.grad[2]).all()
     np.testing.assert_allclose(res.grad[1], -t[1], rtol=1e-6)
 

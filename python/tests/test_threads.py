@@ -1,4 +1,5 @@
 """Concurrent calls from 8 threads give results bit-identical to sequential calls."""
+
 import threading
 
 import numpy as np
@@ -47,20 +48,36 @@ def _same(a, b):
 @pytest.mark.parametrize("num_threads", [0, 1, 2])
 def test_threads_bit_identical(dtype, num_threads):
     rng = np.random.default_rng(7)
-    shared = rng.standard_normal((256, 3000)).astype(dtype)    # read by every thread at once
+    shared = rng.standard_normal((256, 3000)).astype(dtype)  # read by every thread at once
     shared_labels = rng.integers(0, 3000, size=256)
     shared_targets = np.abs(rng.standard_normal((256, 3000))).astype(dtype)
     tasks = []
     for k in range(4 * N_THREADS):
         own = rng.standard_normal((64 + k, 500 + 37 * k)).astype(dtype)
         own_labels = rng.integers(0, own.shape[1], size=own.shape[0])
-        tasks.append(lambda: tuple(xent.cross_entropy(shared, shared_labels, grad=True, return_lse=True,
-                                                      bias_grad=True, label_smoothing=0.1,
-                                                      num_threads=num_threads)))
-        tasks.append(lambda own=own, lab=own_labels: tuple(xent.cross_entropy(
-            own, lab, reduction="none", grad=True, num_threads=num_threads)))
-        tasks.append(lambda: tuple(xent.soft_cross_entropy(shared, shared_targets, grad=True, bias_grad=True,
-                                                           num_threads=num_threads)))
+        tasks.append(
+            lambda: tuple(
+                xent.cross_entropy(
+                    shared,
+                    shared_labels,
+                    grad=True,
+                    return_lse=True,
+                    bias_grad=True,
+                    label_smoothing=0.1,
+                    num_threads=num_threads,
+                )
+            )
+        )
+        tasks.append(
+            lambda own=own, lab=own_labels: tuple(
+                xent.cross_entropy(own, lab, reduction="none", grad=True, num_threads=num_threads)
+            )
+        )
+        tasks.append(
+            lambda: tuple(
+                xent.soft_cross_entropy(shared, shared_targets, grad=True, bias_grad=True, num_threads=num_threads)
+            )
+        )
         tasks.append(lambda own=own: (xent.softmax(own), xent.log_softmax(own), xent.logsumexp(own)))
         tasks.append(lambda own=own: (xent.softmax(own.copy(), out=None),))
     sequential = _run_all(tasks, concurrent=False)
@@ -73,10 +90,11 @@ def test_threads_bit_identical(dtype, num_threads):
 def test_gil_is_released():
     """A long kernel call in one thread does not block a pure-Python thread (ctypes releases the GIL)."""
     import time
+
     x = np.random.default_rng(0).standard_normal((2048, 8192)).astype(np.float32)
     labels = np.zeros(2048, np.int64)
     g = np.empty_like(x)
-    xent.cross_entropy(x, labels, grad_out=g, num_threads=1)   # warm up pages
+    xent.cross_entropy(x, labels, grad_out=g, num_threads=1)  # warm up pages
     t0 = time.perf_counter()
     xent.cross_entropy(x, labels, grad_out=g, num_threads=1)
     single = time.perf_counter() - t0

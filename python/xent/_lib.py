@@ -6,15 +6,20 @@ Search order (the first that exists wins):
 2. ``libxent.so`` next to this file (bundled by ``make`` and ``pip install ./python``);
 3. the system loader's ``libxent`` (``ctypes.util.find_library``, e.g. after ``make install``).
 
-At import the library's ``xent_version_number()`` major version must equal this package's.
+At import the library's ``xent_version_number()`` major version must equal :data:`PACKAGE_MAJOR`. The package
+has no version number of its own: ``xent.__version__`` is the loaded library's ``xent_version_string()``.
+
+The constants and struct mirrors below copy include/xent.h (Python cannot read C macros);
+python/tests/test_header_facts.py parses the header and fails when any of them drifts from it. Status strings are
+never copied: they come from ``xent_status_string()`` at run time.
 """
 
 import ctypes
 import ctypes.util
 import os
 
-PACKAGE_VERSION = "1.1.2"
-PACKAGE_MAJOR = int(PACKAGE_VERSION.split(".")[0])
+#: XENT_VERSION_MAJOR of the C ABI this package calls: a library of another major version is refused at import.
+PACKAGE_MAJOR = 1
 
 # Status codes of include/xent.h (never renumbered).
 OK = 0
@@ -24,7 +29,7 @@ ERR_LABEL_OUT_OF_RANGE = 3
 ERR_INVALID_OPTION = 4
 ERR_ALIASING = 5
 ERR_UNSUPPORTED = 6
-ERR_OUT_OF_MEMORY = 7  # since 1.1.2
+ERR_OUT_OF_MEMORY = 7
 
 REDUCTION_NONE = 0
 REDUCTION_SUM = 1
@@ -48,8 +53,8 @@ class Options(ctypes.Structure):
         # since 1.1.0 (read only when struct_size covers them)
         ("z_loss", ctypes.c_float),
         ("soft_cap", ctypes.c_float),
-        ("class_weights", ctypes.c_void_p),   # const double *, NULL or cols weights
-        ("z_loss_out", ctypes.c_void_p),      # double *, NULL or rows (NONE) / one value
+        ("class_weights", ctypes.c_void_p),  # const double *, NULL or cols weights
+        ("z_loss_out", ctypes.c_void_p),  # double *, NULL or rows (NONE) / one value
     ]
 
 
@@ -74,32 +79,26 @@ _SIGNATURES = {
     "xent_isa_name": (ctypes.c_char_p, []),
 }
 for _t in ("f32", "f64"):
-    _SIGNATURES.update({
-        # logits, rows, cols, row_stride, labels, opts, loss, grad, lse
-        f"xent_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _p]),
-        # ..., loss, grad, grad_stride, lse, bias_grad
-        f"xent_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _sz, _p, _p]),
-        # logits, rows, cols, row_stride, targets, target_stride, opts, loss, grad, lse
-        f"xent_soft_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _p]),
-        f"xent_soft_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _sz, _p, _p]),
-        f"xent_logsumexp_{_t}": (_st, [_p, _sz, _sz, _sz, _p]),
-        f"xent_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
-        f"xent_log_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
-    })
-
+    _SIGNATURES.update(
+        {
+            # logits, rows, cols, row_stride, labels, opts, loss, grad, lse
+            f"xent_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _p]),
+            # ..., loss, grad, grad_stride, lse, bias_grad
+            f"xent_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _sz, _p, _p]),
+            # logits, rows, cols, row_stride, targets, target_stride, opts, loss, grad, lse
+            f"xent_soft_cross_entropy_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _p]),
+            f"xent_soft_cross_entropy_ex_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _opts, _p, _p, _sz, _p, _p]),
+            f"xent_logsumexp_{_t}": (_st, [_p, _sz, _sz, _sz, _p]),
+            f"xent_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
+            f"xent_log_softmax_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz]),
+        }
+    )
 
 
 class Stats(ctypes.Structure):
     """Mirror of ``xent_stats`` (since 1.1.0): six doubles, 48 bytes."""
 
-    _fields_ = [
-        ("max", ctypes.c_double),
-        ("sum_exp", ctypes.c_double),
-        ("sum_x", ctypes.c_double),
-        ("count", ctypes.c_double),
-        ("label_logit", ctypes.c_double),
-        ("label_seen", ctypes.c_double),
-    ]
+    _fields_ = [(name, ctypes.c_double) for name in ("max", "sum_exp", "sum_x", "count", "label_logit", "label_seen")]
 
 
 # Functions added in 1.1.0 (sharded vocabulary). They are optional: the package still imports against a 1.0.0
@@ -111,14 +110,16 @@ _OPTIONAL_SIGNATURES = {
     "xent_cross_entropy_bf16": (_st, [_p, _sz, _sz, _sz, _p, _opts, _p, _p, _p, _sz, _p]),
 }
 for _t in ("f32", "f64"):
-    _OPTIONAL_SIGNATURES.update({
-        # logits, rows, cols, row_stride, col_offset, total_cols, labels, opts, stats
-        f"xent_partial_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _opts, _p]),
-        # stats, rows, total_cols, labels, opts, loss, lse
-        f"xent_finalize_stats_{_t}": (_st, [_p, _sz, _sz, _p, _opts, _p, _p]),
-        # logits, rows, cols, row_stride, col_offset, total_cols, labels, stats, opts, grad, grad_stride
-        f"xent_grad_from_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _p, _opts, _p, _sz]),
-    })
+    _OPTIONAL_SIGNATURES.update(
+        {
+            # logits, rows, cols, row_stride, col_offset, total_cols, labels, opts, stats
+            f"xent_partial_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _opts, _p]),
+            # stats, rows, total_cols, labels, opts, loss, lse
+            f"xent_finalize_stats_{_t}": (_st, [_p, _sz, _sz, _p, _opts, _p, _p]),
+            # logits, rows, cols, row_stride, col_offset, total_cols, labels, stats, opts, grad, grad_stride
+            f"xent_grad_from_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _p, _opts, _p, _sz]),
+        }
+    )
 
 
 def _candidates():
@@ -150,7 +151,8 @@ def _load():
         return lib, path
     raise ImportError(
         "xent: libxent.so not found (" + "; ".join(errors) + "). Build it with `make lib` "
-        "(which copies it to python/xent/) and reinstall, or set XENT_LIBRARY=/path/to/libxent.so.")
+        "(which copies it to python/xent/) and reinstall, or set XENT_LIBRARY=/path/to/libxent.so."
+    )
 
 
 def _declare(lib, path):
@@ -164,8 +166,7 @@ def _declare(lib, path):
         fn.restype = res
         fn.argtypes = args
     if missing:
-        raise ImportError(f"xent: {path} lacks the symbols {', '.join(missing)}; "
-                          "is it an older or foreign libxent.so?")
+        raise ImportError(f"xent: {path} lacks the symbols {', '.join(missing)}; is it an older or foreign libxent.so?")
 
 
 lib, LIBRARY_PATH = _load()
@@ -175,9 +176,10 @@ LIBRARY_VERSION_NUMBER = int(lib.xent_version_number())
 LIBRARY_VERSION = lib.xent_version_string().decode("utf-8", "replace")
 if LIBRARY_VERSION_NUMBER // 10000 != PACKAGE_MAJOR:
     raise ImportError(
-        f"xent: the Python package {PACKAGE_VERSION} needs libxent major version {PACKAGE_MAJOR}, but "
+        f"xent: this Python package needs libxent major version {PACKAGE_MAJOR}, but "
         f"{LIBRARY_PATH} reports version {LIBRARY_VERSION} (xent_version_number() = {LIBRARY_VERSION_NUMBER}). "
-        "Rebuild/reinstall the package or point XENT_LIBRARY at a matching library.")
+        "Rebuild/reinstall the package or point XENT_LIBRARY at a matching library."
+    )
 
 
 def status_string(status):
@@ -199,7 +201,7 @@ def options_size():
 
 
 def default_options():
-    o = Options()   # zero-filled: the 1.1.0 fields' defaults even when a 1.0.0 library fills only its part
+    o = Options()  # zero-filled: the 1.1.0 fields' defaults even when a 1.0.0 library fills only its part
     lib.xent_options_init(ctypes.byref(o))
     o.struct_size = ctypes.sizeof(Options)
     return o

@@ -33,13 +33,14 @@ how MPI groups the ranks' contributions:
   library, at the cost of ``size`` times the memory/traffic of the statistics.
 """
 
-import ctypes
-
 import numpy as np
 from mpi4py import MPI
 
 import xent
+
 from . import _lib
+from ._args import _ptr
+from ._sharded import _optional, _stats_array
 
 __all__ = ["allreduce_stats", "sharded_cross_entropy", "stats_datatype", "merge_op"]
 
@@ -75,15 +76,17 @@ def _merge(inbuf, inoutbuf, datatype):
         raise RuntimeError(f"xent.mpi: user operation on {n_in} and {n} bytes, not whole {_RECORD}-byte records")
     status = merge(a, b, b, n // _RECORD)
     if status != _lib.OK:  # cannot happen for valid records; never fail silently inside MPI
-        raise RuntimeError(f"xent_merge_stats failed inside the MPI operation: {_lib.status_string(status)}: "
-                           f"{_lib.last_error_message()}")
+        raise RuntimeError(
+            f"xent_merge_stats failed inside the MPI operation: {_lib.status_string(status)}: "
+            f"{_lib.last_error_message()}"
+        )
 
 
 def merge_op(commute=True):
     """The MPI user operation (``MPI.Op.Create``) that merges statistics records with ``xent_merge_stats``."""
     commute = bool(commute)
     if commute not in _ops:
-        xent._optional("xent_merge_stats")  # a clear XentError now, not inside MPI, with a 1.0.0 library
+        _optional("xent_merge_stats")  # a clear XentError now, not inside MPI, with a 1.0.0 library
         _ops[commute] = MPI.Op.Create(_merge, commute=commute)
     return _ops[commute]
 
@@ -97,20 +100,20 @@ def allreduce_stats(comm, stats, *, out=None, method="allreduce", commute=True):
     ``comm.Allreduce`` with :func:`merge_op`) or ``"allgather"`` (a left fold in rank order, bit-identical to
     merging the shards left to right in one process); see the module docstring. Returns the merged array.
     """
-    rows = xent._stats_array(stats, "stats")
+    rows = _stats_array(stats, "stats")
     if out is None:
         out = np.empty(stats.shape, xent.STATS_DTYPE)
     else:
-        xent._stats_array(out, "out", rows, writable=True)
+        _stats_array(out, "out", rows, writable=True)
     dt = stats_datatype()
     if method == "allreduce":
         op = merge_op(commute)
-        if out is stats or (rows and xent._ptr(out) == xent._ptr(stats)):
+        if out is stats or (rows and _ptr(out) == _ptr(stats)):
             comm.Allreduce(MPI.IN_PLACE, [out, rows, dt], op=op)
         else:
             comm.Allreduce([stats, rows, dt], [out, rows, dt], op=op)
     elif method == "allgather":
-        xent._optional("xent_merge_stats")
+        _optional("xent_merge_stats")
         size = comm.Get_size()
         everyone = np.empty((size, rows), xent.STATS_DTYPE)
         comm.Allgather([stats, rows, dt], [everyone, rows, dt])
@@ -125,9 +128,23 @@ def allreduce_stats(comm, stats, *, out=None, method="allreduce", commute=True):
     return out
 
 
-def sharded_cross_entropy(comm, logits_shard, labels, *, col_offset, total_cols, reduction="mean",
-                          ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, num_threads=0, grad_out=None,
-                          return_lse=False, method="allreduce", commute=True):
+def sharded_cross_entropy(
+    comm,
+    logits_shard,
+    labels,
+    *,
+    col_offset,
+    total_cols,
+    reduction="mean",
+    ignore_index=-100,
+    label_smoothing=0.0,
+    grad_scale=1.0,
+    num_threads=0,
+    grad_out=None,
+    return_lse=False,
+    method="allreduce",
+    commute=True,
+):
     """Loss and this rank's gradient shard of a cross-entropy whose classes are split across ``comm``'s ranks.
 
     ``logits_shard``: this rank's columns ``[col_offset, col_offset + cols)`` (float32/float64, 1-D or 2-D,
@@ -139,14 +156,23 @@ def sharded_cross_entropy(comm, logits_shard, labels, *, col_offset, total_cols,
     ``return_lse``. A shard layout that does not cover every class exactly once raises :class:`xent.XentError`
     on every rank (finalize sees ``count != total_cols`` or ``label_seen != 1``).
     """
-    stats = xent.partial_stats(logits_shard, labels, col_offset=col_offset, total_cols=total_cols,
-                               ignore_index=ignore_index)
+    shard = dict(col_offset=col_offset, total_cols=total_cols)
+    options = dict(reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    stats = xent.partial_stats(logits_shard, labels, ignore_index=ignore_index, **shard)
     allreduce_stats(comm, stats, out=stats, method=method, commute=commute)
-    res = xent.finalize_stats(stats, labels, total_cols=total_cols, dtype=logits_shard.dtype, reduction=reduction,
-                              ignore_index=ignore_index, label_smoothing=label_smoothing, return_lse=return_lse)
-    grad = xent.grad_from_stats(logits_shard, labels, stats, col_offset=col_offset, total_cols=total_cols,
-                                reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing,
-                                grad_scale=grad_scale, num_threads=num_threads, grad_out=grad_out)
+    res = xent.finalize_stats(
+        stats, labels, total_cols=total_cols, dtype=logits_shard.dtype, return_lse=return_lse, **options
+    )
+    grad = xent.grad_from_stats(
+        logits_shard,
+        labels,
+        stats,
+        grad_scale=grad_scale,
+        num_threads=num_threads,
+        grad_out=grad_out,
+        **shard,
+        **options,
+    )
     if return_lse:
         loss, lse = res
         if logits_shard.ndim == 1:

@@ -1,4 +1,4 @@
-"""Sharded-vocabulary cross-entropy on a real MPI job (issue 6). Run under mpirun, e.g.
+"""Sharded-vocabulary cross-entropy on a real MPI job. Run under mpirun, e.g.
 
     mpirun --oversubscribe -n 4 python tests/mpi/test_mpi.py
 
@@ -16,6 +16,7 @@ xent.mpi.allreduce_stats, and checks against the single-process results it compu
 
 Rank 0 prints "N passed, M failed"; every rank exits 1 when any check failed anywhere.
 """
+
 import sys
 import traceback
 
@@ -28,7 +29,7 @@ import xent.mpi as xm
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 TOL = {np.dtype(np.float32): 2e-7, np.dtype(np.float64): 1e-14}
-results = []          # (name, ok, detail) of this rank
+results = []  # (name, ok, detail) of this rank
 groupings_seen = {}
 ulps_seen = {}
 
@@ -73,8 +74,9 @@ def fold_tree(parts):
 def ulps(a, b, dtype):
     a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
     fin = np.isfinite(b)
-    if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[~fin & ~np.isnan(b)],
-                                                                         b[~fin & ~np.isnan(b)]):
+    if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(
+        a[~fin & ~np.isnan(b)], b[~fin & ~np.isnan(b)]
+    ):
         return np.inf
     if not fin.any():
         return 0.0
@@ -95,16 +97,16 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
     rows, cols = x.shape
     b = bounds_for(cols, size, seed)
     c0, c1 = b[rank], b[rank + 1]
-    shard = x[:, c0:c1]                                     # row-strided view, no copy
+    shard = x[:, c0:c1]  # row-strided view, no copy
     kw = dict(ignore_index=ignore_index)
     # single-process references, computed by every rank on the whole matrix
-    parts = [xent.partial_stats(x[:, b[i]:b[i + 1]], labels, col_offset=b[i], total_cols=cols, **kw)
-             for i in range(size)]
+    parts = [
+        xent.partial_stats(x[:, b[i] : b[i + 1]], labels, col_offset=b[i], total_cols=cols, **kw) for i in range(size)
+    ]
     left, right, tree = fold_left(parts), fold_right(parts), fold_tree(parts)
-    ref = xent.cross_entropy(x, labels, reduction=reduction, ignore_index=ignore_index, label_smoothing=smoothing,
-                             grad_scale=grad_scale, grad=True)
-    fin_kw = dict(total_cols=cols, dtype=dtype, reduction=reduction, ignore_index=ignore_index,
-                  label_smoothing=smoothing)
+    ce_kw = dict(reduction=reduction, ignore_index=ignore_index, label_smoothing=smoothing)
+    ref = xent.cross_entropy(x, labels, grad_scale=grad_scale, grad=True, **ce_kw)
+    fin_kw = dict(total_cols=cols, dtype=dtype, **ce_kw)
     loss_left = xent.finalize_stats(left, labels, **fin_kw)
 
     local = xent.partial_stats(shard, labels, col_offset=c0, total_cols=cols, **kw)
@@ -114,19 +116,29 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
     merged = xm.allreduce_stats(comm, local)
     everyone = comm.allgather(merged.tobytes())
     check(f"{name}: allreduce stats identical on all ranks", all(e == everyone[0] for e in everyone))
-    grouping = next((g for g, v in (("left", left), ("tree", tree), ("right", right))
-                     if v.tobytes() == merged.tobytes()), None)
+    grouping = next(
+        (g for g, v in (("left", left), ("tree", tree), ("right", right)) if v.tobytes() == merged.tobytes()), None
+    )
     groupings_seen.setdefault(grouping, []).append(name)
-    check(f"{name}: allreduce stats bit-identical to an in-process merge of the same shards (grouping {grouping})",
-          grouping is not None)
+    check(
+        f"{name}: allreduce stats bit-identical to an in-process merge of the same shards (grouping {grouping})",
+        grouping is not None,
+    )
     if size == 2:
         check(f"{name}: 2 ranks: allreduce stats bit-identical to the left fold", grouping == "left")
-    exact = all(np.array_equal(merged[f], left[f], equal_nan=True) for f in ("max", "count", "label_logit", "label_seen"))
+    exact = all(
+        np.array_equal(merged[f], left[f], equal_nan=True) for f in ("max", "count", "label_logit", "label_seen")
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = max(float(np.nanmax(np.where(merged[f] == left[f], 0, np.abs(merged[f] - left[f]) / np.abs(left[f]))))
-                  for f in ("sum_exp", "sum_x"))
-    check(f"{name}: allreduce stats vs left fold: max/count/label exact, sums within 1e-15", exact and rel <= 1e-15,
-          f"rel {rel:.3g}")
+        rel = max(
+            float(np.nanmax(np.where(merged[f] == left[f], 0, np.abs(merged[f] - left[f]) / np.abs(left[f]))))
+            for f in ("sum_exp", "sum_x")
+        )
+    check(
+        f"{name}: allreduce stats vs left fold: max/count/label exact, sums within 1e-15",
+        exact and rel <= 1e-15,
+        f"rel {rel:.3g}",
+    )
     # in place (MPI.IN_PLACE) gives the same
     inplace = local.copy()
     xm.allreduce_stats(comm, inplace, out=inplace)
@@ -137,12 +149,14 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
     check(f"{name}: allgather stats bit-identical to the left fold", gathered.tobytes() == left.tobytes())
 
     # 3. loss and gradient through the convenience function (Allreduce inside)
-    loss, grad = xm.sharded_cross_entropy(comm, shard, labels, col_offset=c0, total_cols=cols, reduction=reduction,
-                                          ignore_index=ignore_index, label_smoothing=smoothing,
-                                          grad_scale=grad_scale)
+    loss, grad = xm.sharded_cross_entropy(
+        comm, shard, labels, col_offset=c0, total_cols=cols, grad_scale=grad_scale, **ce_kw
+    )
     loss_same_stats = xent.finalize_stats(merged, labels, **fin_kw)
-    check(f"{name}: loss bit-identical to finalize of the same statistics in one process",
-          np.asarray(loss).tobytes() == np.asarray(loss_same_stats).tobytes())
+    check(
+        f"{name}: loss bit-identical to finalize of the same statistics in one process",
+        np.asarray(loss).tobytes() == np.asarray(loss_same_stats).tobytes(),
+    )
     u = ulps(loss, loss_left, dtype)
     if reduction != "none":
         # (per-row losses of reduction="none" can move by 2 ulp between groupings: a 1e-16 change of sum_exp is
@@ -152,15 +166,21 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
     ulps_seen[name] = (u, u2)
     want = np.asarray(ref.loss, np.float64)
     with np.errstate(invalid="ignore"):
-        scale = np.maximum(np.abs(np.where(np.isfinite(want), want, 0)), 1.0) if reduction != "none" else \
-            np.abs(np.where(np.isfinite(want), want, 0)) + np.abs(np.where(np.isfinite(x), x, 0)).max(axis=1) + 1.0
+        scale = (
+            np.maximum(np.abs(np.where(np.isfinite(want), want, 0)), 1.0)
+            if reduction != "none"
+            else np.abs(np.where(np.isfinite(want), want, 0)) + np.abs(np.where(np.isfinite(x), x, 0)).max(axis=1) + 1.0
+        )
     ok, r = close(loss, want, TOL[dtype], scale)
     check(f"{name}: loss vs xent.cross_entropy within {TOL[dtype]} (scale-relative)", ok, f"{r:.3g}; {u2} ulp")
     n = max(1, int(np.sum(labels != ignore_index))) if reduction == "mean" else 1
     s = abs(grad_scale) / n
     ok, r = close(grad, ref.grad[:, c0:c1], 2 * TOL[dtype], s)
-    check(f"{name}: rank {rank} gradient shard [{c0}, {c1}) vs xent.cross_entropy within 2*{TOL[dtype]}*s", ok,
-          f"max |diff|/s {r:.3g}")
+    check(
+        f"{name}: rank {rank} gradient shard [{c0}, {c1}) vs xent.cross_entropy within 2*{TOL[dtype]}*s",
+        ok,
+        f"max |diff|/s {r:.3g}",
+    )
     check(f"{name}: gradient shard shape/dtype", grad.shape == shard.shape and grad.dtype == dtype)
     losses = comm.allgather(np.asarray(loss).tobytes())
     check(f"{name}: same loss on all ranks", all(v == losses[0] for v in losses))
@@ -175,14 +195,14 @@ def main():
             labels = rng.integers(0, cols, rows)
             for reduction in ("mean", "sum", "none"):
                 for smoothing in (0.0, 0.1):
-                    case(f"{dn} {rows}x{cols} {reduction} eps={smoothing}", x, labels, reduction=reduction,
-                         smoothing=smoothing, grad_scale=1.5, seed=seed)
+                    name = f"{dn} {rows}x{cols} {reduction} eps={smoothing}"
+                    case(name, x, labels, reduction=reduction, smoothing=smoothing, grad_scale=1.5, seed=seed)
         # special values: ignored rows, -inf masks (a whole shard of rank 0's column), an all -inf row, a NaN row
         rng = np.random.default_rng(7)
         rows, cols = 12, 41
         x = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
         labels = rng.integers(1, cols, rows)
-        x[:, 0] = -np.inf                   # rank 0's shard is column 0: entirely -inf
+        x[:, 0] = -np.inf  # rank 0's shard is column 0: entirely -inf
         x[rng.random((rows, cols)) < 0.2] = -np.inf
         x[np.arange(rows), labels] = 1.0
         x[4, :] = -np.inf
@@ -190,8 +210,14 @@ def main():
         labels[[2, 9]] = -100
         for reduction in ("mean", "none"):
             for smoothing in (0.0, 0.1):
-                case(f"{dn} special {reduction} eps={smoothing}", x, labels, reduction=reduction, smoothing=smoothing,
-                     seed=3)
+                case(
+                    f"{dn} special {reduction} eps={smoothing}",
+                    x,
+                    labels,
+                    reduction=reduction,
+                    smoothing=smoothing,
+                    seed=3,
+                )
     # a shard layout that misses columns fails cleanly on every rank (no hang, no abort)
     x = np.ones((2, 10), np.float32)
     try:
@@ -219,10 +245,16 @@ if __name__ == "__main__":
         g = {k: len(v) for k, v in all_groupings[0].items()}
         worst = max((v[0] for k, v in ulps_seen.items() if " none " not in k), default=0)
         worst2 = max((v[1] for k, v in ulps_seen.items() if np.isfinite(v[1]) and " none " not in k), default=0)
-        print(f"test_mpi: {size} ranks, library {xent.library_version()} ({xent.isa()}), MPI "
-              f"{MPI.Get_library_version().splitlines()[0][:40]}", flush=True)
-        print(f"test_mpi: Allreduce grouping per case: {g}; loss vs single-process sharded (left fold) max {worst} ulp, "
-              f"vs xent.cross_entropy max {worst2} ulp (mean/sum losses)", flush=True)
+        print(
+            f"test_mpi: {size} ranks, library {xent.library_version()} ({xent.isa()}), MPI "
+            f"{MPI.Get_library_version().splitlines()[0][:40]}",
+            flush=True,
+        )
+        print(
+            f"test_mpi: Allreduce grouping per case: {g}; loss vs single-process sharded (left fold) max {worst} ulp, "
+            f"vs xent.cross_entropy max {worst2} ulp (mean/sum losses)",
+            flush=True,
+        )
         print(f"{passed} passed, {failed} failed", flush=True)
         failed_any = int(failed > 0)
     failed_any = comm.bcast(failed_any, root=0)

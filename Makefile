@@ -1,7 +1,10 @@
 # Xent — the two commands a newcomer runs are `make bench` and `make test`; both set themselves up.
 #
 #   make bench            the benchmark (release build for this host's ISA)
-#   make test             every test: Swift (portable, AVX2 and, on such CPUs, AVX-512 builds), C/C++, symbols, Python
+#   make test             every test, what CI runs: Swift (portable, AVX2 and, on such CPUs, AVX-512 builds), C/C++,
+#                         symbols, allocations, Python, and the suites of mk/*.mk (fuzzing, sanitizers, ABI, MPI)
+#   make check            the quick loop (a few minutes): the Swift tests of this host's build only, the C/C++ tests
+#                         (Tests/C, Tests/Adversarial) and the Python tests
 #   make lib              build/lib/libxent.so (static Swift runtime, only xent_* exported)
 #   make install PREFIX=  header, library and xent.pc under PREFIX (default /usr/local)
 #   make deps             install the system packages a fresh Debian machine lacks
@@ -22,6 +25,9 @@ HOST_AVX512 := $(if $(HOST_AVX2),$(shell f=$$(grep -m1 '^flags' /proc/cpuinfo); 
 HOST_ISA   := $(if $(HOST_AVX512),avx512,$(if $(HOST_AVX2),avx2,$(if $(filter aarch64,$(shell uname -m)),neon,sse2)))
 ISA_FLAGS  := $(if $(HOST_AVX512),-Xcc -march=x86-64-v4,$(if $(HOST_AVX2),-Xcc -march=x86-64-v3,))
 LIB_SCRATCH := .build-lib-$(HOST_ISA)
+# The scratch path `make test` already builds this host's Swift tests in (test-swift, -avx2 or -avx512), reused by
+# `make check`.
+HOST_TEST_SCRATCH := $(if $(HOST_AVX512),.build-avx512,$(if $(HOST_AVX2),.build-avx2,.build))
 
 LIB_FLAGS  := -Xswiftc -static-stdlib \
               -Xlinker --version-script=$(CURDIR)/lib/xent.map \
@@ -33,7 +39,7 @@ EXTRA_TESTS :=
 .DEFAULT_GOAL := all
 include $(wildcard mk/*.mk)
 
-.PHONY: all deps lib install test test-swift test-swift-avx2 test-swift-avx512 test-exp test-c test-symbols test-alloc test-python bench clean
+.PHONY: all deps lib install check check-swift test test-swift test-swift-avx2 test-swift-avx512 test-exp test-c test-symbols test-alloc test-python bench clean
 
 all: lib
 
@@ -65,6 +71,13 @@ install: lib
 test: test-swift test-swift-avx2 test-swift-avx512 test-exp test-c test-symbols test-alloc test-python $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
+# The quick loop: the host build's Swift tests (once), the C/C++ and adversarial tests, the Python tests.
+check: check-swift test-c test-adversarial test-python
+	@echo "make check: the host build's Swift tests, the C/C++ tests and the Python tests passed"
+
+check-swift: deps
+	XENT_EXPECT_ISA=$(HOST_ISA) swift test --scratch-path $(HOST_TEST_SCRATCH) $(ISA_FLAGS)
+
 test-swift: deps
 	XENT_EXPECT_ISA=$(if $(filter aarch64,$(shell uname -m)),neon,sse2) swift test
 
@@ -73,7 +86,7 @@ test-swift-avx2: deps
 	  XENT_EXPECT_ISA=avx2 swift test --scratch-path .build-avx2 -Xcc -march=x86-64-v3; \
 	else echo "test-swift-avx2: this CPU has no AVX2+FMA, skipped"; fi
 
-# The AVX-512 build computes the same bits as the AVX2 one (tests/exp/test_exp_widths.c checks the shim's paired
+# The AVX-512 build computes the same bits as the AVX2 one (Tests/Exp/test_exp_widths.c checks the shim's paired
 # 512-bit exp and log against the 256-bit ones, bit for bit); its kernels are tested here on CPUs that have it.
 test-swift-avx512: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
@@ -86,7 +99,7 @@ test-swift-avx512: deps
 test-exp: deps
 	@if [ -n "$(HOST_AVX512)" ]; then \
 	  mkdir -p build/tests && gcc -O2 -march=x86-64-v4 -pthread -Wall -ISources/_XentShims/include -o build/tests/test_exp_widths \
-	    tests/exp/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
+	    Tests/Exp/test_exp_widths.c -lsleef -lm && build/tests/test_exp_widths; \
 	fi
 	XENT_EXHAUSTIVE_EXP=1 swift test -c release --scratch-path .build-release --filter ExpTests
 	@if [ -n "$(HOST_AVX2)" ]; then \
@@ -95,14 +108,14 @@ test-exp: deps
 
 test-c:
 	$(MAKE) install PREFIX=$(TEST_PREFIX)
-	bash tests/c/run.sh $(TEST_PREFIX)
+	bash Tests/C/run.sh $(TEST_PREFIX)
 
 test-symbols: lib
-	bash tests/abi/check_symbols.sh build/lib/libxent.so include/xent.h
+	bash Tests/ABI/check_symbols.sh build/lib/libxent.so include/xent.h
 
 # No allocation per call on one thread (an LD_PRELOAD malloc counter around 7000 calls).
 test-alloc: lib
-	bash tests/alloc/run.sh build/lib
+	bash Tests/Alloc/run.sh build/lib
 
 test-python: lib
 	bash python/run_tests.sh $(VENV)

@@ -1,4 +1,4 @@
-# Fuzzing (issue 5): a libFuzzer target over the C ABI (fuzz/xent_fuzz.c, see fuzz/README.md).
+# Fuzzing (issue 5): a libFuzzer target over the C ABI (fuzz/*.c, see fuzz/xf.h and fuzz/README.md).
 #
 #   make fuzz SECONDS=N          fuzz for N seconds (default 60) from fuzz/corpus; crashes go to build/fuzz/
 #   make fuzz-regressions        replay fuzz/regressions/ (inputs that once failed) and the seed corpus
@@ -9,10 +9,14 @@
 # The library is rebuilt for fuzzing with AddressSanitizer and libFuzzer coverage in Swift and in the C shims
 # (scratch path .build-fuzz), so out-of-bounds accesses inside the kernels are caught and coverage guides the
 # search; the harness is compiled with clang -fsanitize=fuzzer,address from the Swift toolchain and provides the
-# ASan runtime the library's instrumentation resolves against.
+# ASan runtime the library's instrumentation resolves against. The long double reference and the harness it uses
+# (Tests/CSupport/xt_ref.c, xt_check.c) are compiled with ASan but without coverage: their branches say nothing
+# about the library (as XF_CHECKER does for the checking code inside fuzz/).
 # Knobs: FUZZ_JOBS (independent fuzzing processes, default 1: the threaded paths already use both cores),
 # FUZZ_MAX_LEN (bytes, default 4096), FUZZ_EXP (sleef | fast), FUZZ_CORPUS (working corpus, default
-# build/fuzz/corpus), FUZZ_ARGS (extra libFuzzer flags), XENT_FUZZ_KNOWN=1 in the environment (also make the
+# build/fuzz/corpus), FUZZ_ARGS (extra libFuzzer flags), FUZZ_PREFIX (link the harness against PREFIX/lib/libxent.so
+# of an installed, uninstrumented library instead of building one; output under build/fuzz-prefix; e.g.
+# `make fuzz-regressions FUZZ_PREFIX=/tmp/xent-baseline`), XENT_FUZZ_KNOWN=1 in the environment (also make the
 # calls that hit known, reported library defects; see fuzz/regressions/README.md).
 
 SECONDS       ?= 60
@@ -20,10 +24,12 @@ FUZZ_JOBS     ?= 1
 FUZZ_MAX_LEN  ?= 4096
 FUZZ_EXP      ?= sleef
 FUZZ_ARGS     ?=
-FUZZ_OUT      := build/fuzz
+FUZZ_PREFIX   ?=
+FUZZ_OUT      := $(if $(FUZZ_PREFIX),build/fuzz-prefix,build/fuzz)
 FUZZ_SCRATCH  := .build-fuzz-$(HOST_ISA)
 FUZZ_CLANG    ?= $(or $(wildcard $(dir $(shell command -v swift 2>/dev/null))clang),$(shell command -v clang 2>/dev/null),clang)
-FUZZ_LIB      := $(FUZZ_OUT)/lib/libxent.so
+FUZZ_LIB      := $(if $(FUZZ_PREFIX),$(FUZZ_PREFIX)/lib/libxent.so,$(FUZZ_OUT)/lib/libxent.so)
+FUZZ_INCLUDE  := $(if $(FUZZ_PREFIX),$(FUZZ_PREFIX)/include,include)
 FUZZ_BIN      := $(FUZZ_OUT)/xent_fuzz
 FUZZ_SWIFT_SAN := -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
                   -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link
@@ -35,16 +41,26 @@ FUZZ_RUN_ENV  := $(if $(FUZZ_CORPUS),FUZZ_CORPUS=$(FUZZ_CORPUS),) ASAN_OPTIONS=d
 
 .PHONY: fuzz fuzz-build fuzz-regressions fuzz-seeds test-fuzz
 
+ifeq ($(FUZZ_PREFIX),)
 $(FUZZ_LIB): $(FUZZ_SOURCES) | deps
 	swift build -c release --product xent --scratch-path $(FUZZ_SCRATCH) $(ISA_FLAGS) $(FUZZ_SWIFT_SAN) \
 	  -Xswiftc -static-stdlib -Xlinker --version-script=$(CURDIR)/lib/xent.map
 	@mkdir -p $(dir $@)
 	cp $(FUZZ_SCRATCH)/release/libxent.so $@
+endif
 
-$(FUZZ_BIN): fuzz/xent_fuzz.c include/xent.h $(FUZZ_LIB)
+FUZZ_HARNESS  := $(wildcard fuzz/*.c) fuzz/xf.h
+FUZZ_SUPPORT  := $(FUZZ_OUT)/support/xt_ref.o $(FUZZ_OUT)/support/xt_check.o
+
+$(FUZZ_OUT)/support/%.o: Tests/CSupport/%.c Tests/CSupport/xt_ref.h Tests/CSupport/xt_check.h $(FUZZ_INCLUDE)/xent.h
 	@test -x "$(FUZZ_CLANG)" || { echo "fuzz: no clang with libFuzzer (the Swift toolchain's clang) found" >&2; exit 1; }
-	$(FUZZ_CLANG) -g -O1 -std=c11 -Wall -Wextra -fuse-ld=lld -fsanitize=fuzzer,address -Iinclude fuzz/xent_fuzz.c \
-	  -o $@ -L$(FUZZ_OUT)/lib -lxent -lm -Wl,-rpath,'$$ORIGIN/lib'
+	@mkdir -p $(dir $@)
+	$(FUZZ_CLANG) -g -O1 -std=c11 -Wall -Wextra -fsanitize=address -I$(FUZZ_INCLUDE) -ITests/CSupport -c $< -o $@
+
+$(FUZZ_BIN): $(FUZZ_HARNESS) $(FUZZ_SUPPORT) $(FUZZ_INCLUDE)/xent.h $(FUZZ_LIB)
+	$(FUZZ_CLANG) -g -O1 -std=c11 -Wall -Wextra -fuse-ld=lld -fsanitize=fuzzer,address -I$(FUZZ_INCLUDE) -ITests/CSupport \
+	  $(filter %.c,$(FUZZ_HARNESS)) $(FUZZ_SUPPORT) -o $@ -L$(dir $(FUZZ_LIB)) -lxent -lm \
+	  -Wl,-rpath,$(if $(FUZZ_PREFIX),$(abspath $(dir $(FUZZ_LIB))),'$$ORIGIN/lib')
 
 fuzz-build: deps $(FUZZ_BIN)
 

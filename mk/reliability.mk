@@ -2,10 +2,10 @@
 #
 #   make sanitize           Swift tests under ASan and UBSan; the C/C++ tests, the adversarial and the concurrency
 #                           programs against a library built with ASan+UBSan; the threaded paths under TSan
-#   make test-concurrency   8 threads from C (tests/concurrency/concurrent.c) and from Python, bit-identical
-#   make test-adversarial   hostile arguments and values (tests/adversarial/adversarial.c)
+#   make test-concurrency   8 threads from C (Tests/Concurrency/concurrent.c) and from Python, bit-identical
+#   make test-adversarial   hostile arguments and values (Tests/Adversarial/)
 #   make test-abi           exported symbols, abidiff against the committed baseline, header as C99/C11/C++17
-#   make abi-baseline       write the ABI baseline of a new release (see tests/abi/check_abi.sh)
+#   make abi-baseline       write the ABI baseline of a new release (see Tests/ABI/check_abi.sh)
 #
 # Sanitizer notes (Swift 6.3 on Linux):
 #   - swiftc has -sanitize=address and -sanitize=thread but rejects -sanitize=undefined, so UBSan instruments the
@@ -33,6 +33,12 @@ TSAN_ENV          := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 CONCURRENCY_ITERS ?= 12
 ADV_BIN           := build/adversarial/adversarial
 CONC_BIN          := build/concurrency/concurrent
+# The programs and the shared harness and reference they link (Tests/CSupport).
+C_SUPPORT         := $(wildcard Tests/CSupport/*.c)
+ADV_SOURCES       := $(wildcard Tests/Adversarial/*.c) $(C_SUPPORT)
+ADV_CFLAGS        := -ITests/Adversarial -ITests/CSupport
+CONC_SOURCES      := Tests/Concurrency/concurrent.c Tests/CSupport/xt_check.c
+CONC_CFLAGS       := -ITests/CSupport
 SUDO              := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 EXTRA_TESTS += test-adversarial test-concurrency test-abi sanitize
@@ -53,7 +59,7 @@ test-adversarial:
 	$(MAKE) install PREFIX=$(TEST_PREFIX)
 	@mkdir -p $(dir $(ADV_BIN))
 	PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; export PKG_CONFIG_PATH; \
-	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 tests/adversarial/adversarial.c -o $(ADV_BIN) \
+	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread $(ADV_CFLAGS) $(ADV_SOURCES) -o $(ADV_BIN) \
 	  $$(pkg-config --cflags --libs xent) -Wl,-rpath,$$(pkg-config --variable=libdir xent) -lm
 	env -u LD_LIBRARY_PATH $(ADV_BIN)
 
@@ -63,7 +69,7 @@ test-concurrency:
 	$(MAKE) install PREFIX=$(TEST_PREFIX)
 	@mkdir -p $(dir $(CONC_BIN))
 	PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; export PKG_CONFIG_PATH; \
-	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread tests/concurrency/concurrent.c -o $(CONC_BIN) \
+	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread $(CONC_CFLAGS) $(CONC_SOURCES) -o $(CONC_BIN) \
 	  $$(pkg-config --cflags --libs xent) -Wl,-rpath,$$(pkg-config --variable=libdir xent) -lm
 	env -u LD_LIBRARY_PATH $(CONC_BIN) $(CONCURRENCY_ITERS)
 	@# The Python half: python/run_tests.sh creates or reuses the virtualenv and installs the package as built
@@ -71,18 +77,18 @@ test-concurrency:
 	@# against the library just built (XENT_LIBRARY), from a scratch directory so `import xent` is the installed one.
 	bash python/run_tests.sh $(VENV) --collect-only -q > /dev/null
 	cd $(TEST_PREFIX) && XENT_LIBRARY=$(CURDIR)/build/lib/libxent.so $(VENV)/bin/python -m pytest -q -p no:cacheprovider \
-	  --rootdir $(CURDIR)/tests/concurrency $(CURDIR)/tests/concurrency/test_concurrent_python.py
+	  --rootdir $(CURDIR)/Tests/Concurrency $(CURDIR)/Tests/Concurrency/test_concurrent_python.py
 
 # ---- ABI -------------------------------------------------------------------------------------------------------
 
 test-abi: reliability-deps
 	$(MAKE) install PREFIX=$(TEST_PREFIX)
-	bash tests/abi/check_abi.sh $(TEST_PREFIX)/lib/libxent.so
-	bash tests/abi/check_symbols.sh $(TEST_PREFIX)/lib/libxent.so include/xent.h
+	bash Tests/ABI/check_abi.sh $(TEST_PREFIX)/lib/libxent.so
+	bash Tests/ABI/check_symbols.sh $(TEST_PREFIX)/lib/libxent.so include/xent.h
 
 abi-baseline: reliability-deps
 	$(MAKE) install PREFIX=$(TEST_PREFIX)
-	bash tests/abi/check_abi.sh $(TEST_PREFIX)/lib/libxent.so --update
+	bash Tests/ABI/check_abi.sh $(TEST_PREFIX)/lib/libxent.so --update
 
 # ---- sanitizers ------------------------------------------------------------------------------------------------
 
@@ -103,17 +109,24 @@ sanitize-c: reliability-deps
 	  $(SAN_LIB_FLAGS)
 	@mkdir -p $(SAN_OUT)/asan/lib
 	cp .build-lib-asan/release/libxent.so $(SAN_OUT)/asan/lib/libxent.so
-	@# Every C (C99) and C++ (C++17) program of tests/c, the adversarial suite and the concurrency test.
-	@set -e; for src in $(wildcard tests/c/*.c) $(wildcard tests/c/*.cpp) tests/adversarial/adversarial.c \
-	    tests/concurrency/concurrent.c; do \
-	  name=$$(basename $${src%.*})$$(case $$src in *.cpp) echo _cpp;; esac); \
-	  case $$src in *.cpp) comp="$(SAN_CLANGXX) -std=c++17";; *) comp="$(SAN_CLANG) -std=c99";; esac; \
-	  echo "build (ASan+UBSan): $$src"; \
-	  $$comp $(SAN_C_FLAGS) -pthread -fsanitize=address $(SAN_UB) -Iinclude -Itests/c $$src \
-	    -o $(SAN_OUT)/asan/$$name -L$(SAN_OUT)/asan/lib -lxent -Wl,-rpath,$(CURDIR)/$(SAN_OUT)/asan/lib -lm; \
-	done
-	@status=0; for p in $(patsubst %.c,%,$(notdir $(wildcard tests/c/*.c))) \
-	    $(patsubst %.cpp,%_cpp,$(notdir $(wildcard tests/c/*.cpp))) adversarial "concurrent 2"; do \
+	@# The C (C99) and C++ (C++17) programs of Tests/C (Tests/C/run.sh against a prefix holding this library),
+	@# the adversarial suite and the concurrency test, all with ASan+UBSan.
+	@mkdir -p $(SAN_OUT)/asan/prefix/lib/pkgconfig $(SAN_OUT)/asan/prefix/include
+	cp include/xent.h $(SAN_OUT)/asan/prefix/include/xent.h
+	cp $(SAN_OUT)/asan/lib/libxent.so $(SAN_OUT)/asan/prefix/lib/libxent.so
+	sed -e 's|@PREFIX@|$(CURDIR)/$(SAN_OUT)/asan/prefix|g' -e 's|@VERSION@|$(VERSION)|g' xent.pc.in \
+	  > $(SAN_OUT)/asan/prefix/lib/pkgconfig/xent.pc
+	$(SAN_CLANG) -std=c99 $(SAN_C_FLAGS) -pthread -fsanitize=address $(SAN_UB) -Iinclude $(ADV_CFLAGS) $(ADV_SOURCES) \
+	  -o $(SAN_OUT)/asan/adversarial -L$(SAN_OUT)/asan/lib -lxent -Wl,-rpath,$(CURDIR)/$(SAN_OUT)/asan/lib -lm
+	$(SAN_CLANG) -std=c99 $(SAN_C_FLAGS) -pthread -fsanitize=address $(SAN_UB) -Iinclude $(CONC_CFLAGS) $(CONC_SOURCES) \
+	  -o $(SAN_OUT)/asan/concurrent -L$(SAN_OUT)/asan/lib -lxent -Wl,-rpath,$(CURDIR)/$(SAN_OUT)/asan/lib -lm
+	@status=0; \
+	echo "== ASan+UBSan: Tests/C"; \
+	env -u LD_LIBRARY_PATH $(SAN_ENV) CC="$(SAN_CLANG)" CXX="$(SAN_CLANGXX)" \
+	  XENT_TEST_FLAGS="$(SAN_C_FLAGS) -fsanitize=address $(SAN_UB)" XENT_TEST_BUILD=$(SAN_OUT)/asan/c \
+	  bash Tests/C/run.sh $(SAN_OUT)/asan/prefix > $(SAN_OUT)/asan/c.log 2>&1 || status=1; \
+	grep -E '^FAIL|ERROR: (Address|Leak)Sanitizer|runtime error|SUMMARY|passed' $(SAN_OUT)/asan/c.log | head -40; \
+	for p in adversarial "concurrent 2"; do \
 	  echo "== ASan+UBSan: $$p"; \
 	  env -u LD_LIBRARY_PATH $(SAN_ENV) $(SAN_OUT)/asan/$$p > $(SAN_OUT)/asan/$${p%% *}.log 2>&1 || status=1; \
 	  grep -E '^FAIL|ERROR: (Address|Leak)Sanitizer|runtime error|SUMMARY' $(SAN_OUT)/asan/$${p%% *}.log | head -40; \
@@ -132,7 +145,7 @@ sanitize-thread: reliability-deps
 	  -Xcc -fsanitize=thread -Xlinker --version-script=$(CURDIR)/lib/xent.map -Xlinker -rpath -Xlinker $(SWIFT_RT_DIR)
 	@mkdir -p $(SAN_OUT)/tsan/lib
 	cp .build-lib-tsan/release/libxent.so $(SAN_OUT)/tsan/lib/libxent.so
-	$(SAN_CLANG) -std=c99 $(SAN_C_FLAGS) -pthread -fsanitize=thread -Iinclude tests/concurrency/concurrent.c \
+	$(SAN_CLANG) -std=c99 $(SAN_C_FLAGS) -pthread -fsanitize=thread -Iinclude $(CONC_CFLAGS) $(CONC_SOURCES) \
 	  -o $(SAN_OUT)/tsan/concurrent -L$(SAN_OUT)/tsan/lib -lxent -Wl,-rpath,$(CURDIR)/$(SAN_OUT)/tsan/lib \
 	  -L$(SWIFT_RT_DIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_RT_DIR) -lm
 	env -u LD_LIBRARY_PATH $(TSAN_ENV) $(SAN_OUT)/tsan/concurrent 2

@@ -32,13 +32,15 @@ typedef struct {
     double sum;
 } part;
 
-static double now(void) {
+static double now(void)
+{
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static void *work(void *arg) {
+static void *work(void *arg)
+{
     part *p = arg;
     const float *s = p->src;
     float *d = p->dst;
@@ -76,7 +78,8 @@ static void *work(void *arg) {
 }
 
 /* One timed pass of `kind` with `threads` threads over n floats; returns seconds. */
-static double pass(const float *src, float *dst, size_t n, int kind, int threads, double *sink) {
+static double pass(const float *src, float *dst, size_t n, int kind, int threads, double *sink)
+{
     part parts[2];
     pthread_t tid[2];
     size_t half = (n / threads) & ~(size_t)31;
@@ -92,18 +95,23 @@ static double pass(const float *src, float *dst, size_t n, int kind, int threads
     return dt;
 }
 
-static int cmp(const void *a, const void *b) {
+static int cmp(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 512;
     int reps = argc > 2 ? atoi(argv[2]) : 7;
     if (reps < 1 || reps > 1000) reps = 7;
     size_t bytes = mib << 20, n = bytes / sizeof(float);
     float *src = aligned_alloc(4096, bytes), *dst = aligned_alloc(4096, bytes);
-    if (!src || !dst) { fprintf(stderr, "bandwidth: out of memory\n"); return 1; }
+    if (!src || !dst) {
+        fprintf(stderr, "bandwidth: out of memory\n");
+        return 1;
+    }
     for (size_t i = 0; i < n; i++) src[i] = (float)(i & 1023) * 0.001f; /* touch every page */
     memset(dst, 0, bytes);
     double sink = 0;

@@ -21,30 +21,38 @@
 
 #include "c_sleef_kernel.h"
 
-static double now(void) {
+static double now(void)
+{
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static int cmp(const void *a, const void *b) {
+static int cmp(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n) {
+static double median(double *v, int n)
+{
     qsort(v, n, sizeof v[0], cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void *alloc_touched(size_t bytes) {
+static void *alloc_touched(size_t bytes)
+{
     void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!p) { fprintf(stderr, "c_bench: out of memory\n"); exit(1); }
+    if (!p) {
+        fprintf(stderr, "c_bench: out of memory\n");
+        exit(1);
+    }
     memset(p, 0, bytes);
     return p;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 6) {
         fprintf(stderr, "usage: c_bench ROWS COLS REPS THREADS[,..] JOB[,..]   (JOB: lossgrad|loss)\n");
         return 2;
@@ -79,7 +87,8 @@ int main(int argc, char **argv) {
             float lx = 0, lc = 0;
             for (int r = -2; r < reps; r++) {
                 double t0 = now();
-                xent_status s = xent_cross_entropy_f32(x, rows, cols, cols, labels, &o, &lx, with_grad ? gx : NULL, NULL);
+                xent_status s =
+                    xent_cross_entropy_f32(x, rows, cols, cols, labels, &o, &lx, with_grad ? gx : NULL, NULL);
                 double t1 = now();
                 if (s != XENT_OK) {
                     fprintf(stderr, "c_bench: %s: %s\n", xent_status_string(s), xent_last_error_message());
@@ -90,7 +99,10 @@ int main(int argc, char **argv) {
                     return 1;
                 }
                 double t2 = now();
-                if (r >= 0) { tx[r] = t1 - t0; tc[r] = t2 - t1; }
+                if (r >= 0) {
+                    tx[r] = t1 - t0;
+                    tc[r] = t2 - t1;
+                }
             }
             double maxdiff = 0;
             if (with_grad)
@@ -99,11 +111,12 @@ int main(int argc, char **argv) {
                     if (d > maxdiff || d != d) maxdiff = d;
                 }
             double mx = median(tx, reps), mc = median(tc, reps);
-            printf("{\"rows\": %zu, \"cols\": %zu, \"threads\": %d, \"job\": \"%s\", \"reps\": %d, "
-                   "\"isa\": \"%s\", \"xent_c_abi_ms\": %.6f, \"c_sleef_ms\": %.6f, \"xent_speed_vs_c\": %.4f, "
-                   "\"loss_xent\": %.9g, \"loss_c\": %.9g, \"max_grad_diff\": %.3g, \"max_grad_diff_times_rows\": %.3g}\n",
-                   rows, cols, threads, with_grad ? "lossgrad" : "loss", reps, xent_isa_name(), mx * 1e3, mc * 1e3,
-                   mc / mx, lx, lc, maxdiff, maxdiff * (double)rows);
+            printf(
+                "{\"rows\": %zu, \"cols\": %zu, \"threads\": %d, \"job\": \"%s\", \"reps\": %d, "
+                "\"isa\": \"%s\", \"xent_c_abi_ms\": %.6f, \"c_sleef_ms\": %.6f, \"xent_speed_vs_c\": %.4f, "
+                "\"loss_xent\": %.9g, \"loss_c\": %.9g, \"max_grad_diff\": %.3g, \"max_grad_diff_times_rows\": %.3g}\n",
+                rows, cols, threads, with_grad ? "lossgrad" : "loss", reps, xent_isa_name(), mx * 1e3, mc * 1e3,
+                mc / mx, lx, lc, maxdiff, maxdiff * (double)rows);
             fflush(stdout);
         }
     }

@@ -20,35 +20,43 @@
 
 #define IGNORE_INDEX (-100)
 
-static inline __m256i tail_mask(size_t k) { /* lanes 0..k-1 on, 0 < k < 8 */
+/* lanes 0..k-1 on, 0 < k < 8 */
+static inline __m256i tail_mask(size_t k)
+{
     static const int32_t bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     return _mm256_loadu_si256((const __m256i *)(bits + 8 - k));
 }
 
-static inline __m256 load_tail(const float *x, size_t k) { /* masked load, -inf in the missing lanes */
+/* masked load, -inf in the missing lanes */
+static inline __m256 load_tail(const float *x, size_t k)
+{
     __m256i mask = tail_mask(k);
     __m256 v = _mm256_maskload_ps(x, mask);
     return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, _mm256_castsi256_ps(mask));
 }
 
-static inline float hmax(__m256 v) {
+static inline float hmax(__m256 v)
+{
     __m128 a = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     a = _mm_max_ps(a, _mm_movehl_ps(a, a));
     a = _mm_max_ss(a, _mm_shuffle_ps(a, a, 1));
     return _mm_cvtss_f32(a);
 }
 
-static inline double hsum_pd(__m256d v) {
+static inline double hsum_pd(__m256d v)
+{
     __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
 }
 
-static inline __m256d widen_sum(__m256 v) {
+static inline __m256d widen_sum(__m256 v)
+{
     return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
 /* max over x[0..n) */
-static float block_max(const float *x, size_t n) {
+static float block_max(const float *x, size_t n)
+{
     __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
     size_t j = 0;
     for (; j + 32 <= n; j += 32) {
@@ -64,7 +72,8 @@ static float block_max(const float *x, size_t n) {
 
 /* exp of two vectors. Built for x86-64-v4 (AVX-512), one 512-bit SLEEF call, as Xent's AVX-512 build does (the
  * same bits as two 256-bit calls, half the cost per element); otherwise two 256-bit calls. */
-static inline void exp_pair(__m256 a, __m256 b, __m256 *ea, __m256 *eb) {
+static inline void exp_pair(__m256 a, __m256 b, __m256 *ea, __m256 *eb)
+{
 #ifdef __AVX512DQ__
     __m512 e = Sleef_expf16_u10avx512f(_mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1));
     *ea = _mm512_castps512_ps256(e);
@@ -76,7 +85,8 @@ static inline void exp_pair(__m256 a, __m256 b, __m256 *ea, __m256 *eb) {
 }
 
 /* sum_j exp(x_j - m) over x[0..n); stores the exponentials into e when e != NULL */
-static double block_sum_exp(const float *x, size_t n, float m, float *e) {
+static double block_sum_exp(const float *x, size_t n, float m, float *e)
+{
     const __m256 vm = _mm256_set1_ps(m);
     __m256d total = _mm256_setzero_pd();
     size_t j = 0;
@@ -85,7 +95,8 @@ static double block_sum_exp(const float *x, size_t n, float m, float *e) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (; j + 16 <= end; j += 16) {
             __m256 e0, e1;
-            exp_pair(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm), _mm256_sub_ps(_mm256_loadu_ps(x + j + 8), vm), &e0, &e1);
+            exp_pair(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm), _mm256_sub_ps(_mm256_loadu_ps(x + j + 8), vm), &e0,
+                     &e1);
             if (e) {
                 _mm256_storeu_ps(e + j, e0);
                 _mm256_storeu_ps(e + j + 8, e1);
@@ -108,14 +119,16 @@ static double block_sum_exp(const float *x, size_t n, float m, float *e) {
     return hsum_pd(total);
 }
 
-static void block_scale(float *g, size_t n, float s) {
+static void block_scale(float *g, size_t n, float s)
+{
     const __m256 vs = _mm256_set1_ps(s);
     size_t j = 0;
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(g + j, _mm256_mul_ps(_mm256_loadu_ps(g + j), vs));
     for (; j < n; j++) g[j] *= s;
 }
 
-static void block_zero(float *g, size_t n) {
+static void block_zero(float *g, size_t n)
+{
     for (size_t j = 0; j < n; j++) g[j] = 0;
 }
 
@@ -128,7 +141,7 @@ typedef struct {
     float *grad;
     double inv_n;
     int threads;
-    int phase;          /* column-split mode: 0 = statistics, 1 = scale */
+    int phase; /* column-split mode: 0 = statistics, 1 = scale */
     int column_split;
     double row_loss[64]; /* per-thread partial loss sums (row mode) */
     float *bm;           /* column-split statistics: [threads][rows] max and sum */
@@ -137,7 +150,8 @@ typedef struct {
 
 static job_t job;
 
-static void rows_part(int t) {
+static void rows_part(int t)
+{
     size_t per = job.rows / job.threads, extra = job.rows % job.threads;
     size_t r0 = t * per + (t < (int)extra ? (size_t)t : extra), r1 = r0 + per + (t < (int)extra);
     size_t c = job.cols;
@@ -162,13 +176,15 @@ static void rows_part(int t) {
     job.row_loss[t] = total;
 }
 
-static void column_block(int t, size_t *c0, size_t *c1) {
+static void column_block(int t, size_t *c0, size_t *c1)
+{
     size_t per = ((job.cols + job.threads - 1) / job.threads + 7) & ~(size_t)7; /* multiple of 8 */
     *c0 = t * per < job.cols ? t * per : job.cols;
     *c1 = *c0 + per < job.cols ? *c0 + per : job.cols;
 }
 
-static void merged(size_t r, float *M, double *S) {
+static void merged(size_t r, float *M, double *S)
+{
     float m = -INFINITY;
     for (int u = 0; u < job.threads; u++) m = fmaxf(m, job.bm[u * job.rows + r]);
     double s = 0;
@@ -180,7 +196,8 @@ static void merged(size_t r, float *M, double *S) {
     *S = s;
 }
 
-static void columns_part(int t) {
+static void columns_part(int t)
+{
     size_t c0, c1;
     column_block(t, &c0, &c1);
     for (size_t r = 0; r < job.rows; r++) {
@@ -190,7 +207,8 @@ static void columns_part(int t) {
         if (job.phase == 0) {
             float m = c1 > c0 ? block_max(x + c0, c1 - c0) : -INFINITY;
             job.bm[t * job.rows + r] = m;
-            job.bs[t * job.rows + r] = c1 > c0 && label != IGNORE_INDEX ? block_sum_exp(x + c0, c1 - c0, m, g ? g + c0 : NULL) : 0;
+            job.bs[t * job.rows + r] =
+                c1 > c0 && label != IGNORE_INDEX ? block_sum_exp(x + c0, c1 - c0, m, g ? g + c0 : NULL) : 0;
         } else if (g) {
             if (label == IGNORE_INDEX) {
                 block_zero(g + c0, c1 - c0);
@@ -206,11 +224,10 @@ static void columns_part(int t) {
     }
 }
 
-static void run_part(int t) {
-    if (job.column_split)
-        columns_part(t);
-    else
-        rows_part(t);
+static void run_part(int t)
+{
+    if (job.column_split) columns_part(t);
+    else rows_part(t);
 }
 
 /* ---- a persistent pool: workers wait on a barrier, run their part, meet at a second barrier ---------------- */
@@ -220,7 +237,8 @@ static int pool_size = 0; /* threads including the caller */
 static pthread_barrier_t start_barrier, done_barrier;
 static volatile int quitting = 0;
 
-static void *worker(void *arg) {
+static void *worker(void *arg)
+{
     int t = (int)(intptr_t)arg;
     for (;;) {
         pthread_barrier_wait(&start_barrier);
@@ -230,7 +248,8 @@ static void *worker(void *arg) {
     }
 }
 
-void csk_shutdown(void) {
+void csk_shutdown(void)
+{
     if (pool_size > 1) {
         quitting = 1;
         pthread_barrier_wait(&start_barrier);
@@ -242,7 +261,8 @@ void csk_shutdown(void) {
     pool_size = 0;
 }
 
-static int ensure_pool(int threads) {
+static int ensure_pool(int threads)
+{
     if (pool_size == threads) return 0;
     csk_shutdown();
     if (threads > 1) {
@@ -255,14 +275,16 @@ static int ensure_pool(int threads) {
     return 0;
 }
 
-static void run_all(void) {
+static void run_all(void)
+{
     if (job.threads > 1) pthread_barrier_wait(&start_barrier);
     run_part(0);
     if (job.threads > 1) pthread_barrier_wait(&done_barrier);
 }
 
 int csk_cross_entropy_f32(const float *logits, size_t rows, size_t cols, const int64_t *labels, int threads,
-                          float *loss, float *grad) {
+                          float *loss, float *grad)
+{
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
     if (ensure_pool(threads) != 0) return -1;

@@ -1,0 +1,62 @@
+/*
+ * xt_tests.h -- the tests of the public C ABI (include/xent.h) shared by the C99 program (test_xent.c) and the
+ * C++17 one (test_xent.cpp, which compiles the same test files as C++): one file a feature, each checked against
+ * the long double reference of Tests/CSupport/xt_ref.h through the harness of Tests/CSupport/xt_check.h.
+ *
+ *   test_info.c        declarations, version, status strings, ISA name, options defaults, the thread's message
+ *   test_primitives.c  logsumexp, softmax, log_softmax: sweep of shapes, strides, offsets, in place
+ *   test_ce_sweep.c    hard and soft cross-entropy (plain and _ex): every reduction, smoothing, scale, ignore mode
+ *   test_special.c     NaN, +-inf, all -inf rows, 1e30, cols 1, rows 0, long rows (chunked kernels)
+ *   test_validation.c  every invalid argument: status, nothing written, the message
+ *   test_options.c     a larger struct_size, the 1.1.0 options (z-loss, class weights, soft cap), xent_options_init
+ *   test_threads.c     num_threads 0/1/2/3/16 on 301 x 1000
+ *   test_sharded.c     the sharded-vocabulary API (partial, merge, finalize, grad_from_stats)
+ *   test_bf16.c        bfloat16 logits
+ *   test_suite.c       the order they run in (one random stream: the order fixes the inputs)
+ *   xt_typed.c         typed helpers: fills, comparisons, the generic cross-entropy call and its verification
+ */
+#ifndef XT_TESTS_H
+#define XT_TESTS_H
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xent.h>
+
+#include "xt_check.h"
+#include "xt_ref.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs every shared check, then extra() (language-specific checks, may be NULL), then the 1.1.0 checks; prints
+   "N passed, N failed" and returns the exit status. */
+int xt_run_all(const char *lang, void (*extra)(void));
+
+void xt_test_signatures(void);
+void xt_test_info(void);
+void xt_test_options_v11(void);
+void xt_test_options_init(void);
+void xt_test_sharded(void);
+void xt_test_bf16(void);
+
+/* The canary of the typed tests: outputs are filled with it, and what must stay unwritten still holds it. */
+#define XT_CANARY ((XT_REAL)777.25)
+/* The generic cross-entropy call type of the current XT_REAL (as a return type). */
+#define XT_CE_CALL XT_FN(xt_ce_call)
+
+#define XT_TYPED_FILE "xt_typed_decl.h"
+#include "xt_instantiate.h"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XT_TESTS_H */

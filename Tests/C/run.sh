@@ -83,6 +83,8 @@ done
 cc=${CC:-${ccs[0]}}
 cxx=${CXX:-${cxxs[0]}}
 read -r -a extra <<< "${XENT_TEST_FLAGS:-}"
+extra_c=() # the same without link-only flags, for the compile-only step
+for f in "${extra[@]}"; do case $f in -fuse-ld=*) ;; *) extra_c+=("$f") ;; esac; done
 tests=()
 for f in "$here"/*.c; do [ "$(basename "$f")" = test_xent.c ] || tests+=("$f"); done
 # shellcheck disable=SC2086
@@ -91,7 +93,7 @@ for f in "$here"/*.c; do [ "$(basename "$f")" = test_xent.c ] || tests+=("$f"); 
 mkdir -p "$build/support"
 for f in "$support"/*.c; do
     # shellcheck disable=SC2086
-    "$cc" -std=c99 "${warn[@]}" -O1 -pthread "${extra[@]}" -I"$support" $cflags -c "$f" \
+    "$cc" -std=c99 "${warn[@]}" -O1 -pthread "${extra_c[@]}" -I"$support" $cflags -c "$f" \
         -o "$build/support/$(basename "${f%.c}").o"
 done
 # shellcheck disable=SC2086

@@ -44,12 +44,14 @@ include $(wildcard mk/*.mk)
 all: lib
 
 deps:
-	@# libsleef-dev: SLEEF's header and shared library (Debian ships no static one).
-	@if [ ! -f /usr/include/x86_64-linux-gnu/sleef.h ] && [ ! -f /usr/include/sleef.h ] \
-	    && [ ! -f /usr/include/aarch64-linux-gnu/sleef.h ]; then \
-	  echo "installing libsleef-dev"; \
+	@# libsleef-dev: SLEEF's header and shared library (Debian ships no static one). libopenblas-dev: cblas.h
+	@# and libblas.so (the system BLAS alternative, OpenBLAS by default) for the linear cross-entropy's GEMMs.
+	@missing=""; for p in libsleef-dev libopenblas-dev pkg-config; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsleef-dev pkg-config >/dev/null; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v pkg-config >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq pkg-config >/dev/null; }
 

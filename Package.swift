@@ -25,10 +25,17 @@ let package = Package(
       linkerSettings: [.linkedLibrary("sleef"), .linkedLibrary("m")]
     ),
 
+    // MARK: System BLAS shim (internal): row-major GEMM forwarders over CBLAS, and the BLAS's thread
+    // count held at 1 while Xent's workers run its GEMMs.
+    .target(
+      name: "_XentBLAS",
+      linkerSettings: [.linkedLibrary("blas")]
+    ),
+
     // MARK: Kernels and the Swift API
     .target(
       name: "Xent",
-      dependencies: ["_XentShims", "_XentCHeader"]
+      dependencies: ["_XentShims", "_XentBLAS", "_XentCHeader"]
     ),
 
     // MARK: The C header as a Clang module (include/xent.h, reached through a symlink), so the

@@ -83,10 +83,10 @@ extern "C" {
 /* ---- Version ----------------------------------------------------------------------------------------------- */
 
 #define XENT_VERSION_MAJOR 1
-#define XENT_VERSION_MINOR 1
-#define XENT_VERSION_PATCH 2
+#define XENT_VERSION_MINOR 2
+#define XENT_VERSION_PATCH 0
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.1.2"
+#define XENT_VERSION_STRING "1.2.0"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -135,7 +135,16 @@ typedef struct xent_options {
                                     hard labels only (XENT_ERR_UNSUPPORTED with soft targets); default NULL */
     double *z_loss_out;       /* NULL, or receives the z-loss, reduced like the loss (rows values for NONE, one
                                  otherwise); it is never added to loss; default NULL */
+    /* Since 1.2.0, read only by xent_linear_cross_entropy_* (other functions ignore them): */
+    size_t  workspace_bytes;  /* upper bound of the one block a linear cross-entropy call allocates; 0 = the
+                                 default, XENT_LINEAR_WORKSPACE_DEFAULT; it must hold one row of logits plus the
+                                 bias gradient's running sum (else XENT_ERR_INVALID_OPTION) */
+    int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
+                                 (gradient accumulation over micro-batches); default 0 */
 } xent_options;
+
+/* The default workspace of a linear cross-entropy call: 256 MiB. */
+#define XENT_LINEAR_WORKSPACE_DEFAULT ((size_t)256 << 20)
 
 /* The size of the 1.0.0 struct (the fields up to grad_scale): the smallest struct_size accepted. */
 #define XENT_OPTIONS_V1_SIZE offsetof(xent_options, z_loss)
@@ -143,7 +152,8 @@ typedef struct xent_options {
 /*
  * Fills the first min(struct_size, sizeof(xent_options)) bytes of *opts with the defaults and sets
  * opts->struct_size to that size: reduction = XENT_REDUCTION_MEAN, num_threads = 0, ignore_index = -100,
- * label_smoothing = 0, grad_scale = 1, z_loss = 0, soft_cap = 0, class_weights = NULL, z_loss_out = NULL.
+ * label_smoothing = 0, grad_scale = 1, z_loss = 0, soft_cap = 0, class_weights = NULL, z_loss_out = NULL,
+ * workspace_bytes = 0, accumulate = 0.
  * Never writes past struct_size bytes. Does nothing when opts is NULL or struct_size < sizeof(size_t).
  *
  * Since 1.1.0.
@@ -555,6 +565,56 @@ XENT_API xent_status xent_grad_from_stats_f64(const double *logits, size_t rows,
 XENT_API xent_status xent_cross_entropy_bf16(const uint16_t *logits, size_t rows, size_t cols, size_t row_stride,
                                              const int64_t *labels, const xent_options *opts, float *loss,
                                              float *grad_f32, uint16_t *grad_bf16, size_t grad_stride, float *lse);
+
+/* ---- Linear cross-entropy (the LM head, fused) ---------------------------------------------------------------- */
+
+/*
+ * The cross-entropy of the logits of a linear layer, o = hidden * weight^T + bias, with its gradients, without
+ * the rows x classes logits ever existing whole: row blocks of the logits are formed in the workspace by the
+ * system BLAS (cblas_sgemm / cblas_dgemm), turned into the gradient G = dl/do in place by the kernel of
+ * xent_cross_entropy_ex_*, then multiplied out:
+ *
+ *   grad_hidden = G * weight          (rows x dim)
+ *   grad_weight = G^T * hidden        (classes x dim; += with opts->accumulate)
+ *   grad_bias   = sum over rows of G  (eq. 8; summed in double, rounded once; += with opts->accumulate)
+ *
+ * Every option means what it means for xent_cross_entropy_ex_* (reduction, ignore_index, label smoothing,
+ * grad_scale, z-loss, soft cap, class weights); workspace_bytes bounds the one block the call allocates (row
+ * blocks of the logits; rows x classes never exists) and accumulate makes grad_weight / grad_bias sums.
+ *
+ * Shapes (strides in elements): hidden rows x dim (hidden_stride >= dim), weight classes x dim (weight_stride >=
+ * dim), bias classes values or NULL (then o = hidden * weight^T), labels rows values in [0, classes) or
+ * ignore_index. Outputs: loss (rows values for XENT_REDUCTION_NONE, else 1; required); grad_hidden rows x
+ * grad_hidden_stride, grad_weight classes x grad_weight_stride, grad_bias classes values, lse rows values: each
+ * NULL when not wanted, and a gradient not asked for costs nothing (a loss-only call is one GEMM and one pass).
+ * dim >= 1, classes >= 1, rows >= 0. The BLAS takes 32-bit sizes: dim, classes and every stride must be below
+ * 2^31. No output may overlap an input or another output (no in-place form). rows == 0: loss 0 (NONE: nothing),
+ * grad_weight and grad_bias zero (unchanged with accumulate).
+ * Threads: opts->num_threads bounds every thread the call runs, the BLAS's included; results are bit-identical
+ * for any thread count.
+ * Errors: as xent_cross_entropy_ex_f32; a workspace too small for one row of logits is XENT_ERR_INVALID_OPTION;
+ * a size the BLAS cannot take is XENT_ERR_INVALID_SHAPE; XENT_ERR_OUT_OF_MEMORY if the workspace cannot be
+ * allocated. Nothing is written before every check has passed and the workspace is held.
+ * Special values: a -inf bias masks its class (probability 0; without label smoothing its grad_weight row and
+ * grad_bias entry are exactly 0); a NaN in a row of hidden makes that row's loss, lse and grad_hidden row NaN and
+ * leaves the other rows exact (grad_weight and grad_bias, sums over rows, become NaN).
+ * Error bound: f64: <= 1e-12 relative to a float64 reference; f32: loss, lse and gradients within the unfused
+ * float32 pipeline's error (sgemm logits, xent_cross_entropy_ex_f32, sgemm gradients); see docs/numerics.md.
+ *
+ * Since 1.2.0.
+ */
+XENT_API xent_status xent_linear_cross_entropy_f32(const float *hidden, size_t rows, size_t dim, size_t hidden_stride,
+                                                   const float *weight, size_t classes, size_t weight_stride,
+                                                   const float *bias, const int64_t *labels, const xent_options *opts,
+                                                   float *loss, float *grad_hidden, size_t grad_hidden_stride,
+                                                   float *grad_weight, size_t grad_weight_stride, float *grad_bias,
+                                                   float *lse);
+XENT_API xent_status xent_linear_cross_entropy_f64(const double *hidden, size_t rows, size_t dim,
+                                                   size_t hidden_stride, const double *weight, size_t classes,
+                                                   size_t weight_stride, const double *bias, const int64_t *labels,
+                                                   const xent_options *opts, double *loss, double *grad_hidden,
+                                                   size_t grad_hidden_stride, double *grad_weight,
+                                                   size_t grad_weight_stride, double *grad_bias, double *lse);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -67,10 +67,11 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     }
   }
 
-  /// The kernel on arguments validated by the caller (`counted` from their label scan), without a bias
-  /// gradient: the bfloat16 driver's float32 work.
-  func computeValidated(counted: LabelCounts) {
-    compute(counted: counted, biasSum: nil)
+  /// The kernel on arguments validated by the caller (`counted` from their label scan), adding the bias
+  /// gradient's rows to the caller's running sum `biasSum` when given: the bfloat16 and linear drivers'
+  /// float32/float64 work.
+  func computeValidated(counted: LabelCounts, biasSum: BiasSum? = nil) {
+    compute(counted: counted, biasSum: biasSum)
   }
 
   private func compute(counted: LabelCounts, biasSum: BiasSum?) {

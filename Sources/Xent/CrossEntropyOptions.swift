@@ -36,12 +36,21 @@ public struct CrossEntropyOptions: Sendable, Hashable {
   /// Worker threads: 0 = automatic (one thread for small inputs). Results are bit-identical for any
   /// thread count.
   public var threads: Int = 0
+  /// The linear cross-entropy's workspace bound in bytes (the one block a call allocates: row blocks of
+  /// the logits, the bias gradient's running sum); 0 = the default, 256 MiB. Other functions ignore it.
+  public var workspaceBytes: Int = 0
+  /// The linear cross-entropy adds its weight and bias gradients to the outputs (`+=`: gradient
+  /// accumulation over micro-batches) instead of overwriting them. Other functions ignore it.
+  public var accumulate: Bool = false
 
   public init(
     reduction: Reduction = .mean, ignoreIndex: Int64 = -100, labelSmoothing: Double = 0,
     gradScale: Double = 1, threads: Int = 0, exponential: Exponential = .environmentDefault,
-    zLoss: Double = 0, softCap: Double = 0, classWeights: [Double]? = nil
+    zLoss: Double = 0, softCap: Double = 0, classWeights: [Double]? = nil, workspaceBytes: Int = 0,
+    accumulate: Bool = false
   ) {
+    self.workspaceBytes = workspaceBytes
+    self.accumulate = accumulate
     self.exponential = exponential
     self.zLoss = zLoss
     self.softCap = softCap

@@ -13,7 +13,7 @@ func defaultCOptions() -> xent_options {
   xent_options(
     struct_size: MemoryLayout<xent_options>.size, reduction: Int32(XENT_REDUCTION_MEAN), num_threads: 0,
     ignore_index: -100, label_smoothing: 0, grad_scale: 1, z_loss: 0, soft_cap: 0, class_weights: nil,
-    z_loss_out: nil)
+    z_loss_out: nil, workspace_bytes: 0, accumulate: 0)
 }
 
 /// The options of a C call: the Swift options plus the caller's class-weight input and z-loss output.
@@ -45,7 +45,8 @@ func decodeOptions(_ opts: UnsafePointer<xent_options>?) throws(XentError) -> De
   let options = CrossEntropyOptions(
     reduction: reduction, ignoreIndex: o.ignore_index, labelSmoothing: Double(o.label_smoothing),
     gradScale: Double(o.grad_scale), threads: Int(o.num_threads), zLoss: Double(o.z_loss),
-    softCap: Double(o.soft_cap))
+    softCap: Double(o.soft_cap), workspaceBytes: Int(clamping: UInt(bitPattern: o.workspace_bytes)),
+    accumulate: o.accumulate != 0)
   return DecodedOptions(
     options: options, buffers: OptionBuffers(classWeights: Buffer(o.class_weights), zLoss: Buffer(o.z_loss_out)))
 }

@@ -28,6 +28,8 @@ float *xentshim_alloc_floats(unsigned long n) {
   return malloc(n ? n * sizeof(float) : 1);
 }
 
+void *xentshim_alloc_bytes(unsigned long n) { return malloc(n ? n : 1); }
+
 double *xentshim_alloc_doubles(unsigned long n) {
   if (n > (unsigned long)-1 / sizeof(double)) return NULL;
   return malloc(n ? n * sizeof(double) : 1);

@@ -25,6 +25,8 @@ int xentshim_cpu_has_avx512(void);
 double *xentshim_alloc_doubles(unsigned long n);
 /* n floats from malloc (NULL when n * 4 overflows or malloc fails): the bfloat16 call's float32 tile. */
 float *xentshim_alloc_floats(unsigned long n);
+/* n bytes from malloc (NULL when it fails): the linear cross-entropy's workspace. */
+void *xentshim_alloc_bytes(unsigned long n);
 void xentshim_free(void *p);
 
 #if defined(__clang__)

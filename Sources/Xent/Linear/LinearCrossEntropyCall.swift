@@ -1,0 +1,193 @@
+// The linear cross-entropy driver below both public APIs: o = H·Wᵀ + b, the loss and G = ∂l/∂o exactly as
+// the cross-entropy kernel forms them, then ∂l/∂H = G·W, ∂l/∂W = Gᵀ·H, ∂l/∂b = Σ_rows G (eq. 8), without
+// the rows × classes logits ever existing whole.
+//
+// Row blocks of `plan.blockRows` rows: the block's logits (blockRows × classes, in the workspace) come
+// from the BLAS, the fused kernel turns them into G in place (loss, lse and the bias gradient's Double
+// running sum on the way), and two more GEMMs consume G. Three GEMMs in all, the work any exact method
+// must do, and one read-write pass of each block for the softmax.
+//
+// Reductions over the whole batch: the blocks run with SUM reduction and the batch's denominators folded
+// into their gradient scales (as the bfloat16 tiles do); the blocks' unrounded Double loss sums are added
+// and rounded once.
+
+internal import _XentBLAS
+internal import _XentShims
+
+/// Every argument of one linear cross-entropy call.
+package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
+  package var hidden: Buffer<T>
+  package var rows: Int
+  package var dim: Int
+  package var hiddenStride: Int
+  package var weight: Buffer<T>
+  package var classes: Int
+  package var weightStride: Int
+  /// `classes` values, or nil address.
+  package var bias: Buffer<T>
+  package var labels: Buffer<Int64>
+  package var options: CrossEntropyOptions
+  package var buffers: OptionBuffers
+  /// `rows` values for `.none`, one value otherwise. Required.
+  package var loss: Buffer<T>
+  /// `rows × gradHiddenStride`, or nil address.
+  package var gradHidden: Buffer<T>
+  package var gradHiddenStride: Int
+  /// `classes × gradWeightStride`, or nil address.
+  package var gradWeight: Buffer<T>
+  package var gradWeightStride: Int
+  /// `classes` values, or nil address.
+  package var gradBias: Buffer<T>
+  /// `rows` values, or nil address.
+  package var lse: Buffer<T>
+
+  package init(
+    hidden: Buffer<T>, rows: Int, dim: Int, hiddenStride: Int, weight: Buffer<T>, classes: Int, weightStride: Int,
+    bias: Buffer<T>, labels: Buffer<Int64>, options: CrossEntropyOptions, buffers: OptionBuffers = .init(),
+    loss: Buffer<T>, gradHidden: Buffer<T>, gradHiddenStride: Int, gradWeight: Buffer<T>, gradWeightStride: Int,
+    gradBias: Buffer<T>, lse: Buffer<T>
+  ) {
+    self.hidden = hidden
+    self.rows = rows
+    self.dim = dim
+    self.hiddenStride = hiddenStride
+    self.weight = weight
+    self.classes = classes
+    self.weightStride = weightStride
+    self.bias = bias
+    self.labels = labels
+    self.options = options
+    self.buffers = buffers
+    self.loss = loss
+    self.gradHidden = gradHidden
+    self.gradHiddenStride = gradHiddenStride
+    self.gradWeight = gradWeight
+    self.gradWeightStride = gradWeightStride
+    self.gradBias = gradBias
+    self.lse = lse
+  }
+
+  var wantsGradient: Bool { gradHidden.address != nil || gradWeight.address != nil || gradBias.address != nil }
+
+  /// Validates, takes the workspace, then computes. On error nothing has been written.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  package func run() throws(XentError) {
+    try buffers.bindingClassWeights(of: options) { (bound) throws(XentError) in
+      var call = self
+      call.buffers = bound
+      let (counts, plan) = try call.validate()
+      if rows == 0 { return call.empty() }
+      guard let workspace = xentshim_alloc_bytes(UInt(plan.bytes)) else {
+        throw .outOfMemory("linear cross-entropy: no memory for its \(plan.bytes)-byte workspace")
+      }
+      defer { xentshim_free(workspace) }
+      call.compute(counts, plan, workspace)
+    }
+  }
+
+  /// rows == 0: a zero reduced loss and z-loss, zero weight and bias gradients (unchanged when accumulating).
+  private func empty() {
+    if options.reduction != .none {
+      loss.mutablePointer[0] = 0
+      buffers.zLoss.optionalOutput?[0] = 0
+    }
+    guard !options.accumulate else { return }
+    if let g = gradWeight.optionalOutput {
+      for c in 0..<classes { (g + c * gradWeightStride).update(repeating: 0, count: dim) }
+    }
+    gradBias.optionalOutput?.update(repeating: 0, count: classes)
+  }
+
+  /// The kernel over row blocks (see the file's comment). No checks; no allocation.
+  private func compute(_ counts: LabelCounts, _ plan: LinearPlan, _ workspace: UnsafeMutableRawPointer) {
+    let threads = plan.threads
+    xentblas_enter_single_threaded()
+    defer { xentblas_leave_single_threaded() }
+
+    // The block's logits, then (when the kernel cannot run in place) its gradient, then the bias sums.
+    let logits = workspace.bindMemory(to: T.self, capacity: plan.blockRows * classes)
+    let g = plan.separateGradient ? logits + plan.blockRows * classes : logits
+    let sums = (workspace + plan.tileBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
+    let biasSum: BiasSum? = gradBias.address == nil ? nil : {
+      sums.initialize(repeating: 0, count: plan.biasDoubles)
+      return BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
+    }()
+
+    let reduction = options.reduction
+    let mean = reduction == .mean, none = reduction == .none
+    let denominator = mean ? (buffers.classWeights.address != nil ? counts.weight : Double(counts.rows)) : 1
+    let zDenominator = mean ? Double(counts.rows) : 1
+    var block = options
+    block.reduction = none ? .none : .sum
+    block.gradScale = denominator == 0 ? 0 : options.gradScale / denominator
+    // The z-loss gradient is scaled by gradScale / counted rows, the loss's by gradScale / Σw: with both,
+    // the blocks use λ·Σw/rows and the z-loss sum is scaled back below.
+    let zRatio = mean && zDenominator != 0 && denominator != 0 ? denominator / zDenominator : 1
+    block.zLoss = options.zLoss * zRatio
+    block.threads = threads
+
+    let h0 = hidden.pointer, w0 = weight.pointer, b0 = bias.address == nil ? nil : bias.pointer
+    let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput, zOut = buffers.zLoss.optionalOutput
+    let labelBase = labels.pointer
+    var total = 0.0, zTotal = 0.0
+    var start = 0
+    while start < rows {
+      let n = min(plan.blockRows, rows - start)
+      let h = h0 + start * hiddenStride
+      // 1. logits = H·Wᵀ (+ b: the rows start as b and the GEMM adds to them).
+      if let b0 {
+        for i in 0..<n { (logits + i * classes).update(from: b0, count: classes) }
+      }
+      Gemm<T>.product(
+        m: n, n: classes, k: dim, a: h, lda: hiddenStride, transposeA: false, b: w0, ldb: weightStride,
+        transposeB: true, beta: b0 == nil ? 0 : 1, c: logits, ldc: classes, split: .columns(plan.classBlock),
+        threads: threads)
+      // 2. loss, lse and G = ∂l/∂o, in place (or into the gradient tile).
+      var sums = (loss: T(0), z: 0.0, total: 0.0)
+      withUnsafeMutablePointer(to: &sums.loss) { tl in
+        withUnsafeMutablePointer(to: &sums.z) { tz in
+          withUnsafeMutablePointer(to: &sums.total) { tt in
+            var call = CrossEntropyCall<T>(
+              logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
+              targets: .labels(Buffer(labelBase + start)), options: block,
+              loss: Buffer(none ? lossOut + start : tl), grad: Buffer(wantsGradient ? g : nil), gradStride: classes,
+              lse: Buffer(lseOut.map { $0 + start }), classWeights: buffers.classWeights,
+              zLoss: Buffer(zOut.map { none ? $0 + start : tz }))
+            call.lossTotal = tt
+            call.computeValidated(counted: LabelCounts(), biasSum: biasSum)
+          }
+        }
+      }
+      total += sums.total
+      zTotal += sums.z
+      // 3. ∂l/∂H = G·W for the block's rows.
+      if let gh = gradHidden.optionalOutput {
+        Gemm<T>.product(
+          m: n, n: dim, k: classes, a: g, lda: classes, transposeA: false, b: w0, ldb: weightStride,
+          transposeB: false, beta: 0, c: gh + start * gradHiddenStride, ldc: gradHiddenStride,
+          split: n >= dim ? .rows(plan.rowBlock) : .columns(plan.dimBlock), threads: threads)
+      }
+      // 4. ∂l/∂W (+)= Gᵀ·H over the block's rows.
+      if let gw = gradWeight.optionalOutput {
+        Gemm<T>.product(
+          m: classes, n: dim, k: n, a: g, lda: classes, transposeA: true, b: h, ldb: hiddenStride,
+          transposeB: false, beta: start == 0 && !options.accumulate ? 0 : 1, c: gw, ldc: gradWeightStride,
+          split: .rows(plan.classBlock), threads: threads)
+      }
+      start += n
+    }
+
+    if !none {
+      lossOut[0] = mean ? (denominator == 0 ? 0 : T(total / denominator)) : T(total)
+      zOut?[0] = mean ? (zDenominator == 0 ? 0 : zTotal / zRatio / zDenominator) : zTotal
+    }
+    if let biasSum, let out = gradBias.optionalOutput {
+      // eq. 8 summed in Double over every row (with TwoSum error terms for Double), rounded once.
+      for j in 0..<classes {
+        let s = biasSum.sum[j] + (biasSum.errors?[j] ?? 0)
+        out[j] = options.accumulate ? T(Double(out[j]) + s) : T(s)
+      }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// The checks of a linear cross-entropy call, in the order they run (required pointers, inputs, outputs,
+// options, class weights, aliasing, the BLAS's size limits, the workspace, labels), and the plan of the
+// call's one allocation. Nothing is written before they pass.
+
+/// How a call uses its workspace and its threads.
+struct LinearPlan {
+  /// Rows per block (each block's logits live in the workspace).
+  var blockRows: Int
+  /// Bytes of the logits tile (and of the separate gradient tile when there is one).
+  var tileBytes: Int
+  /// The kernel writes G beside the logits instead of over them: a soft cap with class weights and
+  /// smoothing reads the logits again after G is written.
+  var separateGradient: Bool
+  /// Doubles of the bias gradient's running sum (classes; twice that for Double, with TwoSum errors).
+  var biasDoubles: Int
+  /// The whole block.
+  var bytes: Int
+  /// Workers for the GEMMs and the softmax.
+  var threads: Int
+  /// Fixed GEMM pieces (functions of the shape alone, so results do not depend on `threads`): classes
+  /// per piece, rows per piece, dim columns per piece.
+  var classBlock: Int
+  var rowBlock: Int
+  var dimBlock: Int
+}
+
+/// The default workspace bound: 256 MiB (XENT_LINEAR_WORKSPACE_DEFAULT).
+let linearWorkspaceDefault = 256 << 20
+
+extension LinearCrossEntropyCall {
+  /// Checks every argument and plans the workspace; returns the label scan's counts and the plan.
+  func validate() throws(XentError) -> (LabelCounts, LinearPlan) {
+    try Check.notNull(hidden, "hidden")
+    try Check.notNull(weight, "weight")
+    try Check.notNull(labels, "labels")
+    try Check.notNull(loss, "loss")
+    if dim == 0 { throw .invalidShape("dim is 0; hidden states must have at least one feature") }
+    var aliasing = Aliasing()
+    let hiddenLayout = MatrixLayout(rows: rows, cols: dim, rowStride: hiddenStride)
+    let weightLayout = MatrixLayout(rows: classes, cols: dim, rowStride: weightStride)
+    aliasing.input(try MatrixOperand(hidden, hiddenLayout, "hidden").range)
+    aliasing.input(try MatrixOperand(weight, weightLayout, "weight").range)
+    if let r = try VectorOperand.optional(bias, count: classes, "bias")?.range { aliasing.input(r) }
+    let labelOperand = try LabelOperand(labels, rows: rows)
+    aliasing.input(labelOperand.range)
+    let lossCount = options.reduction == .none ? rows : 1
+    aliasing.output(try VectorOperand(loss, count: lossCount, "loss").range)
+    if gradHidden.address != nil {
+      aliasing.output(try MatrixOperand(gradHidden, like: hiddenLayout, stride: gradHiddenStride, "grad_hidden").range)
+    }
+    if gradWeight.address != nil {
+      aliasing.output(try MatrixOperand(gradWeight, like: weightLayout, stride: gradWeightStride, "grad_weight").range)
+    }
+    if let r = try VectorOperand.optional(gradBias, count: classes, "grad_bias")?.range { aliasing.output(r) }
+    if let r = try VectorOperand.optional(lse, count: rows, "lse")?.range { aliasing.output(r) }
+    if let r = try VectorOperand.optional(buffers.zLoss, count: lossCount, "z-loss")?.range { aliasing.output(r) }
+    try Check.options(options)
+    if options.workspaceBytes < 0 { throw .invalidOption("workspace bound \(options.workspaceBytes) is negative") }
+    var weights: ClassWeightOperand? = nil
+    if buffers.classWeights.address != nil {
+      weights = try ClassWeightOperand(buffers.classWeights, classes: classes)
+      aliasing.input(weights!.vector.range)
+    }
+    try aliasing.check()
+    // The BLAS takes 32-bit sizes and leading dimensions.
+    func blasSize(_ value: Int, _ name: StaticString, wanted: Bool = true) throws(XentError) {
+      if wanted && value > Int(Int32.max) { throw .invalidShape("\(name) \(value) is above the BLAS's limit of 2^31 - 1") }
+    }
+    try blasSize(dim, "dim")
+    try blasSize(classes, "classes")
+    try blasSize(hiddenStride, "hidden_stride")
+    try blasSize(weightStride, "weight_stride")
+    try blasSize(gradHiddenStride, "grad_hidden_stride", wanted: gradHidden.address != nil)
+    try blasSize(gradWeightStride, "grad_weight_stride", wanted: gradWeight.address != nil)
+    let plan = try self.plan()
+    let counts = try labelOperand.scan(classes: classes, ignore: options.ignoreIndex, weights: weights?.pointer)
+    return (counts, plan)
+  }
+
+  /// The workspace: as many rows of logits as fit beside the bias sums, at most `rows`; 16-row multiples
+  /// above 16 rows.
+  private func plan() throws(XentError) -> LinearPlan {
+    let element = MemoryLayout<T>.stride
+    let separate = wantsGradient && options.softCap != 0 && options.labelSmoothing > 0
+      && buffers.classWeights.address != nil
+    let rowBytes = classes * element * (separate ? 2 : 1)
+    let biasDoubles = gradBias.address == nil ? 0 : (T.self == Double.self ? 2 : 1) * classes
+    let bound = options.workspaceBytes == 0 ? linearWorkspaceDefault : options.workspaceBytes
+    let available = bound - biasDoubles * 8
+    if available < rowBytes {
+      throw .invalidOption(
+        "workspace bound \(bound) bytes holds no row of logits (\(rowBytes) bytes) beside the bias gradient's sums")
+    }
+    var blockRows = min(max(rows, 1), available / rowBytes)
+    if blockRows > 16 { blockRows = blockRows / 16 * 16 }
+    let tileBytes = blockRows * rowBytes
+    let threads = workerCount(
+      requested: options.threads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
+      limit: 64)
+    return LinearPlan(
+      blockRows: blockRows, tileBytes: tileBytes, separateGradient: separate, biasDoubles: biasDoubles,
+      bytes: tileBytes + biasDoubles * 8, threads: threads,
+      classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
+      dimBlock: gemmPiece(dim, minimum: 128))
+  }
+}
+
+/// A fixed GEMM piece along a dimension of `extent`: at most 16 pieces, each at least `minimum` (a
+/// multiple of 16).
+private func gemmPiece(_ extent: Int, minimum: Int) -> Int {
+  let piece = (extent + 15) / 16
+  return max(minimum, (piece + 15) / 16 * 16)
+}

@@ -20,8 +20,9 @@ static_assert(std::is_standard_layout<xent_options>::value && std::is_trivial<xe
               "xent_options is a plain C struct");
 static_assert(offsetof(xent_options, struct_size) == 0, "struct_size comes first");
 static_assert(XENT_OPTIONS_V1_SIZE == sizeof(std::size_t) + 24, "v1 xent_options size");
-static_assert(sizeof(xent_options) == XENT_OPTIONS_V1_SIZE + 8 + 2 * sizeof(void *), "1.1.0 xent_options size");
-static_assert(XENT_VERSION_NUMBER == 10102, "version 1.1.2");
+static_assert(sizeof(xent_options) >= XENT_OPTIONS_V1_SIZE + 8 + 2 * sizeof(void *), "1.1.0 xent_options size");
+static_assert(offsetof(xent_options, z_loss_out) == XENT_OPTIONS_V1_SIZE + 8 + sizeof(void *), "1.1.0 fields in place");
+static_assert(XENT_VERSION_MAJOR == 1 && XENT_VERSION_NUMBER >= 10102, "version 1.x, at least 1.1.2");
 static_assert(XENT_OK == 0 && XENT_ERR_UNSUPPORTED == 6, "status values");
 static_assert(
     std::is_same<decltype(&xent_cross_entropy_ex_f64),

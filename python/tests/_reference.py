@@ -217,3 +217,25 @@ def assert_close(actual, ref, rtol, scale=1.0, what="value", relative=True):
             f"{what}: {int(bad.sum())} element(s) out of tolerance; worst at {k}: "
             f"actual {a[k]!r} reference {r[k]!r} error {err[k]!r} tolerance {tol[k]!r}"
         )
+
+
+def linear_cross_entropy(hidden, weight, bias, labels, soft_cap=0.0, **options):
+    """The linear cross-entropy from the exact inputs: logits o = hidden @ weight.T (+ bias) in extended precision,
+    capped to c*tanh(o/c) when ``soft_cap`` (c rounded to float32, as the library receives it), then
+    :func:`cross_entropy` with ``options``; G its gradient with respect to o (the cap's chain rule included), and
+    grad_hidden = G @ weight, grad_weight = G.T @ hidden, grad_bias = G.sum(0). Returns cross_entropy's dict with
+    these three added and ``probs`` (the softmax of the capped logits)."""
+    h = np.asarray(hidden).astype(LD)
+    w = np.asarray(weight).astype(LD)
+    o = h @ w.T
+    if bias is not None:
+        o = o + np.asarray(bias).astype(LD)
+    th = None
+    if soft_cap:
+        c = LD(np.float32(soft_cap))
+        th = np.tanh(o / c)
+        o = c * th
+    r = cross_entropy(o, labels, **options)
+    g = r["grad"] if th is None else r["grad"] * (1 - th * th)
+    r.update(grad=g, grad_hidden=g @ w, grad_weight=g.T @ h, grad_bias=g.sum(axis=0), probs=softmax(o))
+    return r

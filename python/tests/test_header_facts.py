@@ -154,6 +154,12 @@ def test_options_struct(code, macros):
     assert _lib.OPTIONS_SIZE == ctypes.sizeof(_lib.Options)
 
 
+def test_linear_workspace_default(macros):
+    m = re.fullmatch(r"\(\s*\(size_t\)\s*(\d+)\s*<<\s*(\d+)\s*\)", macros["XENT_LINEAR_WORKSPACE_DEFAULT"])
+    assert m, macros["XENT_LINEAR_WORKSPACE_DEFAULT"]
+    assert _lib.LINEAR_WORKSPACE_DEFAULT == int(m.group(1)) << int(m.group(2))
+
+
 def test_stats_struct(code):
     fields = _struct_fields(code, "xent_stats")
     assert [(n, _ctype(t)) for n, t in fields] == list(_lib.Stats._fields_)

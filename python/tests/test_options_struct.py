@@ -1,6 +1,6 @@
 """The options struct the package passes: its full size for a library of 1.1.0 or later, XENT_OPTIONS_V1_SIZE
 for a 1.0.0 library (simulated: the package decides from the loaded library's version), where the newer options
-are refused before any call; and the defaults of xent_options_init_size for the 1.1.0 fields."""
+are refused before any call; and the defaults of xent_options_init_size for the 1.1.0 and 1.2.0 fields."""
 
 import ctypes
 
@@ -63,14 +63,16 @@ def test_full_struct_size_with_1_1_library(monkeypatch):
     x = np.zeros((2, 3))
     xent.cross_entropy(x, [0, 1])
     assert rec.sizes == [ctypes.sizeof(_lib.Options)]
-    # the 1.1.0 layout of include/xent.h on an LP64 platform
-    assert _lib.OPTIONS_V1_SIZE == 32 and ctypes.sizeof(_lib.Options) == 56
+    # the 1.2.0 layout of include/xent.h on an LP64 platform (1.1.0 fields at 32..55, 1.2.0 fields after them)
+    assert _lib.OPTIONS_V1_SIZE == 32 and ctypes.sizeof(_lib.Options) == 72
     assert (
         _lib.Options.z_loss.offset,
         _lib.Options.soft_cap.offset,
         _lib.Options.class_weights.offset,
         _lib.Options.z_loss_out.offset,
-    ) == (32, 36, 40, 48)
+        _lib.Options.workspace_bytes.offset,
+        _lib.Options.accumulate.offset,
+    ) == (32, 36, 40, 48, 56, 64)
 
 
 @needs_1_1
@@ -82,6 +84,14 @@ def test_options_init_defaults_1_1():
     init(ctypes.byref(o), ctypes.sizeof(_lib.Options))
     assert (o.z_loss, o.soft_cap, o.class_weights, o.z_loss_out) == (0.0, 0.0, None, None)
     assert o.struct_size == ctypes.sizeof(_lib.Options)
+    if _lib.LIBRARY_VERSION_NUMBER >= 10200:  # the 1.2.0 fields' defaults
+        o.workspace_bytes, o.accumulate = 123, 1
+        init(ctypes.byref(o), ctypes.sizeof(_lib.Options))
+        assert (o.workspace_bytes, o.accumulate) == (0, 0)
+        # a 1.1.0 caller's struct ends before them: never written
+        o.workspace_bytes, o.accumulate = 123, 1
+        init(ctypes.byref(o), _lib.Options.workspace_bytes.offset)
+        assert (o.workspace_bytes, o.accumulate) == (123, 1) and o.struct_size == _lib.Options.workspace_bytes.offset
     # The plain function leaves the 1.1.0 fields alone (a 1.0.0 caller's struct ends before them).
     o.z_loss = 5.0
     _lib.lib.xent_options_init(ctypes.byref(o))

@@ -113,3 +113,31 @@ def test_z_loss_type(bad):
         xent.cross_entropy(x, [0, 1], soft_cap=bad)
     with pytest.raises(TypeError):
         xent.cross_entropy(x, [0, 1], return_z_loss="yes")
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "soft_cross_entropy", "cross_entropy_bf16", "linear_cross_entropy"])
+def test_z_loss_zero_lambda_none_is_zeros(fn, monkeypatch):
+    """return_z_loss=True with z_loss=0 and reduction "none" gives rows zeros. (libxent 1.1.0-1.2.0 leaves that
+    output unwritten for the rows its kernel takes 8 at a time, here 16 of 19, and writes the rest; the package hands
+    it zeroed memory. np.empty is poisoned with NaN here so that the test can fail.)"""
+    if fn == "linear_cross_entropy" and not xent.linear_cross_entropy_available():
+        pytest.skip("the loaded library is older than 1.2.0")
+    rng = np.random.default_rng(43)
+    x, labels = logits_and_labels(rng, 19, 5, np.float32)
+    args = {
+        "cross_entropy": (x, labels),
+        "soft_cross_entropy": (x, np.full_like(x, 0.2)),
+        "cross_entropy_bf16": (ref.bf16_round(x), labels),
+        "linear_cross_entropy": (x, rng.standard_normal((4, 5)).astype(np.float32), labels % 4),
+    }[fn]
+    empty = np.empty
+
+    def poisoned(shape, dtype=float, order="C", **kw):
+        a = empty(shape, dtype, order, **kw)
+        if a.dtype.kind == "f":
+            a.fill(np.nan)
+        return a
+
+    monkeypatch.setattr(np, "empty", poisoned)
+    res = getattr(xent, fn)(*args, reduction="none", return_z_loss=True)
+    assert res.z_loss.shape == (19,) and not res.z_loss.any(), res.z_loss

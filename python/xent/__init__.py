@@ -60,6 +60,31 @@ label_smoothing=0.0, grad_scale=1.0, num_threads=0, grad_out=None)``
 than 1.1.0 the package still imports; these functions then raise :class:`XentError` (``ERR_UNSUPPORTED``) and
 ``sharded_stats_available()`` is False.
 
+Linear cross-entropy (the LM head, fused; libxent >= 1.2.0)
+-----------------------------------------------------------
+``linear_cross_entropy(hidden, weight, labels, *, bias=None, reduction="mean", ignore_index=-100,
+label_smoothing=0.0, grad_scale=1.0, z_loss=0.0, soft_cap=0.0, class_weights=None, grad=False, return_lse=False,
+num_threads=0, return_z_loss=False, workspace_bytes=0, accumulate=False, out=None)``
+    ``cross_entropy(hidden @ weight.T + bias, labels, ...)`` and the gradients ``grad_hidden = G @ weight``,
+    ``grad_weight = G.T @ hidden``, ``grad_bias = G.sum(0)`` (``G`` the gradient with respect to the logits)
+    without the ``rows x classes`` logits ever existing whole: the library forms row blocks of them in one
+    workspace of at most ``workspace_bytes`` (0 = 256 MiB) with the system BLAS. ``hidden`` ``(rows, dim)``,
+    ``weight`` ``(classes, dim)`` (both row-strided allowed, never copied), ``bias`` ``(classes,)`` or None, one
+    float dtype. ``grad``: ``False``, ``True`` (hidden, weight, and bias when there is one) or names from
+    ``{"hidden", "weight", "bias"}``. Returns the loss alone, or
+    ``LinearCrossEntropyResult(loss, grad_hidden, grad_weight, grad_bias, lse)`` (a sixth element ``z_loss`` with
+    ``return_z_loss=True``). ``out={"grad_weight": gw, "grad_bias": gb, ...}`` (or a previous result) supplies the
+    output arrays; with ``accumulate=True`` the weight and bias gradients are added into them (micro-batches)::
+
+        gw, gb = np.zeros_like(W), np.zeros_like(b)
+        for h, y in micro_batches:
+            res = xent.linear_cross_entropy(h, W, y, bias=b, grad=True, reduction="sum",
+                                            out={"grad_weight": gw, "grad_bias": gb}, accumulate=True)
+            backprop(res.grad_hidden)
+
+    ``linear_cross_entropy_available()`` is False with an older library (the call then raises :class:`XentError`
+    ``ERR_UNSUPPORTED``).
+
 ``isa()`` the vector path the library uses; ``library_version()``; ``library_path``; ``__version__`` (the same as
 ``library_version()``: the package takes its version from the library).
 
@@ -182,8 +207,9 @@ from ._lib import (
     ERR_UNSUPPORTED,
     OK,
 )
+from ._linear import linear_cross_entropy, linear_cross_entropy_available
 from ._options import _OPTIONS_SIZE, _REDUCTIONS, _reduction, _require_options_1_1, _stats_options
-from ._result import CrossEntropyResult, _Fields, _result
+from ._result import CrossEntropyResult, LinearCrossEntropyResult, _Fields, _result
 from ._rows import _rowwise, log_softmax, logsumexp, softmax
 from ._sharded import (
     _SHARDED_FUNCTIONS,
@@ -220,6 +246,9 @@ __all__ = [
     "grad_from_stats",
     "sharded_stats_available",
     "cross_entropy_bf16",
+    "linear_cross_entropy",
+    "linear_cross_entropy_available",
+    "LinearCrossEntropyResult",
 ]
 
 

@@ -113,7 +113,8 @@ def cross_entropy_bf16(
     scalar_loss = one_d or red != _lib.REDUCTION_NONE
     loss = np.empty(1 if scalar_loss else rows, np.float32)
     lse = np.empty(rows, np.float32) if return_lse else None
-    zl = np.empty(1 if scalar_loss else rows, np.float64) if return_z_loss else None
+    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
+    zl = np.zeros(1 if scalar_loss else rows, np.float64) if return_z_loss else None
     if zl is not None:
         opts.z_loss_out = _ptr(zl)
     status = fn(

@@ -89,7 +89,8 @@ def _cross_entropy(
     loss = _vector_out(out, "out", dtype, n_loss, scalar_loss) if out is not None else np.empty(n_loss, dtype)
     lse = np.empty(rows, dtype) if return_lse else None
     bias = np.empty(cols, dtype) if bias_grad else None
-    zl = np.empty(n_loss, np.float64) if return_z_loss else None
+    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
+    zl = np.zeros(n_loss, np.float64) if return_z_loss else None
     if zl is not None:
         opts.z_loss_out = _ptr(zl)
 

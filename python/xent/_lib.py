@@ -37,10 +37,11 @@ REDUCTION_MEAN = 2
 
 
 class Options(ctypes.Structure):
-    """Mirror of ``xent_options`` (1.1.0 layout: the 1.0.0 fields, then the 1.1.0 fields appended at the end).
+    """Mirror of ``xent_options`` (1.2.0 layout: the 1.0.0 fields, then the 1.1.0 and 1.2.0 fields appended).
 
-    ``struct_size`` is normally ``sizeof(Options)``; against a 1.0.0 library the package passes
-    :data:`OPTIONS_V1_SIZE` instead (the library then never looks past ``grad_scale``).
+    ``struct_size`` is normally ``sizeof(Options)`` (a 1.1.x library reads the fields it knows and ignores the
+    rest); against a 1.0.0 library the package passes :data:`OPTIONS_V1_SIZE` instead (the library then never
+    looks past ``grad_scale``).
     """
 
     _fields_ = [
@@ -55,13 +56,18 @@ class Options(ctypes.Structure):
         ("soft_cap", ctypes.c_float),
         ("class_weights", ctypes.c_void_p),  # const double *, NULL or cols weights
         ("z_loss_out", ctypes.c_void_p),  # double *, NULL or rows (NONE) / one value
+        # since 1.2.0 (read only by xent_linear_cross_entropy_*)
+        ("workspace_bytes", ctypes.c_size_t),  # 0 = XENT_LINEAR_WORKSPACE_DEFAULT
+        ("accumulate", ctypes.c_int32),  # nonzero: grad_weight / grad_bias are += instead of overwritten
     ]
 
 
 #: XENT_OPTIONS_V1_SIZE: the size of the 1.0.0 struct (the fields up to grad_scale), the smallest struct_size.
 OPTIONS_V1_SIZE = Options.z_loss.offset
-#: sizeof(xent_options) of the 1.1.0 header.
+#: sizeof(xent_options) of the 1.2.0 header.
 OPTIONS_SIZE = ctypes.sizeof(Options)
+#: XENT_LINEAR_WORKSPACE_DEFAULT: the workspace bound of a linear cross-entropy call when workspace_bytes is 0.
+LINEAR_WORKSPACE_DEFAULT = 256 << 20
 
 
 _p = ctypes.c_void_p
@@ -101,8 +107,9 @@ class Stats(ctypes.Structure):
     _fields_ = [(name, ctypes.c_double) for name in ("max", "sum_exp", "sum_x", "count", "label_logit", "label_seen")]
 
 
-# Functions added in 1.1.0 (sharded vocabulary). They are optional: the package still imports against a 1.0.0
-# library, and optional_function() reports their absence only when one is used.
+# Functions added in 1.1.0 (sharded vocabulary, bfloat16) and 1.2.0 (linear cross-entropy). They are optional: the
+# package still imports against an older library, and optional_function() reports their absence only when one is
+# used.
 _OPTIONAL_SIGNATURES = {
     # a, b, out, rows
     "xent_merge_stats": (_st, [_p, _p, _p, _sz]),
@@ -118,6 +125,12 @@ for _t in ("f32", "f64"):
             f"xent_finalize_stats_{_t}": (_st, [_p, _sz, _sz, _p, _opts, _p, _p]),
             # logits, rows, cols, row_stride, col_offset, total_cols, labels, stats, opts, grad, grad_stride
             f"xent_grad_from_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _sz, _sz, _p, _p, _opts, _p, _sz]),
+            # Since 1.2.0: hidden, rows, dim, hidden_stride, weight, classes, weight_stride, bias, labels, opts,
+            # loss, grad_hidden, grad_hidden_stride, grad_weight, grad_weight_stride, grad_bias, lse
+            f"xent_linear_cross_entropy_{_t}": (
+                _st,
+                [_p, _sz, _sz, _sz, _p, _sz, _sz, _p, _p, _opts, _p, _p, _sz, _p, _sz, _p, _p],
+            ),
         }
     )
 

@@ -1,17 +1,68 @@
-"""The result tuple of the cross-entropy functions (internal; re-exported by ``xent``)."""
-
-import operator
+"""The result tuples of the cross-entropy functions (internal; re-exported by ``xent``)."""
 
 
 class _Fields:
-    """``CrossEntropyResult._fields``: all five names on the class, the names of its elements on an instance."""
+    """``_fields`` of a result class: all its names on the class, the names of its elements on an instance."""
 
     def __get__(self, obj, cls=None):
-        names = ("loss", "grad", "lse", "bias_grad", "z_loss")
+        names = (cls if cls is not None else type(obj))._all_fields
         return names if obj is None else names[: len(obj)]
 
 
-class CrossEntropyResult(tuple):
+def _field(index, doc, tail=False):
+    if tail:
+        return property(lambda self: self[index] if len(self) > index else None, doc=doc)
+    return property(lambda self: self[index], doc=doc)
+
+
+class _TailedResult(tuple):
+    """A named tuple (``_all_fields``) whose last element, ``z_loss``, exists only when it was requested (is not
+    None); every other field is always present (``None`` when not requested). Subclasses name the fields."""
+
+    __slots__ = ()
+    _fields = _Fields()
+    _all_fields = ()
+
+    def __new__(cls, *args, **kwargs):
+        names = cls._all_fields
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__} takes at most {len(names)} fields, got {len(args)}")
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names:
+                raise TypeError(f"{cls.__name__} got an unexpected field {name!r}")
+            if name in values:
+                raise TypeError(f"{cls.__name__} got multiple values for field {name!r}")
+            values[name] = value
+        if names[0] not in values:
+            raise TypeError(f"{cls.__name__} needs the field {names[0]!r}")
+        items = [values.get(n) for n in names]
+        if items[-1] is None:
+            items.pop()
+        return tuple.__new__(cls, items)
+
+    def _all_values(self):
+        return tuple(self) + (None,) * (len(self._all_fields) - len(self))
+
+    def _asdict(self):
+        return dict(zip(self._fields, self))
+
+    def _replace(self, **changes):
+        unknown = set(changes) - set(self._all_fields)
+        if unknown:
+            raise ValueError(f"got unexpected field names: {sorted(unknown)!r}")
+        values = dict(zip(self._all_fields, self._all_values()))
+        values.update(changes)
+        return type(self)(**values)
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __repr__(self):
+        return type(self).__name__ + "(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+
+
+class CrossEntropyResult(_TailedResult):
     """``(loss, grad, lse, bias_grad)``, or ``(loss, grad, lse, bias_grad, z_loss)`` when the z-loss was requested.
 
     A named tuple: the fields not requested are ``None``. The fifth element ``z_loss`` exists only when
@@ -23,38 +74,33 @@ class CrossEntropyResult(tuple):
     """
 
     __slots__ = ()
-    _fields = _Fields()
+    _all_fields = ("loss", "grad", "lse", "bias_grad", "z_loss")
 
-    def __new__(cls, loss, grad=None, lse=None, bias_grad=None, z_loss=None):
-        items = (loss, grad, lse, bias_grad) if z_loss is None else (loss, grad, lse, bias_grad, z_loss)
-        return tuple.__new__(cls, items)
+    loss = _field(0, "The loss (scalar, ``(rows,)`` array, or ``out``).")
+    grad = _field(1, "The gradient, or None.")
+    lse = _field(2, "The per-row log-sum-exp, or None.")
+    bias_grad = _field(3, "The sum of the gradient rows, or None.")
+    z_loss = _field(4, "The z-loss (float64; reduced like the loss), or None when not requested.", tail=True)
 
-    loss = property(operator.itemgetter(0), doc="The loss (scalar, ``(rows,)`` array, or ``out``).")
-    grad = property(operator.itemgetter(1), doc="The gradient, or None.")
-    lse = property(operator.itemgetter(2), doc="The per-row log-sum-exp, or None.")
-    bias_grad = property(operator.itemgetter(3), doc="The sum of the gradient rows, or None.")
 
-    @property
-    def z_loss(self):
-        """The z-loss (float64; reduced like the loss), or None when ``return_z_loss`` was not requested."""
-        return self[4] if len(self) > 4 else None
+class LinearCrossEntropyResult(_TailedResult):
+    """``(loss, grad_hidden, grad_weight, grad_bias, lse)`` of :func:`xent.linear_cross_entropy`, and a sixth element
+    ``z_loss`` only when ``return_z_loss=True`` was passed (as for :class:`CrossEntropyResult`).
 
-    def _asdict(self):
-        return dict(zip(self._fields, self))
+    A named tuple: the fields not requested are ``None``; ``.z_loss`` is always available (``None`` when not
+    requested). ``_fields``, ``_asdict()`` and ``_replace()`` work as for :class:`CrossEntropyResult`. A result
+    can be passed back as ``out=`` to reuse its gradient (and lse) arrays.
+    """
 
-    def _replace(self, **changes):
-        unknown = set(changes) - set(type(self)._fields)
-        if unknown:
-            raise ValueError(f"got unexpected field names: {sorted(unknown)!r}")
-        values = dict(zip(type(self)._fields, (self.loss, self.grad, self.lse, self.bias_grad, self.z_loss)))
-        values.update(changes)
-        return type(self)(**values)
+    __slots__ = ()
+    _all_fields = ("loss", "grad_hidden", "grad_weight", "grad_bias", "lse", "z_loss")
 
-    def __getnewargs__(self):
-        return tuple(self)
-
-    def __repr__(self):
-        return "CrossEntropyResult(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+    loss = _field(0, "The loss (a scalar of the dtype, or the ``(rows,)`` array for ``reduction='none'``).")
+    grad_hidden = _field(1, "dloss/dhidden, ``(rows, dim)``, or None.")
+    grad_weight = _field(2, "dloss/dweight, ``(classes, dim)``, or None.")
+    grad_bias = _field(3, "dloss/dbias, ``(classes,)``, or None.")
+    lse = _field(4, "The per-row log-sum-exp of the logits, ``(rows,)``, or None.")
+    z_loss = _field(5, "The z-loss (float64; reduced like the loss), or None when not requested.", tail=True)
 
 
 def _result(loss, grad, lse, bias, z_loss, one_d, scalar_loss):

@@ -1,0 +1,276 @@
+"""``linear_cross_entropy``: the fused LM-head cross-entropy (internal module; re-exported by ``xent``)."""
+
+import ctypes
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _lib
+from ._args import _SUFFIX, _class_weights, _float_dtype, _labels, _matrix, _ptr, _real, _size, _vector_out
+from ._errors import XentError, _check
+from ._options import _options, _reduction
+from ._result import LinearCrossEntropyResult
+
+_LINEAR_FUNCTIONS = ("xent_linear_cross_entropy_f32", "xent_linear_cross_entropy_f64")
+#: The names ``grad=`` accepts, and the ``out=`` keys that receive them.
+_GRAD_NAMES = {"hidden": "grad_hidden", "weight": "grad_weight", "bias": "grad_bias"}
+#: The keys ``out=`` accepts (the loss and the z-loss are always new).
+_OUT_KEYS = ("grad_hidden", "grad_weight", "grad_bias", "lse")
+
+
+def linear_cross_entropy_available():
+    """True when the loaded library has the linear cross-entropy functions (libxent >= 1.2.0)."""
+    return all(_lib.optional_function(n) is not None for n in _LINEAR_FUNCTIONS)
+
+
+def _function(name):
+    fn = _lib.optional_function(name)
+    if fn is None:
+        raise XentError(
+            name,
+            _lib.ERR_UNSUPPORTED,
+            f"the loaded library {_lib.LIBRARY_PATH} (version {_lib.LIBRARY_VERSION}) has no {name}; "
+            "linear_cross_entropy needs libxent >= 1.2.0 (rebuild with `make lib` and reinstall, or point "
+            "XENT_LIBRARY at a newer library)",
+        )
+    return fn
+
+
+def _flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _operand(a, name, dtype=None):
+    """A 2-D float input (hidden, weight): (rows, cols, row stride in elements); never copied."""
+    dt = _float_dtype(a, name)
+    if dtype is not None and dt != dtype:
+        raise TypeError(
+            f"{name} has dtype {dt} but hidden has dtype {dtype}; hidden, weight, bias and the outputs must share "
+            "one dtype (no silent conversion)"
+        )
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
+    return _matrix(a, name)
+
+
+def _bias(bias, dtype, classes):
+    _float_dtype(bias, "bias")
+    if bias.dtype != dtype:
+        raise TypeError(f"bias has dtype {bias.dtype} but hidden has dtype {dtype}; no silent conversion")
+    if bias.shape != (classes,):
+        raise ValueError(f"bias must have shape ({classes},) (one value per class), got {bias.shape}")
+    if not bias.flags.aligned or (classes > 1 and bias.strides[0] != bias.itemsize):
+        raise ValueError(f"bias must be contiguous and aligned (strides {bias.strides}); it is never copied")
+    return bias
+
+
+def _grad_names(grad, has_bias):
+    """The set of gradients ``grad`` asks for (names of _GRAD_NAMES)."""
+    if grad is None or isinstance(grad, (bool, np.bool_)):
+        if not grad:
+            return set()
+        return {"hidden", "weight", "bias"} if has_bias else {"hidden", "weight"}
+    if isinstance(grad, str):
+        names = [grad]  # one name
+    else:
+        try:
+            names = list(grad)
+        except TypeError:
+            raise TypeError(
+                f"grad must be False, True or an iterable of names from {sorted(_GRAD_NAMES)}, got {grad!r}"
+            ) from None
+    for n in names:
+        if not isinstance(n, str) or n not in _GRAD_NAMES:
+            raise ValueError(f"grad: unknown gradient {n!r}; the names are {sorted(_GRAD_NAMES)}")
+    if "bias" in names and not has_bias:
+        raise ValueError("grad asks for 'bias' but no bias was given")
+    return set(names)
+
+
+def _out_arrays(out):
+    """``out`` as {key: array} (keys of _OUT_KEYS, None values dropped)."""
+    if out is None:
+        return {}
+    if isinstance(out, LinearCrossEntropyResult):
+        items = {k: getattr(out, k) for k in _OUT_KEYS}
+    elif isinstance(out, Mapping):
+        unknown = set(out) - set(_OUT_KEYS)
+        if unknown:
+            raise ValueError(f"out: unknown key(s) {sorted(map(str, unknown))}; the keys are {list(_OUT_KEYS)}")
+        items = dict(out)
+    else:
+        raise TypeError(
+            f"out must be a dict (keys {list(_OUT_KEYS)}) or a LinearCrossEntropyResult, got {type(out).__name__}"
+        )
+    return {k: v for k, v in items.items() if v is not None}
+
+
+def _matrix_out(a, name, dtype, shape):
+    """A 2-D output buffer of ``shape`` (row-strided allowed): its row stride in elements."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"out[{name!r}] must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"out[{name!r}] has dtype {a.dtype}, expected {dtype}")
+    if a.shape != shape:
+        raise ValueError(f"out[{name!r}] has shape {a.shape}, expected {shape}")
+    return _matrix(a, f"out[{name!r}]", writable=True)[2]
+
+
+def linear_cross_entropy(
+    hidden,
+    weight,
+    labels,
+    *,
+    bias=None,
+    reduction="mean",
+    ignore_index=-100,
+    label_smoothing=0.0,
+    grad_scale=1.0,
+    z_loss=0.0,
+    soft_cap=0.0,
+    class_weights=None,
+    grad=False,
+    return_lse=False,
+    num_threads=0,
+    return_z_loss=False,
+    workspace_bytes=0,
+    accumulate=False,
+    out=None,
+):
+    """The cross-entropy of the logits ``hidden @ weight.T + bias`` (an LM head) and its gradients, fused: the
+    ``rows x classes`` logits never exist whole (libxent >= 1.2.0, ``xent_linear_cross_entropy_*``).
+
+    ``hidden`` ``(rows, dim)``, ``weight`` ``(classes, dim)``, ``bias`` ``(classes,)`` or None: float32 or float64,
+    one dtype for all (``TypeError`` otherwise); 2-D arrays C-contiguous or row-strided (e.g. ``h[:, :dim]`` of a
+    wider array, or ``h[::2]``), passed without copying; other layouts raise ``ValueError``. ``bias`` contiguous.
+    ``labels`` ``(rows,)`` int64 (other integer dtypes are converted) in ``[0, classes)`` or ``ignore_index``.
+    Every option means what it means for :func:`cross_entropy` applied to the logits (``reduction``,
+    ``ignore_index``, ``label_smoothing``, ``grad_scale``, ``z_loss``, ``soft_cap``, ``class_weights``,
+    ``return_z_loss``). With ``G`` the gradient of the loss with respect to the logits:
+    ``grad_hidden = G @ weight``, ``grad_weight = G.T @ hidden``, ``grad_bias = G.sum(0)`` (summed in double).
+
+    ``grad``: ``False``; ``True`` (every gradient that applies: hidden, weight, and bias when a bias is given); or
+    names from ``{"hidden", "weight", "bias"}`` (an iterable, or one name as a string). ``return_lse``: also the
+    per-row log-sum-exp of the logits. ``num_threads``: 0 = automatic; results are bit-identical for any count.
+    ``workspace_bytes``: the bound of the one block the call allocates (row blocks of the logits; 0 = 256 MiB); it
+    must hold one row of logits (plus the bias gradient's sums), else :class:`XentError` ``ERR_INVALID_OPTION``.
+
+    ``out``: preallocated outputs, a dict with keys from ``"grad_hidden"`` ``(rows, dim)``, ``"grad_weight"``
+    ``(classes, dim)`` (both row-strided allowed), ``"grad_bias"`` ``(classes,)``, ``"lse"`` ``(rows,)`` (None
+    values are skipped), or a :class:`LinearCrossEntropyResult` (its fields of those names; the loss is always
+    new). An array given there is computed (as if named in ``grad``/``return_lse``) and returned in the result.
+    ``accumulate=True`` adds ``grad_weight`` and ``grad_bias`` into ``out``'s arrays instead of overwriting them
+    (gradient accumulation over micro-batches; ``grad_hidden`` is always overwritten); it needs those arrays in
+    ``out`` when they are requested (``ValueError`` otherwise). No output may overlap an input or another output
+    (:class:`XentError` ``ERR_ALIASING``).
+
+    Returns the loss alone (a NumPy scalar of the dtype, or the ``(rows,)`` array for ``reduction="none"``) when
+    nothing else is requested, else ``LinearCrossEntropyResult(loss, grad_hidden, grad_weight, grad_bias, lse)``
+    (``None`` for what was not requested), with a sixth element ``z_loss`` (float64) when ``return_z_loss``.
+    ``rows == 0``: loss 0 (nothing for ``"none"``), zero ``grad_weight``/``grad_bias`` (unchanged when
+    accumulating). Raises ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` for library errors
+    (a label out of range names its row); on error no output has been written.
+    """
+    rows, dim, hidden_stride = _operand(hidden, "hidden")
+    dtype = hidden.dtype
+    classes, wdim, weight_stride = _operand(weight, "weight", dtype)
+    if wdim != dim:
+        raise ValueError(f"weight has shape {weight.shape}: its rows must have hidden's dim = {dim}")
+    if classes == 0:
+        raise ValueError("weight has no rows: there must be at least one class")
+    if bias is not None:
+        bias = _bias(bias, dtype, classes)
+    red = _reduction(reduction)
+    labels = _labels(labels, rows, False)
+    weights = _class_weights(class_weights, classes) if class_weights is not None else None
+    want = _grad_names(grad, bias is not None)
+    return_lse = _flag(return_lse, "return_lse")
+    return_z_loss = _flag(return_z_loss, "return_z_loss")
+    accumulate = _flag(accumulate, "accumulate")
+    given = _out_arrays(out)
+    for name, key in _GRAD_NAMES.items():
+        if key in given:
+            if name == "bias" and bias is None:
+                raise ValueError("out has 'grad_bias' but no bias was given")
+            want.add(name)
+    if accumulate:
+        missing = [_GRAD_NAMES[n] for n in ("weight", "bias") if n in want and _GRAD_NAMES[n] not in given]
+        if missing:
+            raise ValueError(
+                f"accumulate=True adds into out's {' and '.join(missing)}: pass the arrays to add into as "
+                f"out={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
+            )
+
+    opts = _options(_lib.OPTIONS_SIZE, red, ignore_index, label_smoothing, grad_scale, num_threads)
+    opts.z_loss = _real(z_loss, "z_loss")
+    opts.soft_cap = _real(soft_cap, "soft_cap")
+    opts.class_weights = _ptr(weights) if weights is not None else None
+    opts.workspace_bytes = _size(workspace_bytes, "workspace_bytes")
+    opts.accumulate = int(accumulate)
+
+    # outputs: given in out (checked), or new
+    grad_hidden = grad_weight = grad_bias = None
+    gh_stride = gw_stride = dim
+    if "hidden" in want:
+        grad_hidden = given.get("grad_hidden")
+        if grad_hidden is None:
+            grad_hidden = np.empty((rows, dim), dtype)
+        else:
+            gh_stride = _matrix_out(grad_hidden, "grad_hidden", dtype, (rows, dim))
+    if "weight" in want:
+        grad_weight = given.get("grad_weight")
+        if grad_weight is None:
+            grad_weight = np.empty((classes, dim), dtype)
+        else:
+            gw_stride = _matrix_out(grad_weight, "grad_weight", dtype, (classes, dim))
+    if "bias" in want:
+        grad_bias = given.get("grad_bias")
+        if grad_bias is None:
+            grad_bias = np.empty(classes, dtype)
+        else:
+            _vector_out(grad_bias, "out['grad_bias']", dtype, classes, False)
+    lse = given.get("lse")
+    if lse is not None:
+        _vector_out(lse, "out['lse']", dtype, rows, False)
+    elif return_lse:
+        lse = np.empty(rows, dtype)
+    scalar_loss = red != _lib.REDUCTION_NONE
+    n_loss = 1 if scalar_loss else rows
+    loss = np.empty(n_loss, dtype)
+    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
+    zl = np.zeros(n_loss, np.float64) if return_z_loss else None
+    opts.z_loss_out = _ptr(zl) if zl is not None else None
+
+    def p(a):
+        return _ptr(a) if a is not None else None
+
+    name = f"xent_linear_cross_entropy_{_SUFFIX[dtype]}"
+    status = _function(name)(
+        _ptr(hidden),
+        rows,
+        dim,
+        hidden_stride,
+        _ptr(weight),
+        classes,
+        weight_stride,
+        p(bias),
+        _ptr(labels),
+        ctypes.byref(opts),
+        _ptr(loss),
+        p(grad_hidden),
+        gh_stride,
+        p(grad_weight),
+        gw_stride,
+        p(grad_bias),
+        p(lse),
+    )
+    _check(name, status)
+
+    loss_ret = loss[0] if scalar_loss else loss
+    if grad_hidden is None and grad_weight is None and grad_bias is None and lse is None and zl is None:
+        return loss_ret
+    if zl is not None and scalar_loss:
+        zl = zl[0]
+    return LinearCrossEntropyResult(loss_ret, grad_hidden, grad_weight, grad_bias, lse, zl)

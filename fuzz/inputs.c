@@ -183,17 +183,13 @@ void decode(Rd *r, Spec *s)
     uint32_t seed = rd32(r);
     uint8_t npatch = rd8(r);
 
+    /* one line a group of selector values */
+    // clang-format off
     switch (rowsel % 16) {
     case 0: s->rows = 0; break;
     case 1: s->rows = 1; break;
-    case 2:
-    case 3:
-    case 4:
-    case 5:
-    case 6: s->rows = rowv % 20; break;
-    case 7:
-    case 8:
-    case 9: s->rows = rowv % 200; break;
+    case 2: case 3: case 4: case 5: case 6: s->rows = rowv % 20; break;
+    case 7: case 8: case 9: s->rows = rowv % 200; break;
     case 10: s->rows = rowv % 3000; break;
     case 11: s->rows = 1 + rowv % 50000; break;
     case 12: s->rows = huge_table[rowv % HUGE_N]; break;
@@ -203,20 +199,14 @@ void decode(Rd *r, Spec *s)
     switch (colsel % 16) {
     case 0: s->cols = 0; break;
     case 1: s->cols = 1; break;
-    case 2:
-    case 3:
-    case 4:
-    case 5:
-    case 6:
-    case 7: s->cols = 1 + colv % 24; break;
-    case 8:
-    case 9:
-    case 10: s->cols = 1 + colv % 300; break;
+    case 2: case 3: case 4: case 5: case 6: case 7: s->cols = 1 + colv % 24; break;
+    case 8: case 9: case 10: s->cols = 1 + colv % 300; break;
     case 11: s->cols = 1 + colv % 5000; break;
     case 12: s->cols = colv % 4 == 0 ? 65532 + (colv >> 2) % 8000 : 1 + colv % 1000; break; /* column split */
     case 13: s->cols = huge_table[colv % HUGE_N]; break;
     default: s->cols = tails[colv % 15]; break;
     }
+    // clang-format on
     /* Keep executions fast: cap the element count of ordinary shapes (huge ones stay virtual). */
     /* Column-split shapes (65 532+ columns) are most of an execution's cost in a mature corpus: one row, and two
      * rows (several rows' blocks in one parallel loop) for one in eight. */

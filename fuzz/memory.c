@@ -60,6 +60,21 @@ static void set_matrix(Buf *b, size_t rows, size_t cols, size_t stride, size_t e
 static const uint8_t canary[16] = {0xA5, 0x5A, 0xC3, 0x3C, 0x96, 0x69, 0xF0, 0x0F,
                                    0x81, 0x7E, 0xDB, 0x24, 0xE7, 0x18, 0xBD, 0x42};
 
+/* Writes the dense rows x cols doubles src into dst (row stride `stride` elements) in the element type. */
+static void put_matrix(uint8_t *dst, size_t stride, const double *src, size_t rows, size_t cols, int f64)
+{
+    size_t es = f64 ? 8 : 4;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            uint8_t *d = dst + (i * stride + j) * es;
+            if (f64) memcpy(d, &src[i * cols + j], 8);
+            else {
+                float f = (float)src[i * cols + j];
+                memcpy(d, &f, 4);
+            }
+        }
+}
+
 /* Lays the buffers out according to s (alias mode) and copies the logical inputs in. */
 static int mat_real(const Spec *s, size_t stride, size_t *elems)
 {
@@ -208,28 +223,10 @@ XF_CHECKER void mem_build(Mem *m, Spec *s, int alias_mode, int inplace)
         m->b[k].p = m->reg[regof[k]].base + m->b[k].off;
     }
     /* inputs */
-    if (m->b[B_X].mrows) {
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < cols; j++) {
-                uint8_t *dst = m->b[B_X].p + (i * s->rstride + j) * es;
-                if (s->f64) memcpy(dst, &s->x[i * cols + j], 8);
-                else {
-                    float f = (float)s->x[i * cols + j];
-                    memcpy(dst, &f, 4);
-                }
-            }
-    }
+    if (m->b[B_X].mrows) put_matrix(m->b[B_X].p, s->rstride, s->x, rows, cols, s->f64);
     if (!vir) {
         if (ce && soft && m->b[B_TGT].mrows) {
-            for (size_t i = 0; i < rows; i++)
-                for (size_t j = 0; j < cols; j++) {
-                    uint8_t *dst = m->b[B_TGT].p + (i * s->tstride + j) * es;
-                    if (s->f64) memcpy(dst, &s->tgt[i * cols + j], 8);
-                    else {
-                        float f = (float)s->tgt[i * cols + j];
-                        memcpy(dst, &f, 4);
-                    }
-                }
+            put_matrix(m->b[B_TGT].p, s->tstride, s->tgt, rows, cols, s->f64);
         } else if (ce && !soft) {
             memcpy(m->b[B_TGT].p, s->labels, rows * 8);
         }

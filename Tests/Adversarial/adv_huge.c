@@ -52,20 +52,8 @@ void XT_FN(test_huge_shapes)(void)
             XT_FN(ce_args) a;
             xent_status st;
             xent_options_init(&o);
-            memset(&a, 0, sizeof a);
-            a.x = x;
-            a.rows = r;
-            a.cols = c;
-            a.stride = s;
-            a.labels = lab;
-            a.targets = x;
-            a.target_stride = s;
-            a.opts = &o;
-            a.loss = loss;
-            a.grad = grad;
-            a.grad_stride = s;
-            a.lse = lse;
-            a.bias = (kind == CE_EX || kind == SOFT_EX) ? bias : NULL;
+            a = XT_FN(xt_ce_on)(0, 0, x, r, c, s, lab, x, s, &o);
+            XT_FN(xt_ce_set_outputs)(&a, loss, grad, s, lse, (kind == CE_EX || kind == SOFT_EX) ? bias : NULL);
             xt_set_case("%s_%s: huge shape: %s (rows %zu, cols %zu, stride %zu)", adv_ce_kind_name[kind], XT_TYPE_NAME,
                         shapes[k].what, r, c, s);
             st = XT_FN(ce_call)(kind, a);
@@ -77,19 +65,8 @@ void XT_FN(test_huge_shapes)(void)
         xent_options o;
         XT_FN(ce_args) a;
         xent_options_init(&o);
-        memset(&a, 0, sizeof a);
-        a.x = x;
-        a.rows = 2;
-        a.cols = 1;
-        a.stride = 1;
-        a.labels = lab;
-        a.targets = x + 2;
-        a.target_stride = 1;
-        a.opts = &o;
-        a.loss = loss;
-        a.grad = grad;
-        a.grad_stride = 1;
-        a.lse = lse;
+        a = XT_FN(xt_ce_on)(0, 0, x, 2, 1, 1, lab, x + 2, 1, &o);
+        XT_FN(xt_ce_set_outputs)(&a, loss, grad, 1, lse, NULL);
         if (kind == SOFT || kind == SOFT_EX) {
             a.target_stride = SIZE_MAX;
             xt_set_case("%s_%s: target_stride = SIZE_MAX", adv_ce_kind_name[kind], XT_TYPE_NAME);
@@ -130,15 +107,12 @@ static void XT_FN(huge_case)(void)
     XT_FN(ce_args) a;
     const int kind = XT_FN(huge_labels_kind);
     xent_options_init(&o);
-    memset(&a, 0, sizeof a);
-    a.x = x;
-    a.labels = lab;
-    a.opts = &o;
+    a = XT_FN(xt_ce_on)(0, 0, x, 0, 0, 0, lab, NULL, 0, &o);
     a.loss = loss;
     if (!XT_FN(huge_bias)) {
         a.rows = XT_FN(huge_labels_rows);
         a.cols = 1;
-        a.stride = 1;
+        a.row_stride = 1;
         a.grad_stride = 1;
         a.bias = kind == CE_EX ? bias : NULL;
         xt_set_case("%s_%s: rows = %zu, cols = 1 (labels: rows x 8 bytes > PTRDIFF_MAX)", adv_ce_kind_name[kind],
@@ -147,7 +121,7 @@ static void XT_FN(huge_case)(void)
     } else {
         a.rows = 0;
         a.cols = XT_FN(huge_labels_rows);
-        a.stride = a.cols;
+        a.row_stride = a.cols;
         a.targets = x;
         a.target_stride = a.cols;
         a.grad_stride = 0;

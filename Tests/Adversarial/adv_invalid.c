@@ -48,22 +48,12 @@ static void XT_FN(fx_untouched_at)(int line)
 /* A valid call of kind `kind` on the fixture: outputs at disjoint places of the arena. */
 static XT_FN(ce_args) XT_FN(fx_args)(int kind, const xent_options *o)
 {
-    XT_FN(ce_args) a;
+    const int hard = kind == CE || kind == CE_EX, ex = kind == CE_EX || kind == SOFT_EX;
     XT_REAL *ar = XT_FN(fx_arena);
-    memset(&a, 0, sizeof a);
-    a.x = XT_FN(fx_x);
-    a.rows = AR;
-    a.cols = AC;
-    a.stride = AS;
-    a.labels = (kind == CE || kind == CE_EX) ? XT_FN(fx_lab) : NULL;
-    a.targets = (kind == SOFT || kind == SOFT_EX) ? XT_FN(fx_tg) : NULL;
-    a.target_stride = AS;
-    a.opts = o;
-    a.loss = ar;     /* AR values (NONE) */
-    a.grad = ar + 8; /* AEXT values */
-    a.grad_stride = AS;
-    a.lse = ar + 8 + AR * AS;                                               /* AR values */
-    a.bias = (kind == CE_EX || kind == SOFT_EX) ? ar + 16 + AR * AS : NULL; /* AC values */
+    XT_FN(ce_args)
+    a = XT_FN(xt_ce_on)(0, 0, XT_FN(fx_x), AR, AC, AS, hard ? XT_FN(fx_lab) : NULL, hard ? NULL : XT_FN(fx_tg), AS, o);
+    /* loss: AR values (NONE); grad: AEXT values; lse: AR values; bias: AC values */
+    XT_FN(xt_ce_set_outputs)(&a, ar, ar + 8, AS, ar + 8 + AR * AS, ex ? ar + 16 + AR * AS : NULL);
     return a;
 }
 
@@ -79,6 +69,14 @@ static void XT_FN(fx_refused_at)(int line, xent_status got, xent_status want, co
 #define FX_FAILS(kind, args, want, n1, n2)                                                                             \
     XT_FN(fx_refused_at)(__LINE__, XT_FN(ce_call)((kind), (args)), (want), (n1), (n2), adv_ce_kind_name[kind])
 
+/* The fixture's valid call of this kind with one argument changed (the assignment to `a`): refused with `want`. */
+#define FX_REFUSES(assignment, want, n1, n2)                                                                           \
+    do {                                                                                                               \
+        a = XT_FN(fx_args)(kind, &o);                                                                                  \
+        assignment;                                                                                                    \
+        FX_FAILS(kind, a, want, n1, n2);                                                                               \
+    } while (0)
+
 /* One invalid option (the assignment to `bad`, a copy of o) on a valid call: XENT_ERR_INVALID_OPTION naming it. */
 #define BAD_OPTION(assignment, needle)                                                                                 \
     do {                                                                                                               \
@@ -90,7 +88,7 @@ static void XT_FN(fx_refused_at)(int line, xent_status got, xent_status want, co
 
 void XT_FN(test_invalid_cross_entropy)(void)
 {
-    int kind;
+    int kind, k;
     for (kind = 0; kind < 4; kind++) {
         const int hard = kind == CE || kind == CE_EX, ex = kind == CE_EX || kind == SOFT_EX;
         xent_options o, bad;
@@ -106,60 +104,44 @@ void XT_FN(test_invalid_cross_entropy)(void)
         XT_FN(fx_reset)();
 
         /* NULL pointers, also with rows == 0. */
-        a = XT_FN(fx_args)(kind, &o);
-        a.x = NULL;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, "logits", NULL);
-        a = XT_FN(fx_args)(kind, &o);
-        a.x = NULL;
-        a.rows = 0;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, "logits", NULL);
-        a = XT_FN(fx_args)(kind, &o);
-        if (hard) a.labels = NULL;
-        else a.targets = NULL;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, hard ? "labels" : "targets", NULL);
-        a = XT_FN(fx_args)(kind, &o);
-        a.rows = 0;
-        if (hard) a.labels = NULL;
-        else a.targets = NULL;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, hard ? "labels" : "targets", NULL);
-        a = XT_FN(fx_args)(kind, &o);
-        a.loss = NULL;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, "loss", NULL);
-        a = XT_FN(fx_args)(kind, &o);
-        a.loss = NULL;
-        a.rows = 0;
-        FX_FAILS(kind, a, XENT_ERR_NULL_POINTER, "loss", NULL);
+        for (k = 0; k < 6; k++) { /* logits, labels/targets, loss: each with rows AR, then rows 0 */
+            const int which = k / 2;
+            a = XT_FN(fx_args)(kind, &o);
+            if (k % 2) a.rows = 0;
+            if (which == 0) a.logits = NULL;
+            else if (which == 2) a.loss = NULL;
+            else if (hard) a.labels = NULL;
+            else a.targets = NULL;
+            FX_FAILS(kind, a, XENT_ERR_NULL_POINTER,
+                     which == 0   ? "logits"
+                     : which == 2 ? "loss"
+                     : hard       ? "labels"
+                                  : "targets",
+                     NULL);
+        }
 
         /* Shapes. */
-        a = XT_FN(fx_args)(kind, &o);
-        a.cols = 0;
-        FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "cols", NULL);
+        FX_REFUSES(a.cols = 0, XENT_ERR_INVALID_SHAPE, "cols", NULL);
         a = XT_FN(fx_args)(kind, &o);
         a.cols = 0;
         a.rows = 0;
         FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "cols", NULL);
         a = XT_FN(fx_args)(kind, &o);
-        a.stride = AC - 1;
+        a.row_stride = AC - 1;
         a.grad_stride = AC - 1;
         FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "logits", "stride");
         a = XT_FN(fx_args)(kind, &o);
-        a.stride = 0;
+        a.row_stride = 0;
         a.grad_stride = 0;
         FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "logits", "stride");
         if (!hard) {
-            a = XT_FN(fx_args)(kind, &o);
-            a.target_stride = AC - 1;
-            FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "targets", "stride");
+            FX_REFUSES(a.target_stride = AC - 1, XENT_ERR_INVALID_SHAPE, "targets", "stride");
         } else {
             /* target_stride of a hard-label call does not exist; labels need no stride. */
         }
         if (ex) {
-            a = XT_FN(fx_args)(kind, &o);
-            a.grad_stride = AC - 1;
-            FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "gradient", "stride");
-            a = XT_FN(fx_args)(kind, &o);
-            a.grad_stride = SIZE_MAX;
-            FX_FAILS(kind, a, XENT_ERR_INVALID_SHAPE, "gradient", NULL);
+            FX_REFUSES(a.grad_stride = AC - 1, XENT_ERR_INVALID_SHAPE, "gradient", "stride");
+            FX_REFUSES(a.grad_stride = SIZE_MAX, XENT_ERR_INVALID_SHAPE, "gradient", NULL);
             /* grad_stride is ignored without a gradient. */
             a = XT_FN(fx_args)(kind, &o);
             a.grad = NULL;
@@ -188,10 +170,7 @@ void XT_FN(test_invalid_cross_entropy)(void)
         BAD_OPTION(bad.num_threads = INT32_MIN, "thread");
         /* Accepted: a larger struct_size (a caller compiled against a later header), up to SIZE_MAX. */
         {
-            struct {
-                xent_options v1;
-                unsigned char later[32];
-            } big;
+            adv_later_options big; /* garbage after the fields this header knows */
             memset(&big, 0x5C, sizeof big);
             xent_options_init(&big.v1);
             big.v1.reduction = XENT_REDUCTION_NONE;
@@ -218,43 +197,25 @@ void XT_FN(test_invalid_cross_entropy)(void)
         XT_FN(fx_reset)();
 
         /* Aliasing: every output against every input and every other output, partial overlaps. */
-        a = XT_FN(fx_args)(kind, &o);
-        a.loss = XT_FN(fx_x) + 2;
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "loss", "logits");
-        a = XT_FN(fx_args)(kind, &o);
-        a.loss = XT_FN(fx_x) + AEXT - 1; /* last logit */
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "loss", "logits");
-        a = XT_FN(fx_args)(kind, &o);
-        a.lse = XT_FN(fx_x) + AC; /* in row 0's stride gap */
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "lse", "logits");
-        a = XT_FN(fx_args)(kind, &o);
-        a.grad = XT_FN(fx_x) + 1; /* partial overlap, same stride */
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "gradient", "logits");
-        a = XT_FN(fx_args)(kind, &o);
-        a.lse = a.loss + 1;
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "lse", "loss");
-        a = XT_FN(fx_args)(kind, &o);
-        a.grad = a.loss + 2;
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "gradient", "loss");
-        a = XT_FN(fx_args)(kind, &o);
-        a.lse = a.grad + AEXT - 1;
-        FX_FAILS(kind, a, XENT_ERR_ALIASING, "lse", "gradient");
+        FX_REFUSES(a.loss = XT_FN(fx_x) + 2, XENT_ERR_ALIASING, "loss", "logits");
+        /* last logit */
+        FX_REFUSES(a.loss = XT_FN(fx_x) + AEXT - 1, XENT_ERR_ALIASING, "loss", "logits");
+        /* in row 0's stride gap */
+        FX_REFUSES(a.lse = XT_FN(fx_x) + AC, XENT_ERR_ALIASING, "lse", "logits");
+        /* partial overlap */
+        FX_REFUSES(a.grad = XT_FN(fx_x) + 1, XENT_ERR_ALIASING, "gradient", "logits");
+        FX_REFUSES(a.lse = a.loss + 1, XENT_ERR_ALIASING, "lse", "loss");
+        FX_REFUSES(a.grad = a.loss + 2, XENT_ERR_ALIASING, "gradient", "loss");
+        FX_REFUSES(a.lse = a.grad + AEXT - 1, XENT_ERR_ALIASING, "lse", "gradient");
         if (hard) {
-            a = XT_FN(fx_args)(kind, &o);
-            a.loss = (XT_REAL *)(void *)(XT_FN(fx_lab) + 1);
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "loss", "labels");
-            a = XT_FN(fx_args)(kind, &o);
-            a.lse = (XT_REAL *)(void *)XT_FN(fx_lab);
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "lse", "labels");
+            FX_REFUSES(a.loss = (XT_REAL *)(void *)(XT_FN(fx_lab) + 1), XENT_ERR_ALIASING, "loss", "labels");
+            FX_REFUSES(a.lse = (XT_REAL *)(void *)XT_FN(fx_lab), XENT_ERR_ALIASING, "lse", "labels");
         } else {
+            FX_REFUSES(a.loss = XT_FN(fx_tg) + 3, XENT_ERR_ALIASING, "loss", "targets");
+            /* "in place" on the targets */
+            FX_REFUSES(a.grad = XT_FN(fx_tg), XENT_ERR_ALIASING, "gradient", "targets");
             a = XT_FN(fx_args)(kind, &o);
-            a.loss = XT_FN(fx_tg) + 3;
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "loss", "targets");
-            a = XT_FN(fx_args)(kind, &o);
-            a.grad = XT_FN(fx_tg); /* "in place" on the targets */
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "gradient", "targets");
-            a = XT_FN(fx_args)(kind, &o);
-            a.x = XT_FN(fx_tg); /* logits == targets: two inputs */
+            a.logits = XT_FN(fx_tg); /* logits == targets: two inputs */
             XT_EXPECT_OK(XT_FN(ce_call)(kind, a));
             XT_FN(fx_reset)();
         }
@@ -263,26 +224,14 @@ void XT_FN(test_invalid_cross_entropy)(void)
             a.grad_stride = AS + 1;
             a.grad = XT_FN(fx_x); /* in place, other stride */
             FX_FAILS(kind, a, XENT_ERR_ALIASING, "gradient", "logits");
-            a = XT_FN(fx_args)(kind, &o);
-            a.bias = XT_FN(fx_x) + 3;
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "logits");
-            a = XT_FN(fx_args)(kind, &o);
-            a.bias = a.grad + 2;
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "gradient");
-            a = XT_FN(fx_args)(kind, &o);
-            a.bias = a.lse + AR - 1;
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "lse");
-            a = XT_FN(fx_args)(kind, &o);
-            a.bias = a.loss;
-            FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "loss");
+            FX_REFUSES(a.bias = XT_FN(fx_x) + 3, XENT_ERR_ALIASING, "bias", "logits");
+            FX_REFUSES(a.bias = a.grad + 2, XENT_ERR_ALIASING, "bias", "gradient");
+            FX_REFUSES(a.bias = a.lse + AR - 1, XENT_ERR_ALIASING, "bias", "lse");
+            FX_REFUSES(a.bias = a.loss, XENT_ERR_ALIASING, "bias", "loss");
             if (hard) {
-                a = XT_FN(fx_args)(kind, &o);
-                a.bias = (XT_REAL *)(void *)(XT_FN(fx_lab) + AR - 1);
-                FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "labels");
+                FX_REFUSES(a.bias = (XT_REAL *)(void *)(XT_FN(fx_lab) + AR - 1), XENT_ERR_ALIASING, "bias", "labels");
             } else {
-                a = XT_FN(fx_args)(kind, &o);
-                a.bias = XT_FN(fx_tg) + AEXT - 1;
-                FX_FAILS(kind, a, XENT_ERR_ALIASING, "bias", "targets");
+                FX_REFUSES(a.bias = XT_FN(fx_tg) + AEXT - 1, XENT_ERR_ALIASING, "bias", "targets");
             }
         }
         /* Touching but not overlapping is fine: lse right after the logits' extent, loss right before. */

@@ -84,18 +84,9 @@ int main(void)
 
 xent_status XT_FN(ce_call)(int kind, XT_FN(ce_args) a)
 {
-    switch (kind) {
-    case CE: return XT_FN(xent_cross_entropy)(a.x, a.rows, a.cols, a.stride, a.labels, a.opts, a.loss, a.grad, a.lse);
-    case CE_EX:
-        return XT_FN(xent_cross_entropy_ex)(a.x, a.rows, a.cols, a.stride, a.labels, a.opts, a.loss, a.grad,
-                                            a.grad_stride, a.lse, a.bias);
-    case SOFT:
-        return XT_FN(xent_soft_cross_entropy)(a.x, a.rows, a.cols, a.stride, a.targets, a.target_stride, a.opts, a.loss,
-                                              a.grad, a.lse);
-    default:
-        return XT_FN(xent_soft_cross_entropy_ex)(a.x, a.rows, a.cols, a.stride, a.targets, a.target_stride, a.opts,
-                                                 a.loss, a.grad, a.grad_stride, a.lse, a.bias);
-    }
+    a.soft = kind == SOFT || kind == SOFT_EX;
+    a.ex = kind == CE_EX || kind == SOFT_EX;
+    return XT_FN(xt_ce_run)(&a);
 }
 
 xent_status XT_FN(row_call)(int kind, const XT_REAL *x, size_t rows, size_t cols, size_t stride, XT_REAL *out,

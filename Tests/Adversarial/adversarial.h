@@ -25,6 +25,7 @@
 
 #include <xent.h>
 
+#include "xt_call.h"
 #include "xt_check.h"
 #include "xt_isolate.h"
 #include "xt_ref.h"
@@ -35,6 +36,12 @@ extern const char *const adv_ce_kind_name[4];
 extern const char *const adv_row_kind_name[3];
 /* The fixture of the invalid-argument tests: AR x AC logits with row stride AS; AEXT elements span them. */
 enum { AR = 4, AC = 5, AS = 7, AEXT = (AR - 1) * AS + AC };
+/* Options as a caller compiled against a later header passes them: fields this header does not know follow. */
+typedef struct {
+    xent_options v1;
+    unsigned char later[32];
+} adv_later_options;
+
 /* The header's error bound of the element type. */
 #define ADV_BOUND (sizeof(XT_REAL) == sizeof(float) ? 2e-7 : 1e-14)
 

@@ -1,18 +1,9 @@
 /* adversarial_decl.h -- the typed declarations of the adversarial suite (included by adversarial.h through
    xt_instantiate.h, once for float and once for double). */
 
-/* One entry point for the four cross-entropy functions. */
-typedef struct {
-    const XT_REAL *x;
-    size_t rows, cols, stride;
-    const int64_t *labels;  /* hard kinds */
-    const XT_REAL *targets; /* soft kinds */
-    size_t target_stride;
-    const xent_options *opts;
-    XT_REAL *loss, *grad;
-    size_t grad_stride;  /* ex kinds only; the plain kinds use stride */
-    XT_REAL *lse, *bias; /* bias: ex kinds only */
-} XT_FN(ce_args);
+/* One entry point for the four cross-entropy functions: the generic call of Tests/CSupport/xt_call.h, the kind
+   (CE, CE_EX, SOFT, SOFT_EX) choosing soft and ex. */
+typedef XT_FN(xt_ce_call) XT_FN(ce_args);
 
 xent_status XT_FN(ce_call)(int kind, XT_FN(ce_args) a);
 xent_status XT_FN(row_call)(int kind, const XT_REAL *x, size_t rows, size_t cols, size_t stride, XT_REAL *out,

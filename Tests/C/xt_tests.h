@@ -29,6 +29,7 @@
 
 #include <xent.h>
 
+#include "xt_call.h"
 #include "xt_check.h"
 #include "xt_ref.h"
 
@@ -49,8 +50,6 @@ void xt_test_bf16(void);
 
 /* The canary of the typed tests: outputs are filled with it, and what must stay unwritten still holds it. */
 #define XT_CANARY ((XT_REAL)777.25)
-/* The generic cross-entropy call type of the current XT_REAL (as a return type). */
-#define XT_CE_CALL XT_FN(xt_ce_call)
 
 #define XT_TYPED_FILE "xt_typed_decl.h"
 #include "xt_instantiate.h"

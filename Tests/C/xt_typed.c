@@ -93,47 +93,6 @@ void XT_FN(xt_check_value)(const char *what, XT_REAL got, long double ref)
     xt_check(xt_close((long double)got, ref, XT_TOL), "%s: got %.17Lg, expected %.17Lg", what, (long double)got, ref);
 }
 
-XT_CE_CALL XT_FN(xt_ce_on)(int soft, int ex, const XT_REAL *logits, size_t rows, size_t cols, size_t rs,
-                           const int64_t *labels, const XT_REAL *targets, size_t ts, const xent_options *opts)
-{
-    XT_FN(xt_ce_call) c;
-    memset(&c, 0, sizeof c);
-    c.soft = soft;
-    c.ex = ex;
-    c.logits = logits;
-    c.rows = rows;
-    c.cols = cols;
-    c.row_stride = rs;
-    c.labels = labels;
-    c.targets = targets;
-    c.target_stride = ts;
-    c.opts = opts;
-    return c;
-}
-
-const char *XT_FN(xt_ce_name)(const XT_FN(xt_ce_call) * c)
-{
-    if (c->soft) return c->ex ? "soft_cross_entropy_ex_" XT_TYPE_NAME : "soft_cross_entropy_" XT_TYPE_NAME;
-    return c->ex ? "cross_entropy_ex_" XT_TYPE_NAME : "cross_entropy_" XT_TYPE_NAME;
-}
-
-xent_status XT_FN(xt_ce_run)(const XT_FN(xt_ce_call) * c)
-{
-    if (c->soft) {
-        if (c->ex)
-            return XT_FN(xent_soft_cross_entropy_ex)(c->logits, c->rows, c->cols, c->row_stride, c->targets,
-                                                     c->target_stride, c->opts, c->loss, c->grad, c->grad_stride,
-                                                     c->lse, c->bias);
-        return XT_FN(xent_soft_cross_entropy)(c->logits, c->rows, c->cols, c->row_stride, c->targets, c->target_stride,
-                                              c->opts, c->loss, c->grad, c->lse);
-    }
-    if (c->ex)
-        return XT_FN(xent_cross_entropy_ex)(c->logits, c->rows, c->cols, c->row_stride, c->labels, c->opts, c->loss,
-                                            c->grad, c->grad_stride, c->lse, c->bias);
-    return XT_FN(xent_cross_entropy)(c->logits, c->rows, c->cols, c->row_stride, c->labels, c->opts, c->loss, c->grad,
-                                     c->lse);
-}
-
 /* Runs c, compares every requested output with the reference, and checks that nothing else was written.
    The caller has filled all outputs (and their padding) with XT_CANARY. in_place: c->grad == c->logits. */
 void XT_FN(xt_ce_verify)(const XT_FN(xt_ce_call) * c, const xt_ref_ce_out *ref, int in_place, size_t loss_cap,

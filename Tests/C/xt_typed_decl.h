@@ -1,24 +1,6 @@
 /* xt_typed_decl.h -- the declarations of the typed helpers and tests (included by xt_tests.h through
    xt_instantiate.h, once for float and once for double). */
 
-/* A generic cross-entropy call (hard/soft x plain/_ex). */
-typedef struct XT_FN(xt_ce_call) {
-    int soft, ex;
-    const XT_REAL *logits;
-    size_t rows, cols, row_stride;
-    const int64_t *labels;
-    const XT_REAL *targets;
-    size_t target_stride;
-    const xent_options *opts;
-    XT_REAL *loss, *grad;
-    size_t grad_stride; /* plain functions: the gradient uses row_stride */
-    XT_REAL *lse, *bias;
-} XT_FN(xt_ce_call);
-
-/* A call of kind (soft, ex) on logits rows x cols (row stride rs) with labels or targets (target stride ts) and
-   opts: every input set, every output NULL (strides 0). */
-XT_CE_CALL XT_FN(xt_ce_on)(int soft, int ex, const XT_REAL *logits, size_t rows, size_t cols, size_t rs,
-                           const int64_t *labels, const XT_REAL *targets, size_t ts, const xent_options *opts);
 /* Fills nloss, ngrad, nlse and nbias values of the four outputs with the canary. */
 void XT_FN(xt_canary_outputs)(XT_REAL *loss, size_t nloss, XT_REAL *grad, size_t ngrad, XT_REAL *lse, size_t nlse,
                               XT_REAL *bias, size_t nbias);
@@ -31,8 +13,6 @@ void XT_FN(xt_check_matrix)(const char *what, const XT_REAL *got, size_t rows, s
                             const long double *ref, const long double *scale, int check_pad);
 void XT_FN(xt_check_vector)(const char *what, const XT_REAL *got, size_t n, const long double *ref);
 void XT_FN(xt_check_value)(const char *what, XT_REAL got, long double ref);
-const char *XT_FN(xt_ce_name)(const XT_FN(xt_ce_call) * c);
-xent_status XT_FN(xt_ce_run)(const XT_FN(xt_ce_call) * c);
 void XT_FN(xt_ce_verify)(const XT_FN(xt_ce_call) * c, const xt_ref_ce_out *ref, int in_place, size_t loss_cap,
                          size_t lse_cap, size_t bias_cap);
 void XT_FN(xt_check_all_functions)(const char *name, const XT_REAL *x, size_t rows, size_t cols, const int64_t *labels,

@@ -227,40 +227,39 @@ static void outs_free(outs *b)
     for (k = 0; k < O_COUNT; k++) free(b->buf[k]);
 }
 
+/* xent_cross_entropy_ex_* (hard labels lab) or xent_soft_cross_entropy_ex_* (the soft targets) on p into b. */
+static xent_status call_ex(const problem *p, outs *b, const xent_options *o, const int64_t *lab, int soft, int f64)
+{
+    const size_t r = p->rows, c = p->cols, s = p->rs, gs = p->gs;
+    double *l64 = (double *)(void *)b->loss, *g64 = (double *)(void *)b->grad, *e64 = (double *)(void *)b->lse;
+    float *l32 = (float *)(void *)b->loss, *g32 = (float *)(void *)b->grad, *e32 = (float *)(void *)b->lse;
+    double *b64 = (double *)(void *)b->bias;
+    float *b32 = (float *)(void *)b->bias;
+    if (soft)
+        return f64 ? xent_soft_cross_entropy_ex_f64(p->x64, r, c, s, p->t64, s, o, l64, g64, gs, e64, b64)
+                   : xent_soft_cross_entropy_ex_f32(p->x32, r, c, s, p->t32, s, o, l32, g32, gs, e32, b32);
+    return f64 ? xent_cross_entropy_ex_f64(p->x64, r, c, s, lab, o, l64, g64, gs, e64, b64)
+               : xent_cross_entropy_ex_f32(p->x32, r, c, s, lab, o, l32, g32, gs, e32, b32);
+}
+
 /* Hard and soft cross-entropy (_ex), f32 and f64, and the bfloat16 entry point, under every option set. */
 static void sweep_cross_entropy(const problem *p, outs *b)
 {
-    int set, red, thr, f64;
+    int set, red, thr, f64, soft;
     for (set = 0; set < OPT_COUNT; set++)
         for (red = XENT_REDUCTION_NONE; red <= XENT_REDUCTION_MEAN; red++)
             for (thr = 1; thr <= 2; thr++) {
                 xent_options o;
                 const int64_t *lab;
                 xent_status st;
-                for (f64 = 0; f64 <= 1; f64++) {
-                    outs_fill(b);
-                    make_options(p, set, red, thr, &o, (double *)(void *)b->z, &lab);
-                    st = f64 ? xent_cross_entropy_ex_f64(p->x64, p->rows, p->cols, p->rs, lab, &o,
-                                                         (double *)(void *)b->loss, (double *)(void *)b->grad, p->gs,
-                                                         (double *)(void *)b->lse, (double *)(void *)b->bias)
-                             : xent_cross_entropy_ex_f32(p->x32, p->rows, p->cols, p->rs, lab, &o,
-                                                         (float *)(void *)b->loss, (float *)(void *)b->grad, p->gs,
-                                                         (float *)(void *)b->lse, (float *)(void *)b->bias);
-                    hash_status(FAM_CE, st);
-                    outs_hash(FAM_CE, b);
-
-                    outs_fill(b);
-                    make_options(p, set, red, thr, &o, (double *)(void *)b->z, &lab);
-                    st =
-                        f64 ? xent_soft_cross_entropy_ex_f64(p->x64, p->rows, p->cols, p->rs, p->t64, p->rs, &o,
-                                                             (double *)(void *)b->loss, (double *)(void *)b->grad,
-                                                             p->gs, (double *)(void *)b->lse, (double *)(void *)b->bias)
-                            : xent_soft_cross_entropy_ex_f32(p->x32, p->rows, p->cols, p->rs, p->t32, p->rs, &o,
-                                                             (float *)(void *)b->loss, (float *)(void *)b->grad, p->gs,
-                                                             (float *)(void *)b->lse, (float *)(void *)b->bias);
-                    hash_status(FAM_SOFT, st);
-                    outs_hash(FAM_SOFT, b);
-                }
+                for (f64 = 0; f64 <= 1; f64++)
+                    for (soft = 0; soft <= 1; soft++) {
+                        outs_fill(b);
+                        make_options(p, set, red, thr, &o, (double *)(void *)b->z, &lab);
+                        st = call_ex(p, b, &o, lab, soft, f64);
+                        hash_status(soft ? FAM_SOFT : FAM_CE, st);
+                        outs_hash(soft ? FAM_SOFT : FAM_CE, b);
+                    }
                 /* bfloat16: a float32 gradient, a bfloat16 gradient, the loss only */
                 outs_fill(b);
                 make_options(p, set, red, thr, &o, (double *)(void *)b->z, &lab);

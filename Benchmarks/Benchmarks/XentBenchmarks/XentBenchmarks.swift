@@ -1,15 +1,19 @@
 // The package-benchmark suite of Xent: the shapes, loss+grad and loss only, Float and Double,
-// 1 and 2 threads, the bias gradient on three shapes, plus the naive scalar Swift yardstick on a few rows.
+// 1 and 2 threads, the bias gradient on three shapes, the linear cross-entropy (Float, loss only and loss
+// with every gradient, two LM-head shapes, 2 threads), plus the naive scalar Swift yardstick on a few rows.
 //
 //   swift package --package-path Benchmarks benchmark                     (all; ~10 minutes)
 //   swift package --package-path Benchmarks benchmark --filter '.*4096x32000.*'
+//   swift package --package-path Benchmarks benchmark --filter '.*Linear.*'
 //   swift package --package-path Benchmarks benchmark baseline update main   /   ... baseline check main
 //
 // Metrics: throughput (calls/s), wall clock and instructions (perf counters; where the machine has none,
 // package-benchmark reports 0). Buffers are allocated and touched in each benchmark's setup and freed in its
 // teardown, outside the measured closure, so no page fault or allocation is timed and at most one shape's
 // buffers (≤ 2 GiB: 4096×32000 Double logits + gradient) are alive at once.
-// Elements per call are in each benchmark's name; divide wall clock by them for ns/element.
+// Elements per call are in each benchmark's name; divide wall clock by them for ns/element. The linear
+// cross-entropy's names give rows x dim x classes: each of its GEMMs is 2·rows·dim·classes flops (loss only:
+// one GEMM; loss and every gradient: three).
 
 import Benchmark
 import Xent
@@ -51,10 +55,10 @@ let shapes: [(rows: Int, cols: Int)] = [(4096, 32000), (512, 128_256), (8192, 10
 
 func dtypeName<T>(_: T.Type) -> String { T.self == Float.self ? "f32" : "f64" }
 
-/// Bigger calls get fewer iterations: the suite must fit in minutes on a 2-core machine.
-func configuration(elements: Int) -> Benchmark.Configuration {
-  let big = elements >= 50_000_000
-  return .init(
+/// Bigger calls (≥ 50 M logits, or ≥ 10 GFLOP of GEMMs) get fewer iterations: the suite must fit in minutes
+/// on a 2-core machine.
+func configuration(big: Bool) -> Benchmark.Configuration {
+  .init(
     metrics: [.throughput, .wallClock, .instructions],
     tags: ["isa": isa],
     warmupIterations: big ? 1 : 3,
@@ -69,7 +73,7 @@ func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: In
   let layout = MatrixLayout(rows: rows, cols: cols)
   let options = CrossEntropyOptions(threads: threads)
   let name = "Xent \(dtypeName(T.self)) \(job.rawValue) \(rows)x\(cols) threads=\(threads)"
-  Benchmark(name, configuration: configuration(elements: rows * cols)) { benchmark in
+  Benchmark(name, configuration: configuration(big: rows * cols >= 50_000_000)) { benchmark in
     // Take the arrays out of the box for the measurement (O(1) swaps, no copy-on-write copy).
     var x: [T] = [], labels: [Int64] = [], grad: [T] = []
     var loss = [T](repeating: 0, count: 1), bias = [T](repeating: 0, count: job == .bias ? cols : 0)
@@ -104,11 +108,103 @@ func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: In
   }
 }
 
+/// One linear cross-entropy shape's buffers (Float): hidden states, LM-head weight and bias, labels, and the
+/// three gradients when asked for. Made in setup, dropped in teardown.
+final class LinearWorkload: @unchecked Sendable {
+  let rows: Int, dim: Int, classes: Int
+  var hidden: [Float] = [], weight: [Float] = [], bias: [Float] = []
+  var labels: [Int64] = []
+  var gradHidden: [Float] = [], gradWeight: [Float] = [], gradBias: [Float] = []
+
+  init(rows: Int, dim: Int, classes: Int) {
+    self.rows = rows
+    self.dim = dim
+    self.classes = classes
+  }
+
+  func allocate(gradients: Bool) {
+    // hidden in [−1, 1), weight in [−4, 4)/√dim: logits of standard deviation ≈ 1.3.
+    hidden = benchmarkLogits(Float.self, count: rows * dim).map { $0 / 4 }
+    let scale = 1 / Float(dim).squareRoot()
+    weight = benchmarkLogits(Float.self, count: classes * dim).reversed().map { $0 * scale }
+    bias = [Float](repeating: 0, count: classes)
+    labels = benchmarkLabels(rows: rows, cols: classes)
+    // Touched here, not in the measurement.
+    gradHidden = gradients ? [Float](repeating: 0, count: rows * dim) : []
+    gradWeight = gradients ? [Float](repeating: 0, count: classes * dim) : []
+    gradBias = gradients ? [Float](repeating: 0, count: classes) : []
+  }
+
+  func free() {
+    hidden = []
+    weight = []
+    bias = []
+    labels = []
+    gradHidden = []
+    gradWeight = []
+    gradBias = []
+  }
+}
+
+/// The fused linear cross-entropy, `o = hidden·weightᵀ + bias` (mean loss): the loss only (one GEMM and one
+/// pass) or the loss with ∂/∂hidden, ∂/∂weight and ∂/∂bias (three GEMMs). The workspace is allocated (and
+/// first touched) inside every call, as a caller of the API sees it.
+func registerLinear(rows: Int, dim: Int, classes: Int, threads: Int, gradients: Bool) {
+  let work = LinearWorkload(rows: rows, dim: dim, classes: classes)
+  let options = CrossEntropyOptions(threads: threads)
+  let job = gradients ? "Linear loss+grads" : "Linear loss"
+  let name = "Xent f32 \(job) \(rows)x\(dim)x\(classes) threads=\(threads)"
+  let flops = 2 * rows * dim * classes * (gradients ? 3 : 1)
+  Benchmark(name, configuration: configuration(big: flops >= 10_000_000_000)) { benchmark in
+    var h: [Float] = [], w: [Float] = [], b: [Float] = [], labels: [Int64] = []
+    var gh: [Float] = [], gw: [Float] = [], gb: [Float] = []
+    swap(&h, &work.hidden)
+    swap(&w, &work.weight)
+    swap(&b, &work.bias)
+    swap(&labels, &work.labels)
+    swap(&gh, &work.gradHidden)
+    swap(&gw, &work.gradWeight)
+    swap(&gb, &work.gradBias)
+    defer {
+      swap(&h, &work.hidden)
+      swap(&w, &work.weight)
+      swap(&b, &work.bias)
+      swap(&labels, &work.labels)
+      swap(&gh, &work.gradHidden)
+      swap(&gw, &work.gradWeight)
+      swap(&gb, &work.gradBias)
+    }
+    var loss: [Float] = [0]
+    for _ in benchmark.scaledIterations {
+      if gradients {
+        var l = loss.mutableSpan, ghs = gh.mutableSpan, gws = gw.mutableSpan, gbs = gb.mutableSpan
+        var none = MutableSpan<Float>()
+        try! linearCrossEntropy(
+          hidden: h.span, rows: rows, dim: dim, weight: w.span, classes: classes, bias: b.span,
+          labels: labels.span, options: options, loss: &l, gradHidden: &ghs, gradWeight: &gws, gradBias: &gbs,
+          logSumExp: &none)
+        blackHole(loss[0])
+      } else {
+        blackHole(try! linearCrossEntropy(
+          hidden: h.span, rows: rows, dim: dim, weight: w.span, classes: classes, bias: b.span,
+          labels: labels.span, options: options))
+      }
+    }
+    blackHole(gh.first)
+    blackHole(gw.first)
+    blackHole(gb.first)
+  } setup: {
+    work.allocate(gradients: gradients)
+  } teardown: {
+    work.free()
+  }
+}
+
 /// The naive scalar loop on the first `rows` rows only (it runs at tens of ns per element).
 func registerNaive<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: Int) {
   let work = Workload<T>(rows: rows, cols: cols)
   let name = "naive scalar Swift \(dtypeName(T.self)) loss+grad \(rows)x\(cols) threads=1"
-  Benchmark(name, configuration: configuration(elements: rows * cols)) { benchmark in
+  Benchmark(name, configuration: configuration(big: rows * cols >= 50_000_000)) { benchmark in
     for _ in benchmark.scaledIterations {
       blackHole(T.naive(work.logits, rows: rows, cols: cols, labels: work.labels, grad: &work.grad))
     }
@@ -132,6 +228,12 @@ let benchmarks: @Sendable () -> Void = {
   for (rows, cols) in [(8192, 1000), (65536, 10), (4096, 32000)] {
     registerXent(Float.self, rows: rows, cols: cols, threads: 1, job: .bias)
     registerXent(Double.self, rows: rows, cols: cols, threads: 1, job: .bias)
+  }
+  // The linear cross-entropy (Float, 2 threads): a small LM head and a 1024-wide one, 32000 classes.
+  for (rows, dim) in [(512, 256), (1024, 1024)] {
+    for gradients in [false, true] {
+      registerLinear(rows: rows, dim: dim, classes: 32000, threads: 2, gradients: gradients)
+    }
   }
   // Yardstick: ~1-4 M elements per call, same class counts as above.
   registerNaive(Float.self, rows: 64, cols: 32000)

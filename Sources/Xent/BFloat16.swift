@@ -114,48 +114,25 @@ package struct BFloat16CrossEntropyCall {
       throw .outOfMemory("bfloat16 logits: no memory for the \(tileRows * cols) floats of the float32 tile")
     }
     defer { xentshim_free(scratch) }
-    let mean = options.reduction == .mean, none = options.reduction == .none
-    let denominator = mean ? (classWeights.address != nil ? counts.weight : Double(counts.rows)) : 1
-    let zDenominator = mean ? Double(counts.rows) : 1
-    var tile = options
-    tile.reduction = none ? .none : .sum
-    tile.gradScale = denominator == 0 ? 0 : options.gradScale / denominator
-    // The z-loss gradient is scaled by gradScale / counted rows, the loss's by gradScale / Σw: with
-    // both, the tiles use λ·Σw/rows, and the z-loss sum is scaled back below.
-    let zRatio = mean && zDenominator != 0 && denominator != 0 ? denominator / zDenominator : 1
-    tile.zLoss = options.zLoss * zRatio
-    let labelBase = labels.address!.assumingMemoryBound(to: Int64.self)
-    let lossOut = UnsafeMutablePointer(mutating: loss.address!.assumingMemoryBound(to: Float.self))
-    let zOut = zLoss.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Double.self)) }
-    let lseOut = lse.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Float.self)) }
-    let gOut = gradientBFloat16.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt16.self)) }
-    var total = 0.0, zTotal = 0.0
+    let none = options.reduction == .none
+    var batch = BlockedReduction<Float>(options: options, counts: counts, weighted: classWeights.address != nil)
+    let tileOptions = batch.block
+    let labelBase = labels.pointer, lossOut = loss.mutablePointer
+    let zOut = zLoss.optionalOutput, lseOut = lse.optionalOutput, gOut = gradientBFloat16.optionalOutput
     var start = 0
     while start < rows {
       let n = min(tileRows, rows - start)
       for i in 0..<n {
         for j in 0..<cols { scratch[i * cols + j] = widen(x[(start + i) * layout.rowStride + j]) }
       }
-      // The tile's loss sum comes back unrounded (lossTotal): one tile rounds exactly as the float32 call
-      // on the same rows does (same row chunks, one rounding at the end).
-      var sums = (loss: Float(0), z: 0.0, total: 0.0)
-      withUnsafeMutablePointer(to: &sums.loss) { tl in
-        withUnsafeMutablePointer(to: &sums.z) { tz in
-          withUnsafeMutablePointer(to: &sums.total) { tt in
-            var call = CrossEntropyCall<Float>(
-              logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
-              targets: .labels(Buffer(labelBase + start)), options: tile,
-              loss: Buffer(none ? lossOut + start : tl), grad: Buffer(gOut != nil ? scratch : nil), gradStride: cols,
-              lse: Buffer(lseOut.map { $0 + start }), classWeights: classWeights,
-              zLoss: Buffer(zOut.map { none ? $0 + start : tz })
-            )
-            call.lossTotal = tt
-            call.computeValidated(counted: LabelCounts())
-          }
-        }
+      batch.run { tileLoss, tileZ in
+        CrossEntropyCall<Float>(
+          logits: Buffer(UnsafePointer(scratch)), layout: MatrixLayout(rows: n, cols: cols),
+          targets: .labels(Buffer(labelBase + start)), options: tileOptions,
+          loss: Buffer(none ? lossOut + start : tileLoss), grad: Buffer(gOut != nil ? scratch : nil),
+          gradStride: cols, lse: Buffer(lseOut.map { $0 + start }), classWeights: classWeights,
+          zLoss: Buffer(zOut.map { none ? $0 + start : tileZ }))
       }
-      total += sums.total
-      zTotal += sums.z
       if let gOut {
         for i in 0..<n {
           for j in 0..<cols { gOut[(start + i) * gradStride + j] = narrow(scratch[i * cols + j]) }
@@ -163,10 +140,7 @@ package struct BFloat16CrossEntropyCall {
       }
       start += n
     }
-    if !none {
-      lossOut[0] = mean ? (denominator == 0 ? 0 : Float(total / denominator)) : Float(total)
-      zOut?[0] = mean ? (zDenominator == 0 ? 0 : zTotal / zRatio / zDenominator) : zTotal
-    }
+    batch.finish(loss: lossOut, zLoss: zOut)
   }
 }
 

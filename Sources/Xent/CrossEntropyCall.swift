@@ -24,6 +24,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   /// When set (SUM and MEAN), also receives the unrounded Double sum of the row losses, so that a caller
   /// adding several calls' sums (the bfloat16 tiles) rounds once, as a single call does.
   var lossTotal: UnsafeMutablePointer<Double>? = nil
+  /// When set, the z-loss gradient's scale (gradScale over the batch's counted rows) for a block of a
+  /// batch whose loss scale is folded into `options.gradScale` (BlockedReduction).
+  var zGradScale: Double? = nil
 
   package init(
     logits: Buffer<T>, layout: MatrixLayout, targets: Targets<T>, options: CrossEntropyOptions,

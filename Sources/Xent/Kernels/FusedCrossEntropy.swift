@@ -40,7 +40,7 @@ extension CrossEntropyCall {
     }()
     // The z-loss λ·lse² is reduced like the loss but always over the counted rows (never weighted).
     let zDenominator = reduction == .mean ? Double(counted.rows) : 1
-    let zScale = zDenominator == 0 ? 0 : options.gradScale / zDenominator
+    let zScale = zGradScale ?? (zDenominator == 0 ? 0 : options.gradScale / zDenominator)
 
     // Long rows are split into fixed column blocks (see `sumOverRows`): their statistics are computed
     // block by block, on `columnThreads` workers, and merged in block order.
@@ -201,8 +201,10 @@ extension CrossEntropyCall {
               gradStride: gradStride, bias: biasOut, scratch: scratch.baseAddress!, M.Exp.self)
           }
           @inline(__always) func loss(_ i: Int, _ g: RowGroup<T>, _ logSum: T._Vector) -> Double {
-            T.rowGroupLoss(g, logSum: logSum, cols: cols, epsilon: eps, smoothing: M.sumsX,
-                           lse: lseOut.map { $0 + i }, rowLoss: reduction == .none ? lossOut + i : nil)
+            // No z-loss on this path (λ = 0): its per-row output is 0.
+            if reduction == .none, let zOut { (zOut + i).update(repeating: 0, count: lanes) }
+            return T.rowGroupLoss(g, logSum: logSum, cols: cols, epsilon: eps, smoothing: M.sumsX,
+                                  lse: lseOut.map { $0 + i }, rowLoss: reduction == .none ? lossOut + i : nil)
           }
           // Two groups at a time: their logs in one call (the same bits as one call each).
           while i + 2 * lanes <= range.upperBound {

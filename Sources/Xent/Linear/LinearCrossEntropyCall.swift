@@ -7,9 +7,8 @@
 // running sum on the way), and two more GEMMs consume G. Three GEMMs in all, the work any exact method
 // must do, and one read-write pass of each block for the softmax.
 //
-// Reductions over the whole batch: the blocks run with SUM reduction and the batch's denominators folded
-// into their gradient scales (as the bfloat16 tiles do); the blocks' unrounded Double loss sums are added
-// and rounded once.
+// Reductions over the whole batch: BlockedReduction (SUM blocks, the batch's denominators folded into
+// their gradient scales, unrounded loss sums added and rounded once).
 
 internal import _XentBLAS
 internal import _XentShims
@@ -114,23 +113,13 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       return BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
     }()
 
-    let reduction = options.reduction
-    let mean = reduction == .mean, none = reduction == .none
-    let denominator = mean ? (buffers.classWeights.address != nil ? counts.weight : Double(counts.rows)) : 1
-    let zDenominator = mean ? Double(counts.rows) : 1
-    var block = options
-    block.reduction = none ? .none : .sum
-    block.gradScale = denominator == 0 ? 0 : options.gradScale / denominator
-    // The z-loss gradient is scaled by gradScale / counted rows, the loss's by gradScale / Σw: with both,
-    // the blocks use λ·Σw/rows and the z-loss sum is scaled back below.
-    let zRatio = mean && zDenominator != 0 && denominator != 0 ? denominator / zDenominator : 1
-    block.zLoss = options.zLoss * zRatio
-    block.threads = threads
-
+    let none = options.reduction == .none
+    var batch = BlockedReduction<T>(options: options, counts: counts, weighted: buffers.classWeights.address != nil)
+    var blockOptions = batch.block
+    blockOptions.threads = threads
     let h0 = hidden.pointer, w0 = weight.pointer, b0 = bias.address == nil ? nil : bias.pointer
     let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput, zOut = buffers.zLoss.optionalOutput
     let labelBase = labels.pointer
-    var total = 0.0, zTotal = 0.0
     var start = 0
     while start < rows {
       let n = min(plan.blockRows, rows - start)
@@ -144,23 +133,14 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
         transposeB: true, beta: b0 == nil ? 0 : 1, c: logits, ldc: classes, split: .columns(plan.classBlock),
         threads: threads)
       // 2. loss, lse and G = ∂l/∂o, in place (or into the gradient tile).
-      var sums = (loss: T(0), z: 0.0, total: 0.0)
-      withUnsafeMutablePointer(to: &sums.loss) { tl in
-        withUnsafeMutablePointer(to: &sums.z) { tz in
-          withUnsafeMutablePointer(to: &sums.total) { tt in
-            var call = CrossEntropyCall<T>(
-              logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
-              targets: .labels(Buffer(labelBase + start)), options: block,
-              loss: Buffer(none ? lossOut + start : tl), grad: Buffer(wantsGradient ? g : nil), gradStride: classes,
-              lse: Buffer(lseOut.map { $0 + start }), classWeights: buffers.classWeights,
-              zLoss: Buffer(zOut.map { none ? $0 + start : tz }))
-            call.lossTotal = tt
-            call.computeValidated(counted: LabelCounts(), biasSum: biasSum)
-          }
-        }
+      batch.run(biasSum: biasSum) { blockLoss, blockZ in
+        CrossEntropyCall<T>(
+          logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
+          targets: .labels(Buffer(labelBase + start)), options: blockOptions,
+          loss: Buffer(none ? lossOut + start : blockLoss), grad: Buffer(wantsGradient ? g : nil), gradStride: classes,
+          lse: Buffer(lseOut.map { $0 + start }), classWeights: buffers.classWeights,
+          zLoss: Buffer(zOut.map { none ? $0 + start : blockZ }))
       }
-      total += sums.total
-      zTotal += sums.z
       // 3. ∂l/∂H = G·W for the block's rows.
       if let gh = gradHidden.optionalOutput {
         Gemm<T>.product(
@@ -178,10 +158,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       start += n
     }
 
-    if !none {
-      lossOut[0] = mean ? (denominator == 0 ? 0 : T(total / denominator)) : T(total)
-      zOut?[0] = mean ? (zDenominator == 0 ? 0 : zTotal / zRatio / zDenominator) : zTotal
-    }
+    batch.finish(loss: lossOut, zLoss: zOut)
     if let biasSum, let out = gradBias.optionalOutput {
       // eq. 8 summed in Double over every row (with TwoSum error terms for Double), rounded once.
       for j in 0..<classes {

@@ -35,6 +35,7 @@ extension LinearCrossEntropyCall {
     try Check.notNull(labels, "labels")
     try Check.notNull(loss, "loss")
     if dim == 0 { throw .invalidShape("dim is 0; hidden states must have at least one feature") }
+    if classes == 0 { throw .invalidShape("classes is 0; the class dimension must not be empty") }
     var aliasing = Aliasing()
     let hiddenLayout = MatrixLayout(rows: rows, cols: dim, rowStride: hiddenStride)
     let weightLayout = MatrixLayout(rows: classes, cols: dim, rowStride: weightStride)

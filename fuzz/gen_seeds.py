@@ -5,6 +5,9 @@ only for names this script writes).
 
 Input layout (must match decode() in xent_fuzz.c): 35 header bytes, then npatch%16 patches of 4 bytes, then label
 bytes (labmode 6), then value bytes (valmode 4, 5, 7).
+
+Inputs whose first byte is >= 0xE0 are linear cross-entropy calls (decode_linear() in fuzz/oracles_linear.c): the
+tag (bit 0: f64), 22 selector bytes, labmode, valmode, a 4-byte seed, npatch%17 patches of 3 bytes.
 """
 
 import os
@@ -162,6 +165,101 @@ def cases():
     out["rows0_bias"] = seed(fn="ce_ex", rowsel=0, ptrsel=7)
     out["rows0_soft_mean"] = seed(fn="soft", rowsel=0, ptrsel=3)
     out["cols1"] = seed(colsel=1, ptrsel=3, smo=10)
+    out.update(linear_cases())
+    return out
+
+
+LINEAR_DEFAULTS = dict(
+    f64=0,
+    rowsel=26,  # < 224: rowsel % 40 rows (26)
+    dimsel=0x60 + 15,  # >> 5 >= 3: 1 + v % 48 (16)
+    clssel=0x40 + 5,  # >> 5 in 2..4: 1 + v % 70 (70); 0x20 + k: tails; 0xC0: 70001; 0/1: 0/1 classes
+    ss=(0, 0, 0, 0),  # strides of hidden, weight, grad_hidden, grad_weight: & 7: 3 padded, 4 dim - 1, 5 huge, 7 dim + 7
+    optsel=0,  # & 7 == 7: NULL; >> 3: 1 the 1.0.0 size, 2 the 1.1.0 size, 3 too small, 4 larger
+    red=2,  # < 200: % 3; < 250: 3; else -1
+    thr=1,  # < 240: % 4; < 250: 8; else -1
+    ign=2,  # % 4: 0, 1, else -100
+    sm=0,  # [0, 0, 0.1, 0.05, 1, 1.5, -0.1, nan]
+    gs=0,  # [1, 1, 2.5, 0, -1, 1e-30, inf, nan]
+    zs=0,  # [0, 0, 1e-3, 1e-2, -1, inf]
+    cs=0,  # [0, 0, 3, 30, 0.5, -1, nan]
+    cwsel=0,  # >= 128: class weights, 1 + v % 4: valid, zeros, a negative, a NaN
+    zout=0,  # & 1: z_loss_out
+    wsel=0,  # & 7: 1 the least, 2 one byte less, 3 (1 + (v >> 3) % 5) rows, 4 SIZE_MAX, 5 one byte; else default
+    acc=0,
+    outs=0x0F,  # bits: grad_hidden, grad_weight, grad_bias, lse, no bias; >> 5: 5/6/7 hidden/weight/labels-or-loss NULL
+    asel=0,  # >= 160: output LOSS + v % 6 placed on buffer (v / 6) % 11
+    aoff=0,
+    labmode=1,  # bits: some rows ignored, some labels out of range, every row ignored
+    valmode=0,  # & 3: 3 values in +-8, 2 in +-0.05, else +-1.5
+    seed=1,
+    patches=(),  # (kind, row, col): 0 NaN in hidden, 1 +-inf in hidden, 2 -inf bias, 3 +-1e30 bias, 4 +-1e4 hidden,
+    # 5 a zero weight, 6 every class but one masked, 7 a label
+)
+
+
+def linear(**kw):
+    d = dict(LINEAR_DEFAULTS)
+    d.update(kw)
+    b = bytearray([0xE0 | d["f64"], d["rowsel"], d["dimsel"], d["clssel"]])
+    b += bytes(d["ss"])
+    b += bytes([d["optsel"], d["red"], d["thr"], d["ign"], d["sm"], d["gs"], d["zs"], d["cs"]])
+    b += bytes([d["cwsel"], d["zout"], d["wsel"], d["acc"], d["outs"], d["asel"], d["aoff"]])
+    b += bytes([d["labmode"], d["valmode"]])
+    b += struct.pack("<I", d["seed"])
+    b.append(len(d["patches"]))
+    for kind, row, col in d["patches"]:
+        b += bytes([kind, row, col])
+    return bytes(b)
+
+
+def linear_cases():
+    out = {}
+    for f64 in (0, 1):
+        t = "f64" if f64 else "f32"
+        out[f"linear_ok_{t}"] = linear(f64=f64, seed=11 + f64)
+        out[f"linear_strided_{t}"] = linear(f64=f64, ss=(3 | 8, 3 | 16, 7, 3), seed=21)
+        out[f"linear_options_{t}"] = linear(f64=f64, red=0, sm=2, gs=2, zs=2, cs=2, cwsel=128, zout=1, seed=31)
+        out[f"linear_special_{t}"] = linear(
+            f64=f64, red=0, patches=((0, 1, 2), (2, 0, 5), (3 | 8, 0, 7), (1, 3, 1), (4, 5, 0)), seed=41
+        )
+        out[f"linear_blocks_accumulate_{t}"] = linear(f64=f64, rowsel=60, wsel=3 | (2 << 3), acc=1, sm=3, seed=51)
+    out["linear_tail9"] = linear(clssel=0x20 + 2, rowsel=5)
+    out["linear_tail33_f64"] = linear(f64=1, clssel=0x20 + 8, rowsel=7, ss=(3, 3, 3, 3))
+    out["linear_one_class"] = linear(clssel=1, rowsel=4)
+    out["linear_70001"] = linear(clssel=0xC0, rowsel=2, dimsel=0x41, sm=2)
+    out["linear_rows0_accumulate"] = linear(rowsel=0, acc=1, red=1)
+    out["linear_rows0_none"] = linear(rowsel=0, red=0, f64=1)
+    out["linear_all_ignored"] = linear(labmode=4, cwsel=128)
+    out["linear_threads2"] = linear(thr=2, rowsel=239, clssel=0xA0 + 3, dimsel=0x60 + 40)
+    out["linear_masked"] = linear(patches=((6, 0, 3),), red=0)
+    out["linear_loss_only"] = linear(outs=0x10, red=1)
+    out["linear_soft_cap_weights_smoothing"] = linear(cs=3, sm=2, cwsel=129, outs=0x07)
+    out["linear_workspace_least"] = linear(wsel=1)
+    out["linear_workspace_sizemax"] = linear(wsel=4)
+    out["linear_opts_null"] = linear(optsel=7)
+    out["linear_opts_v11_size"] = linear(optsel=2 << 3, wsel=2, acc=1)
+    out["linear_opts_larger"] = linear(optsel=4 << 3)
+    out["linear_err_dim0"] = linear(dimsel=0)
+    out["linear_err_classes0"] = linear(clssel=0)
+    out["linear_err_hidden_stride"] = linear(ss=(4, 0, 0, 0))
+    out["linear_err_grad_weight_stride"] = linear(ss=(0, 0, 0, 4))
+    out["linear_err_blas_stride"] = linear(rowsel=1, ss=(5, 0, 5 | 8, 0))
+    out["linear_err_null_hidden"] = linear(outs=0x0F | (5 << 5))
+    out["linear_err_null_weight"] = linear(outs=0x0F | (6 << 5))
+    out["linear_err_null_loss"] = linear(outs=0x0F | (7 << 5))
+    out["linear_err_null_labels"] = linear(outs=0x0F | (7 << 5), asel=1)
+    out["linear_err_label"] = linear(labmode=2, rowsel=39)
+    out["linear_err_reduction"] = linear(red=200)
+    out["linear_err_threads"] = linear(thr=250)
+    out["linear_err_smoothing"] = linear(sm=5)
+    out["linear_err_struct_small"] = linear(optsel=3 << 3)
+    out["linear_err_negative_weight"] = linear(cwsel=130)
+    out["linear_err_nan_weight"] = linear(cwsel=131, f64=1)
+    out["linear_err_workspace"] = linear(wsel=2)
+    out["linear_err_workspace_1"] = linear(wsel=5, outs=0x01)
+    for k, a in enumerate((160, 167, 175, 190, 200, 215, 230, 250)):
+        out[f"linear_alias_{k}"] = linear(asel=a, aoff=k * 24, zout=1, zs=2, cwsel=128, red=k % 3, seed=60 + k)
     return out
 
 

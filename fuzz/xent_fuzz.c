@@ -20,6 +20,8 @@
  *   6-8. on a successful hard-label problem: the 1.1 entry points (shards, bfloat16, options_init_size) against
  *      the same call, the 1.1 options against a long double reference, and one invalid 1.1 argument at a time
  *      (the one status the header names, the message, no byte changed).
+ * Inputs whose first byte is >= XF_LINEAR_TAG (0xE0) instead make one xent_linear_cross_entropy_* call
+ * (fuzz/oracles_linear.c: status, nothing written on refusal, the long double reference, thread counts).
  * Out-of-bounds reads/writes: with the ASan-instrumented library (make fuzz) every buffer is an exactly sized heap
  * block and the bytes between rows (stride padding) are poisoned during the call; some inputs instead use mmap
  * regions that end exactly at a PROT_NONE guard page (the only protection for an uninstrumented library).
@@ -59,6 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!page_size) LLVMFuzzerInitialize(NULL, NULL);
+    if (size > 0 && data[0] >= XF_LINEAR_TAG) return xf_linear(data, size);
     Rd r = {data, size, 0};
     Spec s;
     decode(&r, &s);

@@ -9,6 +9,7 @@
  *   oracles_ref.c        results against the long double reference (Tests/CSupport/xt_ref.h), bitwise variants
  *   oracles_11.c         the 1.1 entry points on the same problem: shards, bfloat16, the 1.1 options
  *   oracles_invalid.c    one invalid 1.1 argument at a time; xent_options_init_size
+ *   oracles_linear.c     xent_linear_cross_entropy_* (1.2.0): inputs whose first byte is >= XF_LINEAR_TAG
  */
 #ifndef XENT_FUZZ_XF_H
 #define XENT_FUZZ_XF_H
@@ -209,5 +210,11 @@ void oracle_options11(const Spec *s);
 
 void oracle_invalid11(const Spec *s);
 void oracle_options_init(void);
+
+/* ---- oracles_linear.c ------------------------------------------------------------------------------------- */
+
+/* A first byte at or above this decodes into one linear cross-entropy call (bit 0: f64); below, into inputs.c's. */
+#define XF_LINEAR_TAG 0xE0
+int xf_linear(const uint8_t *data, size_t size);
 
 #endif /* XENT_FUZZ_XF_H */

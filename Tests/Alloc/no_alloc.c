@@ -7,6 +7,9 @@
    bfloat16 logits without grad_f32 (loss only, and with grad_bf16): exactly one float32 scratch tile per call; when
    it cannot be had, XENT_ERR_OUT_OF_MEMORY, nothing written, and the next call succeeds (in a child process: a
    library that traps instead fails that one check).
+   The linear cross-entropy: exactly one block (the workspace) per call with rows > 0, also with many row blocks,
+   none with rows == 0 (after a warm-up call; the first call's count, which includes the BLAS's one-time set-up, is
+   reported); when the workspace cannot be had, XENT_ERR_OUT_OF_MEMORY, nothing written, the next call succeeds.
    Prints "N passed, N failed" (Tests/CSupport/xt_check.h). */
 #include <xent.h>
 #include <stdio.h>
@@ -116,6 +119,131 @@ static void test_bf16_out_of_memory(void)
     }
 }
 
+/* ---- The linear cross-entropy: exactly one block (the workspace) per call ----------------------------------- */
+
+enum { LN_ROWS = 48, LN_DIM = 32, LN_CLASSES = 300 };
+static float ln_h[LN_ROWS * LN_DIM], ln_w[LN_CLASSES * LN_DIM], ln_b[LN_CLASSES];
+static float ln_loss[LN_ROWS], ln_gh[LN_ROWS * LN_DIM], ln_gw[LN_CLASSES * LN_DIM], ln_gb[LN_CLASSES], ln_lse[LN_ROWS];
+static double ln_hd[LN_ROWS * LN_DIM], ln_wd[LN_CLASSES * LN_DIM], ln_bd[LN_CLASSES];
+static double ln_lossd[LN_ROWS], ln_ghd[LN_ROWS * LN_DIM], ln_gwd[LN_CLASSES * LN_DIM], ln_gbd[LN_CLASSES],
+    ln_lsed[LN_ROWS];
+static int64_t ln_lab[LN_ROWS];
+
+/* One call: f64 or f32; rows (0..LN_ROWS); grads: every output, else the loss only; workspace_bytes (0: default);
+   accumulate. */
+static xent_status linear_call(int f64, size_t rows, int threads, int grads, size_t workspace, int accumulate)
+{
+    xent_options o;
+    xent_options_init(&o);
+    o.num_threads = threads;
+    o.reduction = XENT_REDUCTION_NONE;
+    o.label_smoothing = 0.1f;
+    o.workspace_bytes = workspace;
+    o.accumulate = accumulate;
+    if (f64)
+        return xent_linear_cross_entropy_f64(ln_hd, rows, LN_DIM, LN_DIM, ln_wd, LN_CLASSES, LN_DIM, ln_bd, ln_lab, &o,
+                                             ln_lossd, grads ? ln_ghd : NULL, LN_DIM, grads ? ln_gwd : NULL, LN_DIM,
+                                             grads ? ln_gbd : NULL, grads ? ln_lsed : NULL);
+    return xent_linear_cross_entropy_f32(ln_h, rows, LN_DIM, LN_DIM, ln_w, LN_CLASSES, LN_DIM, ln_b, ln_lab, &o, ln_loss,
+                                         grads ? ln_gh : NULL, LN_DIM, grads ? ln_gw : NULL, LN_DIM,
+                                         grads ? ln_gb : NULL, grads ? ln_lse : NULL);
+}
+
+static void test_linear_allocations(void)
+{
+    /* workspaces: the default (one block of rows), and 5 rows a block (10 row blocks, still one allocation) */
+    const size_t small = 5 * LN_CLASSES * sizeof(double) + 2 * LN_CLASSES * sizeof(double);
+    long first, before, n;
+    int f64, grads, k, w, ok = 1;
+    for (size_t i = 0; i < LN_ROWS * LN_DIM; i++) ln_hd[i] = ln_h[i] = (float)((i * 37) % 101) * 0.02f - 1;
+    for (size_t i = 0; i < LN_CLASSES * LN_DIM; i++) ln_wd[i] = ln_w[i] = (float)((i * 53) % 97) * 0.02f - 1;
+    for (size_t i = 0; i < LN_CLASSES; i++) ln_bd[i] = ln_b[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < LN_ROWS; i++) ln_lab[i] = (int64_t)((i * 13) % LN_CLASSES);
+    ln_lab[5] = -100;
+
+    /* The very first call: the BLAS may set itself up (its buffers, its threads); reported, not asserted. */
+    xt_set_case("linear: the first call of the process");
+    counter_arm(1);
+    before = counter_allocations();
+    ok &= linear_call(0, LN_ROWS, 1, 1, 0, 0) == XENT_OK;
+    first = counter_allocations() - before;
+    counter_arm(0);
+    printf("note: the first linear call of the process made %ld allocations (1 is the workspace; the rest, if any, "
+           "the BLAS's or the runtime's one-time set-up)\n",
+           first);
+    for (f64 = 0; f64 <= 1; f64++)
+        for (grads = 0; grads <= 1; grads++)
+            for (w = 0; w <= 1; w++) {
+                size_t ws = w ? small : 0;
+                xt_set_case("linear %s, %s, workspace %s", f64 ? "f64" : "f32", grads ? "every output" : "loss only",
+                            w ? "of 5 rows (10 row blocks)" : "default");
+                ok &= linear_call(f64, LN_ROWS, 1, grads, ws, 0) == XENT_OK; /* warm-up */
+                counter_arm(1);
+                before = counter_allocations();
+                for (k = 0; k < 100; k++) ok &= linear_call(f64, LN_ROWS, 1, grads, ws, k & 1) == XENT_OK;
+                n = counter_allocations() - before;
+                counter_arm(0);
+                XT_CHECK(ok, "a call failed: %s", xent_last_error_message());
+                XT_CHECK(n == 100, "%ld allocations in 100 calls (want exactly one workspace per call)", n);
+                /* rows == 0: no allocation at all */
+                counter_arm(1);
+                before = counter_allocations();
+                for (k = 0; k < 100; k++) ok &= linear_call(f64, 0, 1, grads, ws, k & 1) == XENT_OK;
+                n = counter_allocations() - before;
+                counter_arm(0);
+                XT_CHECK(ok, "a rows-0 call failed: %s", xent_last_error_message());
+                XT_CHECK(n == 0, "%ld allocations in 100 calls with rows 0 (want none)", n);
+            }
+    /* two threads: reported (the thread pool's handoffs may allocate) */
+    ok &= linear_call(0, LN_ROWS, 2, 1, 0, 0) == XENT_OK;
+    counter_arm(1);
+    before = counter_allocations();
+    for (k = 0; k < 100; k++) ok &= linear_call(0, LN_ROWS, 2, 1, 0, 0) == XENT_OK;
+    n = counter_allocations() - before;
+    counter_arm(0);
+    printf("note: linear f32 with num_threads 2: %ld allocations in 100 calls\n", n);
+}
+
+/* Out of memory on the workspace: XENT_ERR_OUT_OF_MEMORY, every output untouched (also with accumulate, which
+   would read them), a message; the next call succeeds. In a child process (a library that traps fails only this). */
+static void test_linear_out_of_memory(void)
+{
+    int f64, acc;
+    for (f64 = 0; f64 <= 1; f64++)
+        for (acc = 0; acc <= 1; acc++) {
+            xent_status st;
+            int untouched;
+            xt_set_case("linear %s: out of memory (accumulate %d)", f64 ? "f64" : "f32", acc);
+            linear_call(f64, LN_ROWS, 1, 1, 0, 0); /* warm */
+            if (f64) {
+                xt_fill_canary(ln_lossd, sizeof ln_lossd), xt_fill_canary(ln_ghd, sizeof ln_ghd);
+                xt_fill_canary(ln_gwd, sizeof ln_gwd), xt_fill_canary(ln_gbd, sizeof ln_gbd);
+                xt_fill_canary(ln_lsed, sizeof ln_lsed);
+            } else {
+                xt_fill_canary(ln_loss, sizeof ln_loss), xt_fill_canary(ln_gh, sizeof ln_gh);
+                xt_fill_canary(ln_gw, sizeof ln_gw), xt_fill_canary(ln_gb, sizeof ln_gb);
+                xt_fill_canary(ln_lse, sizeof ln_lse);
+            }
+            counter_fail_next(1);
+            st = linear_call(f64, LN_ROWS, 1, 1, 0, acc);
+            counter_fail_next(0);
+            if (f64)
+                untouched = xt_is_canary(ln_lossd, sizeof ln_lossd) && xt_is_canary(ln_ghd, sizeof ln_ghd) &&
+                            xt_is_canary(ln_gwd, sizeof ln_gwd) && xt_is_canary(ln_gbd, sizeof ln_gbd) &&
+                            xt_is_canary(ln_lsed, sizeof ln_lsed);
+            else
+                untouched = xt_is_canary(ln_loss, sizeof ln_loss) && xt_is_canary(ln_gh, sizeof ln_gh) &&
+                            xt_is_canary(ln_gw, sizeof ln_gw) && xt_is_canary(ln_gb, sizeof ln_gb) &&
+                            xt_is_canary(ln_lse, sizeof ln_lse);
+            XT_CHECK(st == XENT_ERR_OUT_OF_MEMORY, "status %d (want %d, XENT_ERR_OUT_OF_MEMORY), message \"%s\"", st,
+                     XENT_ERR_OUT_OF_MEMORY, xent_last_error_message());
+            XT_CHECK(untouched, "an output was written by the failed call");
+            XT_CHECK(xent_last_error_message()[0] != '\0', "empty message");
+            st = linear_call(f64, LN_ROWS, 1, 1, 0, 0);
+            XT_CHECK(st == XENT_OK, "the next call: status %d (%s)", st, xent_last_error_message());
+        }
+}
+
 int main(void)
 {
     size_t n = 70000 * 2;
@@ -211,6 +339,9 @@ int main(void)
     test_bf16_allocations();
     /* Expected to fail (a trap in the child) with a library whose bfloat16 scratch comes from Swift's allocate. */
     xt_isolated("bf16 scratch out of memory", test_bf16_out_of_memory);
+
+    test_linear_allocations();
+    xt_isolated("linear workspace out of memory", test_linear_out_of_memory);
 
     return xt_finish();
 }

@@ -89,7 +89,7 @@ tests=()
 for f in "$here"/*.c; do [ "$(basename "$f")" = test_xent.c ] || tests+=("$f"); done
 # shellcheck disable=SC2086
 "$cc" -std=c99 "${warn[@]}" -O1 -pthread "${extra[@]}" -I"$here" -I"$support" $cflags "${tests[@]}" \
-    "$here/test_xent.c" "$support"/*.c -o "$build/test_xent_c" $libs -Wl,-rpath,"$libdir" -lm
+    "$here/test_xent.c" "$support"/*.c -o "$build/test_xent_c" $libs -Wl,-rpath,"$libdir" -lblas -lm
 mkdir -p "$build/support"
 for f in "$support"/*.c; do
     # shellcheck disable=SC2086
@@ -98,7 +98,7 @@ for f in "$support"/*.c; do
 done
 # shellcheck disable=SC2086
 "$cxx" -std=c++17 "${warn[@]}" -O1 -pthread "${extra[@]}" -I"$here" -I"$support" $cflags -x c++ "${tests[@]}" \
-    "$here/test_xent.cpp" -x none "$build"/support/*.o -o "$build/test_xent_cpp" $libs -Wl,-rpath,"$libdir" -lm
+    "$here/test_xent.cpp" -x none "$build"/support/*.o -o "$build/test_xent_cpp" $libs -Wl,-rpath,"$libdir" -lblas -lm
 echo "ok: test programs built with $cc and $cxx"
 
 # ---- 3. run them ------------------------------------------------------------------------------------------------

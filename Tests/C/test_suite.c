@@ -24,6 +24,7 @@ int xt_run_all(const char *lang, void (*extra)(void))
     xt_test_options_v11();
     xt_test_bf16();
     xt_test_options_init();
+    xt_test_linear();
     return xt_finish();
 }
 

@@ -247,6 +247,68 @@ void xt_ref_ce(const long double *x, size_t rows, size_t cols, const int64_t *la
     free(xc);
 }
 
+/* ---- Linear cross-entropy ----------------------------------------------------------------------------------- */
+
+void xt_ref_linear_alloc(xt_ref_linear_out *o, size_t rows, size_t dim, size_t classes)
+{
+    xt_ref_ce_alloc(&o->ce, rows, classes);
+    o->logits = (long double *)xt_alloc(sizeof(long double) * (rows * classes + 1));
+    o->o_abs = (long double *)xt_alloc(sizeof(long double) * (rows + 1));
+    o->gh = (long double *)xt_alloc(sizeof(long double) * (rows * dim + 1));
+    o->gh_abs = (long double *)xt_alloc(sizeof(long double) * (rows * dim + 1));
+    o->gw = (long double *)xt_alloc(sizeof(long double) * (classes * dim + 1));
+    o->gw_abs = (long double *)xt_alloc(sizeof(long double) * (classes * dim + 1));
+}
+
+void xt_ref_linear_free(xt_ref_linear_out *o)
+{
+    xt_ref_ce_free(&o->ce);
+    free(o->logits);
+    free(o->o_abs);
+    free(o->gh);
+    free(o->gh_abs);
+    free(o->gw);
+    free(o->gw_abs);
+}
+
+void xt_ref_linear(const long double *h, size_t rows, size_t dim, const long double *w, size_t classes,
+                   const long double *b, const int64_t *labels, const xt_ref_opts *o, xt_ref_linear_out *out)
+{
+    size_t i, j, k;
+    for (i = 0; i < rows; i++) {
+        long double amax = 0;
+        for (j = 0; j < classes; j++) {
+            long double acc = 0, aabs = 0;
+            for (k = 0; k < dim; k++) {
+                long double t = h[i * dim + k] * w[j * dim + k];
+                acc += t;
+                aabs += fabsl(t);
+            }
+            if (b) {
+                acc += b[j];
+                if (isfinite(b[j])) aabs += fabsl(b[j]);
+            }
+            out->logits[i * classes + j] = acc;
+            if (aabs > amax) amax = aabs;
+        }
+        out->o_abs[i] = amax;
+    }
+    xt_ref_ce(out->logits, rows, classes, labels, NULL, o, &out->ce);
+    for (i = 0; i < rows * dim; i++) out->gh[i] = out->gh_abs[i] = 0;
+    for (i = 0; i < classes * dim; i++) out->gw[i] = out->gw_abs[i] = 0;
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < classes; j++) {
+            long double g = out->ce.grad[i * classes + j];
+            for (k = 0; k < dim; k++) {
+                long double a = g * w[j * dim + k], c = g * h[i * dim + k];
+                out->gh[i * dim + k] += a;
+                out->gh_abs[i * dim + k] += fabsl(a);
+                out->gw[j * dim + k] += c;
+                out->gw_abs[j * dim + k] += fabsl(c);
+            }
+        }
+}
+
 /* ---- Conversions -------------------------------------------------------------------------------------------- */
 
 void xt_widen_f32(const float *a, size_t rows, size_t cols, size_t stride, long double *out)

@@ -98,6 +98,28 @@ void xt_ref_ce_free(xt_ref_ce_out *o);
 void xt_ref_ce(const long double *x, size_t rows, size_t cols, const int64_t *labels, const long double *y,
                const xt_ref_opts *o, xt_ref_ce_out *out);
 
+/* ---- Linear cross-entropy (xent_linear_cross_entropy_*) ----------------------------------------------------- */
+
+/* The reference of a linear cross-entropy call: o = h*w^T + b with long double products and sums, then xt_ref_ce
+   on o, then grad_hidden = G*w, grad_weight = G^T*h, grad_bias = column sums of G (ce.bias), each with the sum of
+   the magnitudes of its terms (the condition of the sum: a float computation of it errs by about u*n*abs). */
+typedef struct xt_ref_linear_out {
+    xt_ref_ce_out ce;      /* loss, z, lse, G (rows x classes), grad_bias (ce.bias) and its ce.bias_abs */
+    long double *logits;   /* rows x classes */
+    long double *o_abs;    /* rows: max_j (sum_k |h_ik*w_jk| + |b_j|), the scale of the logits' rounding */
+    long double *gh;       /* rows x dim */
+    long double *gh_abs;   /* rows x dim: sum_j |G_ij*w_jk| */
+    long double *gw;       /* classes x dim */
+    long double *gw_abs;   /* classes x dim: sum_i |G_ij*h_ik| */
+} xt_ref_linear_out;
+
+void xt_ref_linear_alloc(xt_ref_linear_out *o, size_t rows, size_t dim, size_t classes);
+void xt_ref_linear_free(xt_ref_linear_out *o);
+/* h: rows x dim, w: classes x dim, b: classes values or NULL, all contiguous long double. A -inf bias masks its
+   class (logit -inf); a NaN in h makes that row's logits NaN. */
+void xt_ref_linear(const long double *h, size_t rows, size_t dim, const long double *w, size_t classes,
+                   const long double *b, const int64_t *labels, const xt_ref_opts *o, xt_ref_linear_out *out);
+
 /* ---- Conversions -------------------------------------------------------------------------------------------- */
 
 /* A strided float/double matrix as contiguous long double. */

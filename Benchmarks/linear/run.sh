@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds and runs the fused-linear-cross-entropy GEMM-pattern yardstick (Benchmarks/linear/gemm_patterns.c).
 #
-#   bash Benchmarks/linear/run.sh            # builds, then: numerics, thread checks, floor + patterns on 4 shapes
-#   bash Benchmarks/linear/run.sh quick      # same at scale=8 (rows and classes / 8), 1 rep
+#   bash Benchmarks/linear/run.sh            # builds, then: numerics, thread checks, plain GEMMs + all patterns on
+#                                            # the 4 shapes (native OpenBLAS kernels), ~30 min on a quiet machine
+#   bash Benchmarks/linear/run.sh quick      # same at scale=8 (rows and classes / 8), 1 round
+#   bash Benchmarks/linear/run.sh both       # scale=2: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset vs CORETYPE=Haswell
+#   bash Benchmarks/linear/run.sh blis       # scale=2, BLIS (OpenMP build)
 #   bash Benchmarks/linear/run.sh build      # only build
 #   BIN=build/linear bash Benchmarks/linear/run.sh ...   # where the binaries go (default build/linear)
 #
-# Binaries: gp_openblas (-lblas: Debian's alternative, OpenBLAS pthread), gp_blis (BLIS, OpenMP build).
-# One run of this script uses whatever OPENBLAS_CORETYPE the environment has; `both` runs the shapes once as is
-# and once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (and once with OPENBLAS_CORETYPE=Haswell).
+# Binaries: gp_openblas (-lblas: Debian's alternative, OpenBLAS pthread), gp_serial (OpenBLAS serial build),
+# gp_blis (BLIS, OpenMP build).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -37,38 +39,31 @@ gcc "${CFLAGS[@]}" -o "$BIN/gp_serial" "$HERE/gemm_patterns.c" $L/openblas-seria
 MODE=${1:-full}
 [ "$MODE" = build ] && exit 0
 
-SC=1; REPS=2
-[ "$MODE" = quick ] && { SC=8; REPS=1; }
+# Each `compare` line: one shape; per round the three plain GEMMs (2 BLAS threads) and then each variant once;
+# best-of wall time and CPU time; ratios to the plain GEMMs of the same process. R=512 C=2048 are the defaults
+# measured best (README.md). `quick`: rows and classes / 8.
+SC=1; ROUNDS=${ROUNDS:-2}
+[ "$MODE" = quick ] && { SC=8; ROUNDS=1; }
 G=$BIN/gp_openblas
-export BLIS_NUM_THREADS=${BLIS_NUM_THREADS:-2}
-
-echo "## $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+echo "## $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 "$G" info
 "$G" numerics
-"$G" threads
-"$BIN/gp_serial" threads
-"$BIN/gp_blis" threads
+for b in gp_openblas gp_serial gp_blis; do "$BIN/$b" threads; done
+# bit-identity across own thread counts (single-threaded BLAS, fixed ng): the two hashes must match
+"$G" fused shape=0 scale=8 reps=1 own=1 blas=1 ng=2 R=256 C=512 check=1
+"$G" fused shape=0 scale=8 reps=1 own=2 blas=1 ng=2 R=256 C=512 check=1
 
-shapes_run() {  # $1 = binary, rest = env prefix
-  local bin=$1
-  for s in 0 1 2 3; do
-    "$bin" floor shape=$s scale=$SC reps=$REPS blas=2
-    "$bin" loss shape=$s scale=$SC reps=$REPS blas=2 own=1 R=512 C=4096
-    "$bin" loss shape=$s scale=$SC reps=$REPS blas=1 own=2 R=512 C=4096
-    "$bin" fused shape=$s scale=$SC reps=$REPS blas=2 own=1 passes=1 R=512 C=4096
-    "$bin" fused shape=$s scale=$SC reps=$REPS blas=1 own=2 passes=1 R=512 C=4096 ng=2
-    "$bin" fused shape=$s scale=$SC reps=$REPS blas=2 own=1 passes=2 R=512 C=4096
-    "$bin" fused shape=$s scale=$SC reps=$REPS blas=1 own=2 passes=2 R=512 C=4096 ng=2
-  done
+shapes_run() {  # $1 = binary, $2 = variants mask, $3 = scale
+  for s in 3 0 1 2; do "$1" compare shape=$s scale=$3 R=512 C=2048 reps=$ROUNDS rounds=$ROUNDS variants=$2; done
 }
 
 case "$MODE" in
-  full|quick) shapes_run "$G" ;;
+  full|quick) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash -c "$(declare -f shapes_run); ROUNDS=$ROUNDS; shapes_run $G 127 $SC" ;;
   both)
-    echo "# environment as is"; shapes_run "$G"
-    echo "# OPENBLAS_CORETYPE=Haswell"; OPENBLAS_CORETYPE=Haswell shapes_run "$G"
-    echo "# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset"; env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE true
-    ( unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; shapes_run "$G" ) ;;
-  blis) shapes_run "$BIN/gp_blis" ;;
-  *) echo "unknown mode $MODE" >&2; exit 1 ;;
+    echo "# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash -c "$(declare -f shapes_run); ROUNDS=$ROUNDS; shapes_run $G 13 2"
+    echo "# OPENBLAS_CORETYPE=Haswell"
+    OPENBLAS_CORETYPE=Haswell bash -c "$(declare -f shapes_run); ROUNDS=$ROUNDS; shapes_run $G 13 2" ;;
+  blis) shapes_run "$BIN/gp_blis" 13 2 ;;
+  *) echo "unknown mode $MODE (full, quick, both, blis, build)" >&2; exit 1 ;;
 esac

@@ -86,15 +86,11 @@ public func crossEntropy<T: SoftmaxScalar>(
   logits: Span<T>, layout: MatrixLayout, labels: Span<Int64>, options: CrossEntropyOptions = .init(),
   gradient: inout MutableSpan<T>
 ) throws(XentError) -> T {
-  try requireReduced(options)
-  var value: T = 0
-  var none = MutableSpan<T>(), none2 = MutableSpan<T>()
-  try withUnsafeMutablePointer(to: &value) { (p) throws(XentError) in
-    var loss = MutableSpan(_unsafeElements: UnsafeMutableBufferPointer(start: p, count: 1))
+  try reducedLoss(options) { (loss) throws(XentError) in
+    var none = MutableSpan<T>(), none2 = MutableSpan<T>()
     try crossEntropy(logits: logits, layout: layout, labels: labels, options: options, loss: &loss,
                      gradient: &gradient, logSumExp: &none, biasGradient: &none2)
   }
-  return value
 }
 
 /// The reduced cross-entropy loss of integer labels; the gradient overwrites the logits (in place,
@@ -103,7 +99,9 @@ public func crossEntropyInPlace<T: SoftmaxScalar>(
   logits: inout MutableSpan<T>, layout: MatrixLayout, labels: Span<Int64>,
   options: CrossEntropyOptions = .init()
 ) throws(XentError) -> T {
-  try requireReduced(options)
+  if options.reduction == .none {
+    throw .invalidOption("reduction .none gives one loss per row: pass a `loss:` span of `rows` values")
+  }
   var value: T = 0
   try logits.withUnsafeMutableBufferPointer { (x) throws(XentError) in
     try labels.withUnsafeBufferPointer { (l) throws(XentError) in
@@ -155,16 +153,12 @@ public func softCrossEntropy<T: SoftmaxScalar>(
   logits: Span<T>, layout: MatrixLayout, targets: Span<T>, targetStride: Int? = nil,
   options: CrossEntropyOptions = .init(), gradient: inout MutableSpan<T>
 ) throws(XentError) -> T {
-  try requireReduced(options)
-  var value: T = 0
-  var none = MutableSpan<T>(), none2 = MutableSpan<T>()
-  try withUnsafeMutablePointer(to: &value) { (p) throws(XentError) in
-    var loss = MutableSpan(_unsafeElements: UnsafeMutableBufferPointer(start: p, count: 1))
+  try reducedLoss(options) { (loss) throws(XentError) in
+    var none = MutableSpan<T>(), none2 = MutableSpan<T>()
     try softCrossEntropy(logits: logits, layout: layout, targets: targets, targetStride: targetStride,
                          options: options, loss: &loss, gradient: &gradient, logSumExp: &none,
                          biasGradient: &none2)
   }
-  return value
 }
 
 /// The reduced soft-target cross-entropy loss.
@@ -177,10 +171,20 @@ public func softCrossEntropy<T: SoftmaxScalar>(
                               options: options, gradient: &none)
 }
 
-private func requireReduced(_ options: CrossEntropyOptions) throws(XentError) {
+/// Runs `body` with a one-value `loss` span and returns that value: the reduced-loss conveniences
+/// (`.sum` or `.mean`; `.none` needs a `loss:` span of `rows` values).
+func reducedLoss<T: SoftmaxScalar>(
+  _ options: CrossEntropyOptions, _ body: (inout MutableSpan<T>) throws(XentError) -> Void
+) throws(XentError) -> T {
   if options.reduction == .none {
     throw .invalidOption("reduction .none gives one loss per row: pass a `loss:` span of `rows` values")
   }
+  var value: T = 0
+  try withUnsafeMutablePointer(to: &value) { (p) throws(XentError) in
+    var loss = MutableSpan(_unsafeElements: UnsafeMutableBufferPointer(start: p, count: 1))
+    try body(&loss)
+  }
+  return value
 }
 
 /// Runs `body` with the four outputs as buffers (empty optional outputs become "not requested").

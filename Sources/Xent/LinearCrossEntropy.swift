@@ -55,16 +55,10 @@ public func linearCrossEntropy<T: SoftmaxScalar>(
   hidden: Span<T>, rows: Int, dim: Int, weight: Span<T>, classes: Int, bias: Span<T> = Span(),
   labels: Span<Int64>, options: CrossEntropyOptions = .init()
 ) throws(XentError) -> T {
-  if options.reduction == .none {
-    throw .invalidOption("reduction .none gives one loss per row: pass a `loss:` span of `rows` values")
-  }
-  var value: T = 0
-  var none1 = MutableSpan<T>(), none2 = MutableSpan<T>(), none3 = MutableSpan<T>(), none4 = MutableSpan<T>()
-  try withUnsafeMutablePointer(to: &value) { (p) throws(XentError) in
-    var loss = MutableSpan(_unsafeElements: UnsafeMutableBufferPointer(start: p, count: 1))
+  try reducedLoss(options) { (loss) throws(XentError) in
+    var none1 = MutableSpan<T>(), none2 = MutableSpan<T>(), none3 = MutableSpan<T>(), none4 = MutableSpan<T>()
     try linearCrossEntropy(
       hidden: hidden, rows: rows, dim: dim, weight: weight, classes: classes, bias: bias, labels: labels,
       options: options, loss: &loss, gradHidden: &none1, gradWeight: &none2, gradBias: &none3, logSumExp: &none4)
   }
-  return value
 }

@@ -69,3 +69,8 @@ func cString(_ s: StaticString) -> UnsafePointer<CChar> {
   UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
+
+/// The pointer types of the exported functions, as the header declares them (`const T *` and `T *`, NULL
+/// allowed; the drivers report a NULL that is required).
+public typealias In<T> = UnsafePointer<T>?
+public typealias Out<T> = UnsafeMutablePointer<T>?

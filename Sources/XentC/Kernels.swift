@@ -1,138 +1,92 @@
 // The kernel entry points of include/xent.h: convert, call the Xent driver, return the status.
-// Generated shape, written out: each function is one line over the generic helpers at the bottom.
+// Each function and its twin side by side, each one call to the generic helpers at the bottom.
 
 import Xent
 import _XentCHeader
 
-// MARK: Float
-
 @c @implementation
-public func xent_cross_entropy_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_cross_entropy_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: In<Int64>, _ opts: In<xent_options>, _ loss: Out<Float>, _ grad: Out<Float>,
+  _ lse: Out<Float>) -> xent_status {
   crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, rowStride, lse, nil)
 }
 
 @c @implementation
-public func xent_cross_entropy_ex_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ gradStride: Int,
-  _ lse: UnsafeMutablePointer<Float>?, _ biasGrad: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_cross_entropy_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: In<Int64>, _ opts: In<xent_options>, _ loss: Out<Double>, _ grad: Out<Double>,
+  _ lse: Out<Double>) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, rowStride, lse, nil)
+}
+
+@c @implementation
+public func xent_cross_entropy_ex_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: In<Int64>, _ opts: In<xent_options>, _ loss: Out<Float>, _ grad: Out<Float>, _ gradStride: Int,
+  _ lse: Out<Float>, _ biasGrad: Out<Float>) -> xent_status {
   crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, gradStride, lse, biasGrad)
 }
 
 @c @implementation
-public func xent_soft_cross_entropy_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ targets: UnsafePointer<Float>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_cross_entropy_ex_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: In<Int64>, _ opts: In<xent_options>, _ loss: Out<Double>, _ grad: Out<Double>, _ gradStride: Int,
+  _ lse: Out<Double>, _ biasGrad: Out<Double>) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, gradStride, lse, biasGrad)
+}
+
+@c @implementation
+public func xent_soft_cross_entropy_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: In<Float>, _ targetStride: Int, _ opts: In<xent_options>, _ loss: Out<Float>, _ grad: Out<Float>,
+  _ lse: Out<Float>) -> xent_status {
   crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
                rowStride, lse, nil)
 }
 
 @c @implementation
-public func xent_soft_cross_entropy_ex_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ targets: UnsafePointer<Float>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Float>?, _ grad: UnsafeMutablePointer<Float>?, _ gradStride: Int,
-  _ lse: UnsafeMutablePointer<Float>?, _ biasGrad: UnsafeMutablePointer<Float>?
-) -> xent_status {
-  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
-               gradStride, lse, biasGrad)
-}
-
-@c @implementation
-public func xent_logsumexp_f32(
-  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: UnsafeMutablePointer<Float>?
-) -> xent_status {
-  rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows)
-}
-
-@c @implementation
-public func xent_softmax_f32(
-  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ out: UnsafeMutablePointer<Float>?, _ outStride: Int
-) -> xent_status {
-  rowFunction(.softmax, x, rows, cols, rowStride, out, outStride)
-}
-
-@c @implementation
-public func xent_log_softmax_f32(
-  _ x: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ out: UnsafeMutablePointer<Float>?, _ outStride: Int
-) -> xent_status {
-  rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride)
-}
-
-// MARK: Double
-
-@c @implementation
-public func xent_cross_entropy_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
-) -> xent_status {
-  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, rowStride, lse, nil)
-}
-
-@c @implementation
-public func xent_cross_entropy_ex_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ gradStride: Int,
-  _ lse: UnsafeMutablePointer<Double>?, _ biasGrad: UnsafeMutablePointer<Double>?
-) -> xent_status {
-  crossEntropy(logits, rows, cols, rowStride, .labels(Buffer(labels)), opts, loss, grad, gradStride, lse, biasGrad)
-}
-
-@c @implementation
-public func xent_soft_cross_entropy_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ targets: UnsafePointer<Double>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
-) -> xent_status {
+public func xent_soft_cross_entropy_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: In<Double>, _ targetStride: Int, _ opts: In<xent_options>, _ loss: Out<Double>, _ grad: Out<Double>,
+  _ lse: Out<Double>) -> xent_status {
   crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
                rowStride, lse, nil)
 }
 
 @c @implementation
-public func xent_soft_cross_entropy_ex_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ targets: UnsafePointer<Double>?, _ targetStride: Int, _ opts: UnsafePointer<xent_options>?,
-  _ loss: UnsafeMutablePointer<Double>?, _ grad: UnsafeMutablePointer<Double>?, _ gradStride: Int,
-  _ lse: UnsafeMutablePointer<Double>?, _ biasGrad: UnsafeMutablePointer<Double>?
-) -> xent_status {
+public func xent_soft_cross_entropy_ex_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: In<Float>, _ targetStride: Int, _ opts: In<xent_options>, _ loss: Out<Float>, _ grad: Out<Float>,
+  _ gradStride: Int, _ lse: Out<Float>, _ biasGrad: Out<Float>) -> xent_status {
   crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
                gradStride, lse, biasGrad)
 }
 
 @c @implementation
-public func xent_logsumexp_f64(
-  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: UnsafeMutablePointer<Double>?
-) -> xent_status {
-  rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows)
+public func xent_soft_cross_entropy_ex_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ targets: In<Double>, _ targetStride: Int, _ opts: In<xent_options>, _ loss: Out<Double>, _ grad: Out<Double>,
+  _ gradStride: Int, _ lse: Out<Double>, _ biasGrad: Out<Double>) -> xent_status {
+  crossEntropy(logits, rows, cols, rowStride, .soft(Buffer(targets), stride: targetStride), opts, loss, grad,
+               gradStride, lse, biasGrad)
 }
 
 @c @implementation
-public func xent_softmax_f64(
-  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ out: UnsafeMutablePointer<Double>?, _ outStride: Int
-) -> xent_status {
-  rowFunction(.softmax, x, rows, cols, rowStride, out, outStride)
-}
+public func xent_logsumexp_f32(_ x: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: Out<Float>) -> xent_status { rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows) }
 
 @c @implementation
-public func xent_log_softmax_f64(
-  _ x: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ out: UnsafeMutablePointer<Double>?, _ outStride: Int
-) -> xent_status {
-  rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride)
-}
+public func xent_logsumexp_f64(_ x: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ out: Out<Double>) -> xent_status { rowFunction(.logSumExp, x, rows, cols, rowStride, out, rows) }
+
+@c @implementation
+public func xent_softmax_f32(_ x: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: Out<Float>,
+  _ outStride: Int) -> xent_status { rowFunction(.softmax, x, rows, cols, rowStride, out, outStride) }
+
+@c @implementation
+public func xent_softmax_f64(_ x: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: Out<Double>,
+  _ outStride: Int) -> xent_status { rowFunction(.softmax, x, rows, cols, rowStride, out, outStride) }
+
+@c @implementation
+public func xent_log_softmax_f32(_ x: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: Out<Float>,
+  _ outStride: Int) -> xent_status { rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride) }
+
+@c @implementation
+public func xent_log_softmax_f64(_ x: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ out: Out<Double>,
+  _ outStride: Int) -> xent_status { rowFunction(.logSoftmax, x, rows, cols, rowStride, out, outStride) }
 
 // MARK: Generic helpers
 
@@ -169,12 +123,9 @@ private func rowFunction<T: SoftmaxScalar>(
 // MARK: bfloat16 (since 1.1.0)
 
 @c @implementation
-public func xent_cross_entropy_bf16(
-  _ logits: UnsafePointer<UInt16>?, _ rows: Int, _ cols: Int, _ rowStride: Int,
-  _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Float>?,
-  _ gradF32: UnsafeMutablePointer<Float>?, _ gradBF16: UnsafeMutablePointer<UInt16>?, _ gradStride: Int,
-  _ lse: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_cross_entropy_bf16(_ logits: In<UInt16>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ labels: In<Int64>, _ opts: In<xent_options>, _ loss: Out<Float>, _ gradF32: Out<Float>, _ gradBF16: Out<UInt16>,
+  _ gradStride: Int, _ lse: Out<Float>) -> xent_status {
   status { () throws(XentError) in
     let o = try decodeOptions(opts)
     try BFloat16CrossEntropyCall(
@@ -185,3 +136,4 @@ public func xent_cross_entropy_bf16(
     ).run()
   }
 }
+

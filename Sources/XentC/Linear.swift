@@ -4,25 +4,19 @@ import Xent
 import _XentCHeader
 
 @c @implementation
-public func xent_linear_cross_entropy_f32(
-  _ hidden: UnsafePointer<Float>?, _ rows: Int, _ dim: Int, _ hiddenStride: Int, _ weight: UnsafePointer<Float>?,
-  _ classes: Int, _ weightStride: Int, _ bias: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
-  _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Float>?,
-  _ gradHidden: UnsafeMutablePointer<Float>?, _ gradHiddenStride: Int, _ gradWeight: UnsafeMutablePointer<Float>?,
-  _ gradWeightStride: Int, _ gradBias: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_linear_cross_entropy_f32(_ hidden: In<Float>, _ rows: Int, _ dim: Int, _ hiddenStride: Int,
+  _ weight: In<Float>, _ classes: Int, _ weightStride: Int, _ bias: In<Float>, _ labels: In<Int64>,
+  _ opts: In<xent_options>, _ loss: Out<Float>, _ gradHidden: Out<Float>, _ gradHiddenStride: Int,
+  _ gradWeight: Out<Float>, _ gradWeightStride: Int, _ gradBias: Out<Float>, _ lse: Out<Float>) -> xent_status {
   linear(hidden, rows, dim, hiddenStride, weight, classes, weightStride, bias, labels, opts, loss, gradHidden,
          gradHiddenStride, gradWeight, gradWeightStride, gradBias, lse)
 }
 
 @c @implementation
-public func xent_linear_cross_entropy_f64(
-  _ hidden: UnsafePointer<Double>?, _ rows: Int, _ dim: Int, _ hiddenStride: Int, _ weight: UnsafePointer<Double>?,
-  _ classes: Int, _ weightStride: Int, _ bias: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-  _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Double>?,
-  _ gradHidden: UnsafeMutablePointer<Double>?, _ gradHiddenStride: Int, _ gradWeight: UnsafeMutablePointer<Double>?,
-  _ gradWeightStride: Int, _ gradBias: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
-) -> xent_status {
+public func xent_linear_cross_entropy_f64(_ hidden: In<Double>, _ rows: Int, _ dim: Int, _ hiddenStride: Int,
+  _ weight: In<Double>, _ classes: Int, _ weightStride: Int, _ bias: In<Double>, _ labels: In<Int64>,
+  _ opts: In<xent_options>, _ loss: Out<Double>, _ gradHidden: Out<Double>, _ gradHiddenStride: Int,
+  _ gradWeight: Out<Double>, _ gradWeightStride: Int, _ gradBias: Out<Double>, _ lse: Out<Double>) -> xent_status {
   linear(hidden, rows, dim, hiddenStride, weight, classes, weightStride, bias, labels, opts, loss, gradHidden,
          gradHiddenStride, gradWeight, gradWeightStride, gradBias, lse)
 }

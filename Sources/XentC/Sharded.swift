@@ -22,62 +22,46 @@ private func statistics(_ p: UnsafeMutablePointer<xent_stats>?) -> Buffer<ShardS
 }
 
 @c @implementation
-public func xent_partial_stats_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
-  _ totalCols: Int, _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ stats: UnsafeMutablePointer<xent_stats>?
-) -> xent_status {
+public func xent_partial_stats_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
+  _ totalCols: Int, _ labels: In<Int64>, _ opts: In<xent_options>, _ stats: Out<xent_stats>) -> xent_status {
   partial(logits, rows, cols, rowStride, colOffset, totalCols, labels, opts, stats)
 }
 
 @c @implementation
-public func xent_partial_stats_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
-  _ totalCols: Int, _ labels: UnsafePointer<Int64>?, _ opts: UnsafePointer<xent_options>?,
-  _ stats: UnsafeMutablePointer<xent_stats>?
-) -> xent_status {
+public func xent_partial_stats_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
+  _ totalCols: Int, _ labels: In<Int64>, _ opts: In<xent_options>, _ stats: Out<xent_stats>) -> xent_status {
   partial(logits, rows, cols, rowStride, colOffset, totalCols, labels, opts, stats)
 }
 
 @c @implementation
-public func xent_merge_stats(
-  _ a: UnsafePointer<xent_stats>?, _ b: UnsafePointer<xent_stats>?, _ out: UnsafeMutablePointer<xent_stats>?,
-  _ rows: Int
-) -> xent_status {
+public func xent_merge_stats(_ a: In<xent_stats>, _ b: In<xent_stats>, _ out: Out<xent_stats>,
+  _ rows: Int) -> xent_status {
   status { () throws(XentError) in try mergeStatistics(statistics(a), statistics(b), into: statistics(out), rows: rows) }
 }
 
 @c @implementation
-public func xent_finalize_stats_f32(
-  _ stats: UnsafePointer<xent_stats>?, _ rows: Int, _ totalCols: Int, _ labels: UnsafePointer<Int64>?,
-  _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Float>?, _ lse: UnsafeMutablePointer<Float>?
-) -> xent_status {
+public func xent_finalize_stats_f32(_ stats: In<xent_stats>, _ rows: Int, _ totalCols: Int, _ labels: In<Int64>,
+  _ opts: In<xent_options>, _ loss: Out<Float>, _ lse: Out<Float>) -> xent_status {
   finalize(stats, rows, totalCols, labels, opts, loss, lse)
 }
 
 @c @implementation
-public func xent_finalize_stats_f64(
-  _ stats: UnsafePointer<xent_stats>?, _ rows: Int, _ totalCols: Int, _ labels: UnsafePointer<Int64>?,
-  _ opts: UnsafePointer<xent_options>?, _ loss: UnsafeMutablePointer<Double>?, _ lse: UnsafeMutablePointer<Double>?
-) -> xent_status {
+public func xent_finalize_stats_f64(_ stats: In<xent_stats>, _ rows: Int, _ totalCols: Int, _ labels: In<Int64>,
+  _ opts: In<xent_options>, _ loss: Out<Double>, _ lse: Out<Double>) -> xent_status {
   finalize(stats, rows, totalCols, labels, opts, loss, lse)
 }
 
 @c @implementation
-public func xent_grad_from_stats_f32(
-  _ logits: UnsafePointer<Float>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
-  _ totalCols: Int, _ labels: UnsafePointer<Int64>?, _ stats: UnsafePointer<xent_stats>?,
-  _ opts: UnsafePointer<xent_options>?, _ grad: UnsafeMutablePointer<Float>?, _ gradStride: Int
-) -> xent_status {
+public func xent_grad_from_stats_f32(_ logits: In<Float>, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
+  _ totalCols: Int, _ labels: In<Int64>, _ stats: In<xent_stats>, _ opts: In<xent_options>, _ grad: Out<Float>,
+  _ gradStride: Int) -> xent_status {
   gradient(logits, rows, cols, rowStride, colOffset, totalCols, labels, stats, opts, grad, gradStride)
 }
 
 @c @implementation
-public func xent_grad_from_stats_f64(
-  _ logits: UnsafePointer<Double>?, _ rows: Int, _ cols: Int, _ rowStride: Int, _ colOffset: Int,
-  _ totalCols: Int, _ labels: UnsafePointer<Int64>?, _ stats: UnsafePointer<xent_stats>?,
-  _ opts: UnsafePointer<xent_options>?, _ grad: UnsafeMutablePointer<Double>?, _ gradStride: Int
-) -> xent_status {
+public func xent_grad_from_stats_f64(_ logits: In<Double>, _ rows: Int, _ cols: Int, _ rowStride: Int,
+  _ colOffset: Int, _ totalCols: Int, _ labels: In<Int64>, _ stats: In<xent_stats>, _ opts: In<xent_options>,
+  _ grad: Out<Double>, _ gradStride: Int) -> xent_status {
   gradient(logits, rows, cols, rowStride, colOffset, totalCols, labels, stats, opts, grad, gradStride)
 }
 

@@ -214,7 +214,8 @@ static size_t mat_extent(size_t rows, size_t cols, size_t stride)
 /* Element counts of every buffer (0 for a shape that will be refused: nothing is allocated for it). */
 static void counts(LSpec *s)
 {
-    size_t nloss = s->reduction == XENT_REDUCTION_NONE ? s->rows : 1;
+    int32_t red = s->opts_null ? XENT_REDUCTION_MEAN : s->reduction; /* NULL options: the defaults */
+    size_t nloss = red == XENT_REDUCTION_NONE ? s->rows : 1;
     s->count[L_H] = mat_extent(s->rows, s->dim, s->hs);
     s->count[L_W] = mat_extent(s->classes, s->dim, s->ws);
     s->count[L_B] = s->classes;
@@ -232,6 +233,7 @@ static void counts(LSpec *s)
 
 static void set_elem(LSpec *s, int k, size_t i, double v)
 {
+    if (i >= s->count[k]) return; /* a refused shape (stride < dim) has a shorter block, or none */
     if (k == L_CW || k == L_Z || s->f64) ((double *)s->blk[k])[i] = v;
     else ((float *)s->blk[k])[i] = (float)v;
 }

@@ -523,6 +523,27 @@ static void XT_FN(lin_edges)(void)
     }
 }
 
+/* The least workspace_bytes L's call accepts (bisection between one row of logits + the bias sums, which must be
+   refused one byte below, and 64 KiB more, which must be accepted). */
+static size_t XT_FN(lin_least_workspace)(XT_FN(xt_lin) * L)
+{
+    size_t least = L->classes * sizeof(XT_REAL) + (sizeof(XT_REAL) == 8 ? 2 : 1) * L->classes * sizeof(double);
+    size_t lo = least - 1, hi = least + 65536, keep = L->opts.workspace_bytes;
+    L->opts.workspace_bytes = lo;
+    XT_CHECK(XT_FN(lin_call)(L) == XENT_ERR_INVALID_OPTION, "workspace %lu (below one row + the sums) accepted",
+             (unsigned long)lo);
+    L->opts.workspace_bytes = hi;
+    if (!XT_CHECK(XT_FN(lin_call)(L) == XENT_OK, "workspace %lu refused", (unsigned long)hi)) return hi;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        L->opts.workspace_bytes = mid;
+        if (XT_FN(lin_call)(L) == XENT_OK) hi = mid;
+        else lo = mid;
+    }
+    L->opts.workspace_bytes = keep;
+    return hi;
+}
+
 /* ---- Workspace, threads ----------------------------------------------------------------------------------- */
 
 static void XT_FN(lin_blocks_threads)(void)
@@ -540,9 +561,9 @@ static void XT_FN(lin_blocks_threads)(void)
     sizes[4] = L.rows;
     for (k = 0; k < 5; k++) base[k] = (XT_REAL *)xt_alloc(sizeof(XT_REAL) * sizes[k]);
     for (ws = 0; ws < 3; ws++) {
-        /* 0: the default (one block); 1: 5 rows a block; 2: exactly one row (the smallest accepted) */
+        /* 0: the default (one block); 1: about 5 rows a block; 2: the least accepted (one row a block) */
         size_t rowb = L.classes * sizeof(XT_REAL), biasb = (sizeof(XT_REAL) == 8 ? 2 : 1) * L.classes * 8;
-        L.opts.workspace_bytes = ws == 0 ? 0 : ws == 1 ? 5 * rowb + biasb : rowb + biasb;
+        L.opts.workspace_bytes = ws == 0 ? 0 : ws == 1 ? 5 * rowb + biasb : XT_FN(lin_least_workspace)(&L);
         for (t = 0; t < 3; t++) {
             XT_REAL *outs[5];
             char name[96];
@@ -739,19 +760,41 @@ static void XT_FN(lin_refusals)(void)
     a = g;
     XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, NULL, NULL, "a negative class weight");
     ((double *)g.p[LA_CW])[3] = 4;
-    /* the workspace: one row of logits plus the bias sums is the least; one byte less is refused */
+    /* the workspace: below one row of logits plus the bias sums is refused; the least accepted bound (the layout
+       may add a little: alignment, per-row statistics) is found by bisection, and one byte less is refused */
     {
         size_t least = C * sizeof(XT_REAL) + (sizeof(XT_REAL) == 8 ? 2 : 1) * C * sizeof(double);
+        size_t lo = least - 1, hi = least + 65536;
         a = g, a.opts.workspace_bytes = least - 1;
-        XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, "workspace", NULL, "workspace one byte too small");
+        XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, "workspace", NULL, "workspace below one row + the sums");
         a = g, a.opts.workspace_bytes = 1;
         XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, "workspace", NULL, "workspace 1 byte");
         a = g, a.opts.workspace_bytes = C * sizeof(XT_REAL) - 1, a.p[LA_GB] = NULL;
         XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, "workspace", NULL,
                           "workspace below one row (no grad_bias)");
-        a = g, a.opts.workspace_bytes = least;
         xt_set_case("linear %s: the least workspace", XT_TYPE_NAME);
-        XT_EXPECT_OK(XT_FN(lin_args_call)(&a));
+        a = g, a.opts.workspace_bytes = hi;
+        if (XT_CHECK(XT_FN(lin_args_call)(&a) == XENT_OK, "a workspace of one row + the sums + 64 KiB is refused: %s",
+                     xent_last_error_message())) {
+            while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                xent_status st;
+                a = g, a.opts.workspace_bytes = mid;
+                st = XT_FN(lin_args_call)(&a);
+                XT_CHECK(st == XENT_OK || st == XENT_ERR_INVALID_OPTION, "workspace %lu: status %d",
+                         (unsigned long)mid, (int)st);
+                if (st == XENT_OK) hi = mid;
+                else lo = mid;
+            }
+            printf("note [%s]: linear %s, %d classes: the least workspace is %lu bytes (one row + the sums: %lu)\n",
+                   xt_get_tag(), XT_TYPE_NAME, (int)C, (unsigned long)hi, (unsigned long)least);
+            for (k = LA_LOSS; k < LA_N; k++) xt_fill_canary(g.p[k], count[k] * esz[k]);
+            a = g, a.opts.workspace_bytes = hi - 1;
+            XT_FN(lin_refuse)(&a, &ar, XENT_ERR_INVALID_OPTION, "workspace", NULL, "workspace one byte below the least");
+            a = g, a.opts.workspace_bytes = hi;
+            xt_set_case("linear %s: the least workspace", XT_TYPE_NAME);
+            XT_EXPECT_OK(XT_FN(lin_args_call)(&a));
+        }
         for (k = LA_LOSS; k < LA_N; k++) xt_fill_canary(g.p[k], count[k] * esz[k]);
     }
     /* aliasing: every output placed on every input and on every other output */

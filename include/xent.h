@@ -137,8 +137,11 @@ typedef struct xent_options {
                                  otherwise); it is never added to loss; default NULL */
     /* Since 1.2.0, read only by xent_linear_cross_entropy_* (other functions ignore them): */
     size_t  workspace_bytes;  /* upper bound of the one block a linear cross-entropy call allocates; 0 = the
-                                 default, XENT_LINEAR_WORKSPACE_DEFAULT; it must hold one row of logits plus the
-                                 bias gradient's running sum (else XENT_ERR_INVALID_OPTION) */
+                                 default, XENT_LINEAR_WORKSPACE_DEFAULT. A row block of R rows takes
+                                 R * (classes * sizeof(T) + 64 * ceil(classes / 2048)) bytes (classes * sizeof(T)
+                                 twice with soft cap, class weights, smoothing and a gradient), plus 8 * classes
+                                 (f32) or 16 * classes (f64) with grad_bias, plus 128; it must hold R = 1 (else
+                                 XENT_ERR_INVALID_OPTION). Results may differ in the last bits between bounds. */
     int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
                                  (gradient accumulation over micro-batches); default 0 */
 } xent_options;

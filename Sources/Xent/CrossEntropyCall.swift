@@ -27,6 +27,10 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   /// When set, the z-loss gradient's scale (gradScale over the batch's counted rows) for a block of a
   /// batch whose loss scale is folded into `options.gradScale` (BlockedReduction).
   var zGradScale: Double? = nil
+  /// Statistics of every row over fixed column tiles, computed by the caller on tiles still in cache
+  /// (the linear driver): the kernel merges them instead of reading the rows for them, and finishes
+  /// the gradient from the logits.
+  var precomputed: PrecomputedStatistics<T>? = nil
 
   package init(
     logits: Buffer<T>, layout: MatrixLayout, targets: Targets<T>, options: CrossEntropyOptions,

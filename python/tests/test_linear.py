@@ -338,18 +338,20 @@ def test_small_workspace(dtype, with_bias):
     h, w, b, labels = problem(rng, rows, 12, classes, dtype, bias=with_bias)
     labels[3] = -100
     item = np.dtype(dtype).itemsize
-    sums = (2 if dtype == np.float64 else 1) * classes * 8 if with_bias else 0
+    # The header's workspace formula: per row, the logits and 64 bytes per 2048-class tile; the bias sums; 128.
+    sums = ((2 if dtype == np.float64 else 1) * classes * 8 if with_bias else 0) + 128
+    item_row = classes * item + 64 * -(-classes // 2048)
     opts = dict(label_smoothing=0.1, z_loss=0.01)
     one_block = xent.linear_cross_entropy(h, w, labels, bias=b, grad=True, return_lse=True, **opts)
     rtol = RTOL[np.dtype(dtype)]
     for block_rows in (1, 2, 7, 17, 40):
-        ws = sums + block_rows * classes * item
+        ws = sums + block_rows * item_row
         res, _ = call_and_check(h, w, b, labels, opts, ctx=f"workspace {block_rows} rows", workspace_bytes=ws)
         for got, want in zip(res[:5], one_block[:5]):
             if want is not None:
                 np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
     with raises_xent(xent.ERR_INVALID_OPTION, "workspace"):
-        xent.linear_cross_entropy(h, w, labels, bias=b, grad=True, workspace_bytes=sums + classes * item - 1)
+        xent.linear_cross_entropy(h, w, labels, bias=b, grad=True, workspace_bytes=sums + item_row - 1)
     with pytest.raises(ValueError):
         xent.linear_cross_entropy(h, w, labels, workspace_bytes=-1)
     with pytest.raises(TypeError):

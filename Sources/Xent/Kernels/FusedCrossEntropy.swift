@@ -44,7 +44,8 @@ extension CrossEntropyCall {
 
     // Long rows are split into fixed column blocks (see `sumOverRows`): their statistics are computed
     // block by block, on `columnThreads` workers, and merged in block order.
-    let split = cols >= columnSplitThreshold
+    let pre = precomputed
+    let split = cols >= columnSplitThreshold && pre == nil
     let blockLength = columnBlockLength(cols)
     let blockCount = split ? (cols + blockLength - 1) / blockLength : 1
 
@@ -66,6 +67,8 @@ extension CrossEntropyCall {
     @inline(__always) func row(
       _ i: Int, blocks: UnsafeMutablePointer<RowStatistics<T>>? = nil, columnThreads: Int = 1, prefetchNext: Bool = false
     ) -> LossSums {
+      // Long rows' column blocks serve only rows whose statistics are not precomputed.
+      let blocks = pre == nil ? blocks : nil
       let x = x0 + i * stride
       let y = y0.map { $0 + i * yStride }
       let g = gradOut.map { $0 + i * gradStride }
@@ -80,7 +83,8 @@ extension CrossEntropyCall {
         let l = labels[i]
         if l == ignore {
           if let lseOut {
-            let st = statistics(x, nil, nil, PlainStatistics<M.Exp>.self, blocks: blocks, columnThreads: columnThreads)
+            let st = pre?.row(i, cols: cols, sumsX: false, soft: false)
+              ?? statistics(x, nil, nil, PlainStatistics<M.Exp>.self, blocks: blocks, columnThreads: columnThreads)
             lseOut[i] = T(st.logSumExp)
           }
           if let g { T.zeroRow(g, count: cols) }
@@ -94,7 +98,7 @@ extension CrossEntropyCall {
       }
       // The label's logit: read after the statistics pass (when the row is in cache), unless that pass
       // overwrites the row with exps (in place).
-      let overwrites = cap == 0 && g.map { UnsafeRawPointer($0) == UnsafeRawPointer(x) } == true
+      let overwrites = pre == nil && cap == 0 && g.map { UnsafeRawPointer($0) == UnsafeRawPointer(x) } == true
       let readFirst = !M.soft && overwrites
       let early = readFirst ? T.capped(x[label], cap) : (value: T(0), derivative: T(0))
       let w = weights?[label] ?? 1
@@ -114,7 +118,9 @@ extension CrossEntropyCall {
       }
       // With a gradient matrix, the statistics pass stores exp(x − max) there and the output pass only
       // scales it (one exp per element instead of two).
-      let st = statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads, next: next)
+      // With precomputed tile statistics nothing is stored: the output pass recomputes exp(x − ref).
+      let st = pre?.row(i, cols: cols, sumsX: M.sumsX, soft: M.soft)
+        ?? statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads, next: next)
       let capLabel = M.soft || readFirst ? early : T.capped(x[label], cap)
       let xLabel = Double(capLabel.value)
       let logSum = scalarLog(st.sumExp)  // once per row: −inf for Σexp = 0, NaN for NaN
@@ -148,7 +154,7 @@ extension CrossEntropyCall {
         let f = st.sumExp == 0 ? 0 : (scale * targetSum + zTerm) / st.sumExp
         forEachBlock(count: blocks == nil ? 1 : blockCount, threads: columnThreads) { k in
           let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
-          if let g, cap == 0 {
+          if let g, cap == 0, pre == nil {
             // A block's stored exps are relative to its own reference: rescale them to the row's.
             let fk = blocks.map { f * $0[k].rescale(to: st) } ?? f
             T.gradientFromExp(g + lo, y.map { $0 + lo }, count: n, f: T(fk), a: T(a), c: T(c),
@@ -184,7 +190,7 @@ extension CrossEntropyCall {
     // Small class counts, hard labels: whole groups of `lanes` rows go through the rows-in-lanes
     // kernel, two at a time; chunks then hold multiples of two groups (a remainder only in the last),
     // and group boundaries are fixed within each fixed chunk, so results stay thread-independent.
-    let grouped = !split && !M.soft && cols <= T.smallClassCount && weights == nil && lambda == 0 && cap == 0
+    let grouped = !split && pre == nil && !M.soft && cols <= T.smallClassCount && weights == nil && lambda == 0 && cap == 0
     let lanes = T._lanes
     let total = sumOverRows(
       rows: rows, cols: cols, requested: options.threads, serialRows: biasOut != nil, granule: grouped ? 2 * lanes : 1,

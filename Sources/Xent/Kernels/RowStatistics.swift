@@ -341,3 +341,24 @@ extension SoftmaxScalar {
   }
 }
 
+
+/// Row statistics over fixed column tiles: `tiles` per row, `tileLength` columns each (the last tile
+/// shorter), row i's at `statistics + i·tiles`, computed in the mode the kernel runs in.
+struct PrecomputedStatistics<T: SoftmaxScalar> {
+  let statistics: UnsafePointer<RowStatistics<T>>
+  let tiles: Int
+  let tileLength: Int
+
+  /// Row `i`'s statistics over its `cols` columns: the tiles merged in order (as `blockedRowStatistics`
+  /// merges blocks; deterministic).
+  @inline(__always)
+  func row(_ i: Int, cols: Int, sumsX: Bool, soft: Bool) -> RowStatistics<T> {
+    let s = statistics + i * tiles
+    var st = s[0]
+    for k in 1..<tiles {
+      st.merge(s[k], countA: k * tileLength, countB: Swift.min(tileLength, cols - k * tileLength), sumsX: sumsX,
+               soft: soft)
+    }
+    return st
+  }
+}

@@ -107,7 +107,9 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     // The block's logits, then (when the kernel cannot run in place) its gradient, then the bias sums.
     let logits = workspace.bindMemory(to: T.self, capacity: plan.blockRows * classes)
     let g = plan.separateGradient ? logits + plan.blockRows * classes : logits
-    let sums = (workspace + plan.tileBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
+    let tileStatistics = (workspace + plan.tileBytes).bindMemory(
+      to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
+    let sums = (workspace + plan.tileBytes + plan.statisticsBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
     let biasSum: BiasSum? = gradBias.address == nil ? nil : {
       sums.initialize(repeating: 0, count: plan.biasDoubles)
       return BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
@@ -124,22 +126,25 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     while start < rows {
       let n = min(plan.blockRows, rows - start)
       let h = h0 + start * hiddenStride
-      // 1. logits = H·Wᵀ (+ b: the rows start as b and the GEMM adds to them).
-      if let b0 {
-        for i in 0..<n { (logits + i * classes).update(from: b0, count: classes) }
-      }
-      Gemm<T>.product(
-        m: n, n: classes, k: dim, a: h, lda: hiddenStride, transposeA: false, b: w0, ldb: weightStride,
-        transposeB: true, beta: b0 == nil ? 0 : 1, c: logits, ldc: classes, split: .columns(plan.classBlock),
-        threads: threads)
+      // 1. logits = H·Wᵀ (+ b) and their statistics, tile by tile.
+      options.exponential.specialize(
+        capped: options.softCap != 0,
+        LogitTiles(
+          hidden: h, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride, bias: b0, rows: n,
+          dim: dim, classes: classes, logits: logits, statistics: tileStatistics, tiles: plan.tiles,
+          tileLength: plan.tileLength, smoothing: options.labelSmoothing > 0, cap: T(options.softCap),
+          threads: threads))
       // 2. loss, lse and G = ∂l/∂o, in place (or into the gradient tile).
       batch.run(biasSum: biasSum) { blockLoss, blockZ in
-        CrossEntropyCall<T>(
+        var call = CrossEntropyCall<T>(
           logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
           targets: .labels(Buffer(labelBase + start)), options: blockOptions,
           loss: Buffer(none ? lossOut + start : blockLoss), grad: Buffer(wantsGradient ? g : nil), gradStride: classes,
           lse: Buffer(lseOut.map { $0 + start }), classWeights: buffers.classWeights,
           zLoss: Buffer(zOut.map { none ? $0 + start : blockZ }))
+        call.precomputed = PrecomputedStatistics(
+          statistics: UnsafePointer(tileStatistics), tiles: plan.tiles, tileLength: plan.tileLength)
+        return call
       }
       // 3. ∂l/∂H = G·W for the block's rows.
       if let gh = gradHidden.optionalOutput {
@@ -164,6 +169,48 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       for j in 0..<classes {
         let s = biasSum.sum[j] + (biasSum.errors?[j] ?? 0)
         out[j] = options.accumulate ? T(Double(out[j]) + s) : T(s)
+      }
+    }
+  }
+}
+
+/// Forms a row block's logits, o = H·Wᵀ + b, in tiles of `linearTileRows` × `tileLength` on the workers
+/// (a fixed grid, so the results do not depend on the thread count), and takes each tile's row statistics
+/// while the tile is still in cache.
+private struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
+  let hidden: UnsafePointer<T>
+  let hiddenStride: Int
+  let weight: UnsafePointer<T>
+  let weightStride: Int
+  let bias: UnsafePointer<T>?
+  let rows, dim, classes: Int
+  let logits: UnsafeMutablePointer<T>
+  let statistics: UnsafeMutablePointer<RowStatistics<T>>
+  let tiles, tileLength: Int
+  let smoothing: Bool
+  let cap: T
+  let threads: Int
+
+  func run<E: VectorExponential>(_: E.Type) {
+    if smoothing { run(SmoothedStatistics<E>.self) } else { run(PlainStatistics<E>.self) }
+  }
+
+  private func run<M: StatisticsMode>(_: M.Type) {
+    let rowTiles = (rows + linearTileRows - 1) / linearTileRows
+    // Tile-major: consecutive tasks share a slice of W.
+    forEachBlock(count: tiles * rowTiles, threads: threads) { task in
+      let t = task / rowTiles, r0 = (task % rowTiles) * linearTileRows
+      let m = min(linearTileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
+      let tile = logits + r0 * classes + c0
+      if let bias {
+        for i in 0..<m { (tile + i * classes).update(from: bias + c0, count: nc) }
+      }
+      Gemm<T>.product(
+        m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
+        b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
+        ldc: classes, split: .rows(m), threads: 1)
+      for i in 0..<m {
+        statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
       }
     }
   }

@@ -8,6 +8,10 @@ struct LinearPlan {
   var blockRows: Int
   /// Bytes of the logits tile (and of the separate gradient tile when there is one).
   var tileBytes: Int
+  /// Columns per statistics tile, tiles per row, and the bytes of their statistics (blockRows × tiles).
+  var tileLength: Int
+  var tiles: Int
+  var statisticsBytes: Int
   /// The kernel writes G beside the logits instead of over them: a soft cap with class weights and
   /// smoothing reads the logits again after G is written.
   var separateGradient: Bool
@@ -26,6 +30,14 @@ struct LinearPlan {
 
 /// The default workspace bound: 256 MiB (XENT_LINEAR_WORKSPACE_DEFAULT).
 let linearWorkspaceDefault = 256 << 20
+
+/// The logits are formed and their statistics taken in tiles of up to `linearTileRows` rows ×
+/// `linearTileLength` classes (2 MiB of float32): each tile's statistics are taken while it is still in
+/// cache, so the statistics pass costs no memory traffic.
+let linearTileLength = 2048
+let linearTileRows = 256
+/// Bytes of workspace per row and tile for its statistics (MemoryLayout<RowStatistics<T>>.stride ≤ 64).
+let linearStatisticsBytes = 64
 
 extension LinearCrossEntropyCall {
   /// Checks every argument and plans the workspace; returns the label scan's counts and the plan.
@@ -84,23 +96,30 @@ extension LinearCrossEntropyCall {
     let element = MemoryLayout<T>.stride
     let separate = wantsGradient && options.softCap != 0 && options.labelSmoothing > 0
       && buffers.classWeights.address != nil
-    let rowBytes = classes * element * (separate ? 2 : 1)
+    let tileLength = linearTileLength, tiles = (classes + tileLength - 1) / tileLength
+    // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less).
+    let statisticsStride = linearStatisticsBytes
+    let rowBytes = classes * element * (separate ? 2 : 1) + tiles * statisticsStride
     let biasDoubles = gradBias.address == nil ? 0 : (T.self == Double.self ? 2 : 1) * classes
     let bound = options.workspaceBytes == 0 ? linearWorkspaceDefault : options.workspaceBytes
-    let available = bound - biasDoubles * 8
+    // The three regions start at multiples of 64 bytes: up to 2 × 63 bytes of padding.
+    let available = bound - biasDoubles * 8 - 128
     if available < rowBytes {
       throw .invalidOption(
         "workspace bound \(bound) bytes holds no row of logits (\(rowBytes) bytes) beside the bias gradient's sums")
     }
     var blockRows = min(max(rows, 1), available / rowBytes)
     if blockRows > 16 { blockRows = blockRows / 16 * 16 }
-    let tileBytes = blockRows * rowBytes
+    @inline(__always) func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+    let statisticsBytes = aligned(blockRows * tiles * statisticsStride)
+    let tileBytes = aligned(blockRows * classes * element * (separate ? 2 : 1))
     let threads = workerCount(
       requested: options.threads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
       limit: 64)
     return LinearPlan(
-      blockRows: blockRows, tileBytes: tileBytes, separateGradient: separate, biasDoubles: biasDoubles,
-      bytes: tileBytes + biasDoubles * 8, threads: threads,
+      blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
+      statisticsBytes: statisticsBytes, separateGradient: separate, biasDoubles: biasDoubles,
+      bytes: tileBytes + statisticsBytes + biasDoubles * 8, threads: threads,
       classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
       dimBlock: gemmPiece(dim, minimum: 128))
   }

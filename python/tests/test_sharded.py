@@ -389,6 +389,15 @@ def test_grad_in_place_and_strided_out(dtype, rng):
 # validation
 
 
+def _refused_with(stats, field, row, value, labels, **kwargs):
+    """A copy of ``stats`` with ``field`` of ``row`` set to ``value``, which finalize_stats refuses naming the row."""
+    bad = stats.copy()
+    bad[field][row] = value
+    with raises_xent(xent.ERR_INVALID_SHAPE, f"row {row}"):
+        xent.finalize_stats(bad, labels, **kwargs)
+    return bad
+
+
 def test_finalize_requires_every_column(rng):
     x = rng.standard_normal((4, 10))
     labels = np.array([0, 1, 2, -100])
@@ -396,10 +405,7 @@ def test_finalize_requires_every_column(rng):
     with raises_xent(xent.ERR_INVALID_SHAPE, "row 0"):
         xent.finalize_stats(st, labels, total_cols=10)
     full = xent.merge_stats(st, xent.partial_stats(x[:, 6:], labels, col_offset=6, total_cols=10))
-    bad = full.copy()
-    bad["count"][2] = 9
-    with raises_xent(xent.ERR_INVALID_SHAPE, "row 2"):
-        xent.finalize_stats(bad, labels, total_cols=10, reduction="none")
+    _refused_with(full, "count", 2, 9, labels, total_cols=10, reduction="none")
     xent.finalize_stats(full, labels, total_cols=10)  # complete: fine
 
 
@@ -414,10 +420,7 @@ def test_label_seen_twice(rng):
     with raises_xent(xent.ERR_INVALID_SHAPE, "row"):
         xent.finalize_stats(twice, labels, total_cols=8)
     ok = xent.merge_stats(a, xent.partial_stats(x[:, 4:], labels, col_offset=4, total_cols=8))
-    bad = ok.copy()
-    bad["label_seen"][1] = 2
-    with raises_xent(xent.ERR_INVALID_SHAPE, "row 1"):
-        xent.finalize_stats(bad, labels, total_cols=8)
+    bad = _refused_with(ok, "label_seen", 1, 2, labels, total_cols=8)
     loss = xent.finalize_stats(bad, np.array([5, -100, 6]), total_cols=8)  # an ignored row is not checked
     assert np.isfinite(loss)
 

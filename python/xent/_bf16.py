@@ -7,7 +7,7 @@ import numpy as np
 from . import _lib
 from ._args import _class_weights, _labels, _matrix, _ptr, _real
 from ._errors import XentError, _check
-from ._options import _options, _reduction
+from ._options import _options, _reduction, _set_options_1_1, _z_loss_out
 from ._result import _result
 
 
@@ -76,9 +76,7 @@ def cross_entropy_bf16(
     red = _reduction(reduction)
     weights = _class_weights(class_weights, cols) if class_weights is not None else None
     opts = _options(_lib.options_size(), red, ignore_index, label_smoothing, grad_scale, num_threads)
-    opts.z_loss = _real(z_loss, "z_loss")
-    opts.soft_cap = _real(soft_cap, "soft_cap")
-    opts.class_weights = _ptr(weights) if weights is not None else None
+    _set_options_1_1(opts, _real(z_loss, "z_loss"), _real(soft_cap, "soft_cap"), weights)
     labels = _labels(labels, rows, one_d)
 
     g32 = g16 = None
@@ -111,12 +109,10 @@ def cross_entropy_bf16(
         grad_stride = max(grad_stride, cols)
 
     scalar_loss = one_d or red != _lib.REDUCTION_NONE
-    loss = np.empty(1 if scalar_loss else rows, np.float32)
+    n_loss = 1 if scalar_loss else rows
+    loss = np.empty(n_loss, np.float32)
     lse = np.empty(rows, np.float32) if return_lse else None
-    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
-    zl = np.zeros(1 if scalar_loss else rows, np.float64) if return_z_loss else None
-    if zl is not None:
-        opts.z_loss_out = _ptr(zl)
+    zl = _z_loss_out(opts, n_loss, return_z_loss)
     status = fn(
         _ptr(logits),
         rows,

@@ -7,7 +7,7 @@ import numpy as np
 from . import _lib
 from ._args import _SUFFIX, _class_weights, _labels, _matrix, _ptr, _real, _vector_out
 from ._errors import _check
-from ._options import _options, _reduction, _require_options_1_1
+from ._options import _options, _reduction, _require_options_1_1, _set_options_1_1, _z_loss_out
 from ._result import _result
 
 
@@ -45,9 +45,7 @@ def _cross_entropy(
     weights = _class_weights(class_weights, cols) if class_weights is not None else None
     opts = _options(_lib.options_size(), red, ignore_index, label_smoothing, grad_scale, num_threads)
     if _lib.OPTIONS_V1_1:
-        opts.z_loss = z_lambda
-        opts.soft_cap = cap
-        opts.class_weights = _ptr(weights) if weights is not None else None
+        _set_options_1_1(opts, z_lambda, cap, weights)
 
     if isinstance(grad, str):
         if grad != "inplace":
@@ -89,10 +87,7 @@ def _cross_entropy(
     loss = _vector_out(out, "out", dtype, n_loss, scalar_loss) if out is not None else np.empty(n_loss, dtype)
     lse = np.empty(rows, dtype) if return_lse else None
     bias = np.empty(cols, dtype) if bias_grad else None
-    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
-    zl = np.zeros(n_loss, np.float64) if return_z_loss else None
-    if zl is not None:
-        opts.z_loss_out = _ptr(zl)
+    zl = _z_loss_out(opts, n_loss, return_z_loss)
 
     sfx = _SUFFIX[dtype]
     stem = "cross_entropy" if kind == "hard" else "soft_cross_entropy"

@@ -19,3 +19,22 @@ def _check(fn_name, status):
     if status != _lib.OK:
         detail = _lib.last_error_message()  # same thread, right after the failed call
         raise XentError(fn_name, status, detail)
+
+
+def _all_available(names):
+    """True when the loaded library has every optional function of ``names``."""
+    return all(_lib.optional_function(n) is not None for n in names)
+
+
+def _require_function(name, needs):
+    """The optional function ``name`` of the loaded library, or an ``ERR_UNSUPPORTED`` :class:`XentError` whose
+    message ends with ``needs`` (what needs which version)."""
+    fn = _lib.optional_function(name)
+    if fn is None:
+        raise XentError(
+            name,
+            _lib.ERR_UNSUPPORTED,
+            f"the loaded library {_lib.LIBRARY_PATH} (version {_lib.LIBRARY_VERSION}) has no {name}; {needs} "
+            "(rebuild with `make lib` and reinstall, or point XENT_LIBRARY at a newer library)",
+        )
+    return fn

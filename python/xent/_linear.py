@@ -7,8 +7,8 @@ import numpy as np
 
 from . import _lib
 from ._args import _SUFFIX, _class_weights, _float_dtype, _labels, _matrix, _ptr, _real, _size, _vector_out
-from ._errors import XentError, _check
-from ._options import _options, _reduction
+from ._errors import _all_available, _check, _require_function
+from ._options import _options, _reduction, _set_options_1_1, _z_loss_out
 from ._result import LinearCrossEntropyResult
 
 _LINEAR_FUNCTIONS = ("xent_linear_cross_entropy_f32", "xent_linear_cross_entropy_f64")
@@ -20,20 +20,11 @@ _OUT_KEYS = ("grad_hidden", "grad_weight", "grad_bias", "lse")
 
 def linear_cross_entropy_available():
     """True when the loaded library has the linear cross-entropy functions (libxent >= 1.2.0)."""
-    return all(_lib.optional_function(n) is not None for n in _LINEAR_FUNCTIONS)
+    return _all_available(_LINEAR_FUNCTIONS)
 
 
 def _function(name):
-    fn = _lib.optional_function(name)
-    if fn is None:
-        raise XentError(
-            name,
-            _lib.ERR_UNSUPPORTED,
-            f"the loaded library {_lib.LIBRARY_PATH} (version {_lib.LIBRARY_VERSION}) has no {name}; "
-            "linear_cross_entropy needs libxent >= 1.2.0 (rebuild with `make lib` and reinstall, or point "
-            "XENT_LIBRARY at a newer library)",
-        )
-    return fn
+    return _require_function(name, "linear_cross_entropy needs libxent >= 1.2.0")
 
 
 def _flag(value, name):
@@ -116,6 +107,15 @@ def _matrix_out(a, name, dtype, shape):
     if a.shape != shape:
         raise ValueError(f"out[{name!r}] has shape {a.shape}, expected {shape}")
     return _matrix(a, f"out[{name!r}]", writable=True)[2]
+
+
+def _grad_matrix(given, wanted, key, dtype, shape):
+    """A requested 2-D gradient: (``given[key]`` checked, or a new array, and its row stride); (None, cols) when
+    not requested."""
+    a = given.get(key) if wanted else None
+    if a is not None:
+        return a, _matrix_out(a, key, dtype, shape)
+    return (np.empty(shape, dtype) if wanted else None), shape[1]
 
 
 def linear_cross_entropy(
@@ -204,27 +204,14 @@ def linear_cross_entropy(
             )
 
     opts = _options(_lib.OPTIONS_SIZE, red, ignore_index, label_smoothing, grad_scale, num_threads)
-    opts.z_loss = _real(z_loss, "z_loss")
-    opts.soft_cap = _real(soft_cap, "soft_cap")
-    opts.class_weights = _ptr(weights) if weights is not None else None
+    _set_options_1_1(opts, _real(z_loss, "z_loss"), _real(soft_cap, "soft_cap"), weights)
     opts.workspace_bytes = _size(workspace_bytes, "workspace_bytes")
     opts.accumulate = int(accumulate)
 
     # outputs: given in out (checked), or new
-    grad_hidden = grad_weight = grad_bias = None
-    gh_stride = gw_stride = dim
-    if "hidden" in want:
-        grad_hidden = given.get("grad_hidden")
-        if grad_hidden is None:
-            grad_hidden = np.empty((rows, dim), dtype)
-        else:
-            gh_stride = _matrix_out(grad_hidden, "grad_hidden", dtype, (rows, dim))
-    if "weight" in want:
-        grad_weight = given.get("grad_weight")
-        if grad_weight is None:
-            grad_weight = np.empty((classes, dim), dtype)
-        else:
-            gw_stride = _matrix_out(grad_weight, "grad_weight", dtype, (classes, dim))
+    grad_bias = None
+    grad_hidden, gh_stride = _grad_matrix(given, "hidden" in want, "grad_hidden", dtype, (rows, dim))
+    grad_weight, gw_stride = _grad_matrix(given, "weight" in want, "grad_weight", dtype, (classes, dim))
     if "bias" in want:
         grad_bias = given.get("grad_bias")
         if grad_bias is None:
@@ -239,9 +226,7 @@ def linear_cross_entropy(
     scalar_loss = red != _lib.REDUCTION_NONE
     n_loss = 1 if scalar_loss else rows
     loss = np.empty(n_loss, dtype)
-    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
-    zl = np.zeros(n_loss, np.float64) if return_z_loss else None
-    opts.z_loss_out = _ptr(zl) if zl is not None else None
+    zl = _z_loss_out(opts, n_loss, return_z_loss)
 
     def p(a):
         return _ptr(a) if a is not None else None

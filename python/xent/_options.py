@@ -2,8 +2,10 @@
 
 import ctypes
 
+import numpy as np
+
 from . import _lib
-from ._args import _INT64_MAX, _INT64_MIN, _int, _real
+from ._args import _INT64_MAX, _INT64_MIN, _int, _ptr, _real
 from ._errors import XentError
 
 _REDUCTIONS = {"none": _lib.REDUCTION_NONE, "sum": _lib.REDUCTION_SUM, "mean": _lib.REDUCTION_MEAN}
@@ -51,6 +53,24 @@ def _options(struct_size, reduction_code, ignore_index, label_smoothing, grad_sc
         _real(label_smoothing, "label_smoothing"),
         _real(grad_scale, "grad_scale"),
     )
+
+
+def _set_options_1_1(opts, z_loss, soft_cap, weights):
+    """Fill the 1.1.0 fields of ``opts``: the checked ``z_loss`` and ``soft_cap``, and the class weights (the
+    float64 array of :func:`_args._class_weights`, or None)."""
+    opts.z_loss = z_loss
+    opts.soft_cap = soft_cap
+    opts.class_weights = _ptr(weights) if weights is not None else None
+
+
+def _z_loss_out(opts, n_loss, return_z_loss):
+    """The float64 z-loss output of ``n_loss`` values, pointed to by ``opts.z_loss_out``; None when not asked for."""
+    if not return_z_loss:
+        return None
+    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
+    zl = np.zeros(n_loss, np.float64)
+    opts.z_loss_out = _ptr(zl)
+    return zl
 
 
 def _stats_options(reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, num_threads=0):

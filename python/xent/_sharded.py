@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _lib
 from ._args import _SUFFIX, _labels, _matrix, _ptr, _size
-from ._errors import XentError, _check
+from ._errors import _all_available, _check, _require_function
 from ._options import _stats_options
 
 #: NumPy mirror of ``xent_stats``: one record per row, six float64 fields (48 bytes, no padding).
@@ -19,20 +19,11 @@ _SHARDED_FUNCTIONS = tuple(_lib._OPTIONAL_SIGNATURES)
 
 def sharded_stats_available():
     """True when the loaded library has the sharded-vocabulary functions (libxent >= 1.1.0)."""
-    return all(_lib.optional_function(n) is not None for n in _SHARDED_FUNCTIONS)
+    return _all_available(_SHARDED_FUNCTIONS)
 
 
 def _optional(name):
-    fn = _lib.optional_function(name)
-    if fn is None:
-        raise XentError(
-            name,
-            _lib.ERR_UNSUPPORTED,
-            f"the loaded library {_lib.LIBRARY_PATH} (version {_lib.LIBRARY_VERSION}) has no {name}; the "
-            "sharded-vocabulary functions need libxent >= 1.1.0 (rebuild with `make lib` and reinstall, "
-            "or point XENT_LIBRARY at a newer library)",
-        )
-    return fn
+    return _require_function(name, "the sharded-vocabulary functions need libxent >= 1.1.0")
 
 
 def _stats_array(a, name, rows=None, writable=False):

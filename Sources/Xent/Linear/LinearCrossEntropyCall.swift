@@ -15,30 +15,22 @@ internal import _XentShims
 
 /// Every argument of one linear cross-entropy call.
 package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
+  /// `rows × dim`, row stride `hiddenStride`.
   package var hidden: Buffer<T>
-  package var rows: Int
-  package var dim: Int
-  package var hiddenStride: Int
+  package var rows, dim, hiddenStride: Int
+  /// `classes × dim`, row stride `weightStride`; the bias: `classes` values, or nil address.
   package var weight: Buffer<T>
-  package var classes: Int
-  package var weightStride: Int
-  /// `classes` values, or nil address.
+  package var classes, weightStride: Int
   package var bias: Buffer<T>
   package var labels: Buffer<Int64>
   package var options: CrossEntropyOptions
   package var buffers: OptionBuffers
   /// `rows` values for `.none`, one value otherwise. Required.
   package var loss: Buffer<T>
-  /// `rows × gradHiddenStride`, or nil address.
-  package var gradHidden: Buffer<T>
-  package var gradHiddenStride: Int
-  /// `classes × gradWeightStride`, or nil address.
-  package var gradWeight: Buffer<T>
-  package var gradWeightStride: Int
-  /// `classes` values, or nil address.
-  package var gradBias: Buffer<T>
-  /// `rows` values, or nil address.
-  package var lse: Buffer<T>
+  /// The gradients, each nil address when not wanted: `rows × gradHiddenStride`,
+  /// `classes × gradWeightStride`, `classes` values; and `rows` log-sum-exps.
+  package var gradHidden, gradWeight, gradBias, lse: Buffer<T>
+  package var gradHiddenStride, gradWeightStride: Int
 
   package init(
     hidden: Buffer<T>, rows: Int, dim: Int, hiddenStride: Int, weight: Buffer<T>, classes: Int, weightStride: Int,

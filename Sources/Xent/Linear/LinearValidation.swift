@@ -4,28 +4,20 @@
 
 /// How a call uses its workspace and its threads.
 struct LinearPlan {
-  /// Rows per block (each block's logits live in the workspace).
-  var blockRows: Int
-  /// Bytes of the logits tile (and of the separate gradient tile when there is one).
-  var tileBytes: Int
-  /// Columns per statistics tile, tiles per row, and the bytes of their statistics (blockRows × tiles).
-  var tileLength: Int
-  var tiles: Int
-  var statisticsBytes: Int
+  /// Rows per block (each block's logits live in the workspace); the bytes of the block's logits (and
+  /// of the separate gradient tile when there is one); columns per statistics tile, tiles per row and the
+  /// bytes of their statistics (blockRows × tiles); the whole block.
+  var blockRows, tileBytes, tileLength, tiles, statisticsBytes, bytes: Int
   /// The kernel writes G beside the logits instead of over them: a soft cap with class weights and
   /// smoothing reads the logits again after G is written.
   var separateGradient: Bool
   /// Doubles of the bias gradient's running sum (classes; twice that for Double, with TwoSum errors).
   var biasDoubles: Int
-  /// The whole block.
-  var bytes: Int
   /// Workers for the GEMMs and the softmax.
   var threads: Int
   /// Fixed GEMM pieces (functions of the shape alone, so results do not depend on `threads`): classes
   /// per piece, rows per piece, dim columns per piece.
-  var classBlock: Int
-  var rowBlock: Int
-  var dimBlock: Int
+  var classBlock, rowBlock, dimBlock: Int
 }
 
 /// The default workspace bound: 256 MiB (XENT_LINEAR_WORKSPACE_DEFAULT).
@@ -118,8 +110,8 @@ extension LinearCrossEntropyCall {
       limit: 64)
     return LinearPlan(
       blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
-      statisticsBytes: statisticsBytes, separateGradient: separate, biasDoubles: biasDoubles,
-      bytes: tileBytes + statisticsBytes + biasDoubles * 8, threads: threads,
+      statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + biasDoubles * 8,
+      separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
       classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
       dimBlock: gemmPiece(dim, minimum: 128))
   }

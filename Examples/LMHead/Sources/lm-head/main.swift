@@ -86,15 +86,15 @@ func bigramEntropy(_ bytes: [UInt8]) -> Double {
 
 // MARK: Helpers
 
-/// SplitMix64: a small deterministic generator, so every run trains the same model.
-struct SplitMix64: RandomNumberGenerator {
+/// xorshift64* (Vigna): a small deterministic generator, so every run trains the same model.
+struct XorShift64Star: RandomNumberGenerator {
   var state: UInt64
+  init(state: UInt64) { self.state = state == 0 ? 0x2545_F491_4F6C_DD1D : state }
   mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
+    state ^= state >> 12
+    state ^= state << 25
+    state ^= state >> 27
+    return state &* 0x2545_F491_4F6C_DD1D
   }
 }
 
@@ -149,7 +149,7 @@ func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: ma
 
 /// Trains the model; returns the evaluation loss before and after.
 func train() throws(XentError) -> (first: Double, last: Double) {
-  var rng = SplitMix64(state: 0x5EED)
+  var rng = XorShift64Star(state: 0x5EED)
   let scale = 1 / Float(dim).squareRoot()
   var embedding = (0..<(classes * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
   var weight = (0..<(classes * dim)).map { _ in Float.random(in: -scale...scale, using: &rng) }

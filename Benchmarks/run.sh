@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The single entry of `make bench`: builds what the benchmark needs, makes (or reuses) its virtualenv and runs
 # Benchmarks/compare.py, which prints a progress line per case, the table and the targets, and writes
-# build/bench/results.json and build/bench/results.png.
+# build/bench/results.json and build/bench/results.png, then Benchmarks/linear_bench.py (the linear
+# cross-entropy against the GEMM floor and PyTorch: build/bench/linear.json, linear.png).
 #
 #   bash Benchmarks/run.sh [SWIFT BUILD FLAGS...]      e.g. bash Benchmarks/run.sh -Xcc -march=x86-64-v3
 #
@@ -9,7 +10,10 @@
 #   PEERS=1          also install PyTorch and JAX (CPU) into the virtualenv (large download; optional: without
 #                    them the comparison covers numpy, the naive Swift loop and the C yardstick)
 #   BENCH_SUITE=1    afterwards run the package-benchmark suite too (swift package benchmark; ~10 min more)
-#   BENCH_ARGS=...   extra arguments for compare.py (--quick, --shapes 8192x1000,1x128256)
+#   BENCH_ARGS=...   extra arguments for compare.py (--quick, --shapes 8192x1000,1x128256); --quick also scales
+#                    the linear cross-entropy's shapes down
+#   BENCH_LINEAR=0   skip the linear cross-entropy table (Benchmarks/linear_bench.py: minutes at full size)
+#   LINEAR_ARGS=...  extra arguments for linear_bench.py (--alt all, --reps 2, --scale 4, --shapes 4096x1024x32000)
 #   BENCH_VENV=...   the virtualenv (default .build-bench-venv); PYTHON=... the interpreter that makes it
 # Needs build/lib/libxent.so (`make lib`, which `make bench` runs first) and libsleef-dev (`make deps`).
 set -euo pipefail
@@ -76,8 +80,17 @@ env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE XENT_LIBRARY="$BIN/libxent.so" XENT
   XENT_SWIFT_BENCH="$ROOT/.build-bench/release/xent-swift-bench" \
   "$VPY" Benchmarks/compare.py --out "$OUT" ${BENCH_ARGS:-}
 
+# ---- the linear cross-entropy (issue 16): Xent against the GEMM floor and PyTorch --------------------------------
+# With the environment as it is (OpenBLAS's configuration is part of what it measures; the script runs Xent and the
+# floor once more in the other one). --quick in BENCH_ARGS scales its shapes down; LINEAR_ARGS adds its own flags.
+if [ "${BENCH_LINEAR:-1}" = 1 ]; then
+  echo "== running Benchmarks/linear_bench.py"
+  QUICK=$(case " ${BENCH_ARGS:-} " in *" --quick "*) echo --quick ;; esac)
+  XENT_LIBRARY="$BIN/libxent.so" "$VPY" Benchmarks/linear_bench.py --out "$OUT" $QUICK ${LINEAR_ARGS:-}
+fi
+
 if [ "${BENCH_SUITE:-0}" = 1 ]; then
   echo "== package-benchmark suite (swift package benchmark)"
   swift package --package-path Benchmarks --scratch-path "$ROOT/.build-bench" "${SWIFT_FLAGS[@]}" benchmark --no-progress
 fi
-echo "== done: $OUT/results.json, $OUT/results.png"
+echo "== done: $OUT/results.json, $OUT/results.png, $OUT/linear.json, $OUT/linear.png"

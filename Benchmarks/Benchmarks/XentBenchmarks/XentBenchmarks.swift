@@ -111,10 +111,13 @@ func registerXent<T: SoftmaxScalar & NaiveScalar>(_: T.Type, rows: Int, cols: In
 /// One linear cross-entropy shape's buffers (Float): hidden states, LM-head weight and bias, labels, and the
 /// three gradients when asked for. Made in setup, dropped in teardown.
 final class LinearWorkload: @unchecked Sendable {
+  struct Buffers {
+    var hidden: [Float] = [], weight: [Float] = [], bias: [Float] = []
+    var labels: [Int64] = []
+    var gradHidden: [Float] = [], gradWeight: [Float] = [], gradBias: [Float] = []
+  }
   let rows: Int, dim: Int, classes: Int
-  var hidden: [Float] = [], weight: [Float] = [], bias: [Float] = []
-  var labels: [Int64] = []
-  var gradHidden: [Float] = [], gradWeight: [Float] = [], gradBias: [Float] = []
+  var buffers = Buffers()
 
   init(rows: Int, dim: Int, classes: Int) {
     self.rows = rows
@@ -124,26 +127,18 @@ final class LinearWorkload: @unchecked Sendable {
 
   func allocate(gradients: Bool) {
     // hidden in [−1, 1), weight in [−4, 4)/√dim: logits of standard deviation ≈ 1.3.
-    hidden = benchmarkLogits(Float.self, count: rows * dim).map { $0 / 4 }
     let scale = 1 / Float(dim).squareRoot()
-    weight = benchmarkLogits(Float.self, count: classes * dim).reversed().map { $0 * scale }
-    bias = [Float](repeating: 0, count: classes)
-    labels = benchmarkLabels(rows: rows, cols: classes)
-    // Touched here, not in the measurement.
-    gradHidden = gradients ? [Float](repeating: 0, count: rows * dim) : []
-    gradWeight = gradients ? [Float](repeating: 0, count: classes * dim) : []
-    gradBias = gradients ? [Float](repeating: 0, count: classes) : []
+    buffers = Buffers(
+      hidden: benchmarkLogits(Float.self, count: rows * dim).map { $0 / 4 },
+      weight: benchmarkLogits(Float.self, count: classes * dim).reversed().map { $0 * scale },
+      bias: [Float](repeating: 0, count: classes), labels: benchmarkLabels(rows: rows, cols: classes),
+      // Touched here, not in the measurement.
+      gradHidden: gradients ? [Float](repeating: 0, count: rows * dim) : [],
+      gradWeight: gradients ? [Float](repeating: 0, count: classes * dim) : [],
+      gradBias: gradients ? [Float](repeating: 0, count: classes) : [])
   }
 
-  func free() {
-    hidden = []
-    weight = []
-    bias = []
-    labels = []
-    gradHidden = []
-    gradWeight = []
-    gradBias = []
-  }
+  func free() { buffers = Buffers() }
 }
 
 /// The fused linear cross-entropy, `o = hidden·weightᵀ + bias` (mean loss): the loss only (one GEMM and one
@@ -156,24 +151,16 @@ func registerLinear(rows: Int, dim: Int, classes: Int, threads: Int, gradients: 
   let name = "Xent f32 \(job) \(rows)x\(dim)x\(classes) threads=\(threads)"
   let flops = 2 * rows * dim * classes * (gradients ? 3 : 1)
   Benchmark(name, configuration: configuration(big: flops >= 10_000_000_000)) { benchmark in
-    var h: [Float] = [], w: [Float] = [], b: [Float] = [], labels: [Int64] = []
-    var gh: [Float] = [], gw: [Float] = [], gb: [Float] = []
-    swap(&h, &work.hidden)
-    swap(&w, &work.weight)
-    swap(&b, &work.bias)
-    swap(&labels, &work.labels)
-    swap(&gh, &work.gradHidden)
-    swap(&gw, &work.gradWeight)
-    swap(&gb, &work.gradBias)
-    defer {
-      swap(&h, &work.hidden)
-      swap(&w, &work.weight)
-      swap(&b, &work.bias)
-      swap(&labels, &work.labels)
-      swap(&gh, &work.gradHidden)
-      swap(&gw, &work.gradWeight)
-      swap(&gb, &work.gradBias)
-    }
+    // Take the buffers out of the box for the measurement (an O(1) swap, no copy-on-write copy).
+    var buffers = LinearWorkload.Buffers()
+    swap(&buffers, &work.buffers)
+    defer { swap(&buffers, &work.buffers) }
+    let (h, w, b, labels) = (buffers.hidden, buffers.weight, buffers.bias, buffers.labels)
+    var (gh, gw, gb) = (buffers.gradHidden, buffers.gradWeight, buffers.gradBias)
+    buffers.gradHidden = []  // the gradients live in gh, gw, gb during the measurement (no copy)
+    buffers.gradWeight = []
+    buffers.gradBias = []
+    defer { (buffers.gradHidden, buffers.gradWeight, buffers.gradBias) = (gh, gw, gb) }
     var loss: [Float] = [0]
     for _ in benchmark.scaledIterations {
       if gradients {

@@ -7,57 +7,42 @@ import Glibc
 import Darwin
 #endif
 
-/// Mean loss over the first `rows` rows of `x` (`cols` values each); writes (softmax − onehot)/rows to
-/// the first `rows · cols` elements of `grad`.
-public func naiveCrossEntropy(_ x: [Float], rows: Int, cols: Int, labels: [Int64], grad: inout [Float]) -> Float {
-  var total = 0.0
-  let scale = 1 / Float(rows)
-  for i in 0..<rows {
-    let base = i * cols
-    var m = -Float.infinity
-    for j in 0..<cols { m = max(m, x[base + j]) }
-    var s: Float = 0
-    for j in 0..<cols { s += expf(x[base + j] - m) }
-    let label = Int(labels[i])
-    total += Double(m - x[base + label] + logf(s))
-    for j in 0..<cols { grad[base + j] = expf(x[base + j] - m) / s * scale }
-    grad[base + label] -= scale
-  }
-  return Float(total / Double(rows))
-}
-
-/// As the Float version, in Double (`exp`, `log`).
-public func naiveCrossEntropy(_ x: [Double], rows: Int, cols: Int, labels: [Int64], grad: inout [Double]) -> Double {
-  var total = 0.0
-  let scale = 1 / Double(rows)
-  for i in 0..<rows {
-    let base = i * cols
-    var m = -Double.infinity
-    for j in 0..<cols { m = max(m, x[base + j]) }
-    var s = 0.0
-    for j in 0..<cols { s += exp(x[base + j] - m) }
-    let label = Int(labels[i])
-    total += m - x[base + label] + log(s)
-    for j in 0..<cols { grad[base + j] = exp(x[base + j] - m) / s * scale }
-    grad[base + label] -= scale
-  }
-  return total / Double(rows)
-}
-
-/// Generic entry used by the benchmarks (Float and Double only).
+/// The element types of the yardstick (Float and Double), with their C library's exp and log.
 public protocol NaiveScalar: BinaryFloatingPoint {
-  static func naive(_ x: [Self], rows: Int, cols: Int, labels: [Int64], grad: inout [Self]) -> Self
+  static func exponential(_ x: Self) -> Self
+  static func logarithm(_ x: Self) -> Self
 }
 
 extension Float: NaiveScalar {
-  public static func naive(_ x: [Float], rows: Int, cols: Int, labels: [Int64], grad: inout [Float]) -> Float {
-    naiveCrossEntropy(x, rows: rows, cols: cols, labels: labels, grad: &grad)
-  }
+  @inline(__always) public static func exponential(_ x: Float) -> Float { expf(x) }
+  @inline(__always) public static func logarithm(_ x: Float) -> Float { logf(x) }
 }
 
 extension Double: NaiveScalar {
-  public static func naive(_ x: [Double], rows: Int, cols: Int, labels: [Int64], grad: inout [Double]) -> Double {
-    naiveCrossEntropy(x, rows: rows, cols: cols, labels: labels, grad: &grad)
+  @inline(__always) public static func exponential(_ x: Double) -> Double { exp(x) }
+  @inline(__always) public static func logarithm(_ x: Double) -> Double { log(x) }
+}
+
+extension NaiveScalar {
+  /// Mean loss over the first `rows` rows of `x` (`cols` values each), the row losses summed in Double;
+  /// writes (softmax − onehot)/rows to the first `rows · cols` elements of `grad`.
+  @_specialize(where Self == Float)
+  @_specialize(where Self == Double)
+  public static func naive(_ x: [Self], rows: Int, cols: Int, labels: [Int64], grad: inout [Self]) -> Self {
+    var total = 0.0
+    let scale = 1 / Self(rows)
+    for i in 0..<rows {
+      let base = i * cols
+      var m = -Self.infinity
+      for j in 0..<cols { m = max(m, x[base + j]) }
+      var s: Self = 0
+      for j in 0..<cols { s += exponential(x[base + j] - m) }
+      let label = Int(labels[i])
+      total += Double(m - x[base + label] + logarithm(s))
+      for j in 0..<cols { grad[base + j] = exponential(x[base + j] - m) / s * scale }
+      grad[base + label] -= scale
+    }
+    return Self(total / Double(rows))
   }
 }
 

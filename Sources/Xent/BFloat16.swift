@@ -26,14 +26,13 @@ package struct BFloat16CrossEntropyCall {
   package var layout: MatrixLayout
   package var labels: Buffer<Int64>
   package var options: CrossEntropyOptions
-  package var loss: Buffer<Float>
+  /// The loss (`rows` values for `.none`, else one) and the `rows` log-sum-exps (or nil address).
+  package var loss, lse: Buffer<Float>
   /// At most one gradient: float32 (`gradient`) or bfloat16 (`gradientBFloat16`), rows × gradStride.
   package var gradient: Buffer<Float>
   package var gradientBFloat16: Buffer<UInt16>
   package var gradStride: Int
-  package var lse: Buffer<Float>
-  package var classWeights: Buffer<Double>
-  package var zLoss: Buffer<Double>
+  package var classWeights, zLoss: Buffer<Double>
 
   package init(
     logits: Buffer<UInt16>, layout: MatrixLayout, labels: Buffer<Int64>, options: CrossEntropyOptions,
@@ -41,17 +40,9 @@ package struct BFloat16CrossEntropyCall {
     lse: Buffer<Float>, classWeights: Buffer<Double> = .init(nil as UnsafePointer<Double>?),
     zLoss: Buffer<Double> = .init(nil as UnsafePointer<Double>?)
   ) {
-    self.logits = logits
-    self.layout = layout
-    self.labels = labels
-    self.options = options
-    self.loss = loss
-    self.gradient = gradient
-    self.gradientBFloat16 = gradientBFloat16
-    self.gradStride = gradStride
-    self.lse = lse
-    self.classWeights = classWeights
-    self.zLoss = zLoss
+    (self.logits, self.layout, self.labels, self.options) = (logits, layout, labels, options)
+    (self.loss, self.lse, self.gradient, self.gradientBFloat16) = (loss, lse, gradient, gradientBFloat16)
+    (self.gradStride, self.classWeights, self.zLoss) = (gradStride, classWeights, zLoss)
   }
 
   /// The float32 call on `x` (rows × cols with row stride `stride`) with this call's outputs.
@@ -84,10 +75,7 @@ package struct BFloat16CrossEntropyCall {
   }
 
   package func run() throws(XentError) {
-    try OptionBuffers(classWeights: classWeights, zLoss: zLoss).bindingClassWeights(of: options) {
-      (buffers) throws(XentError) in
-      var call = self
-      call.classWeights = buffers.classWeights
+    try bindingClassWeights { (call) throws(XentError) in
       let counts = try call.validate()
       if call.gradient.address != nil { call.runInGradient(counts) } else { try call.runInTiles(counts) }
     }

@@ -13,14 +13,11 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   /// `rows × gradStride`, or nil address. May be `logits` exactly when `gradStride == rowStride`.
   package var grad: Buffer<T>
   package var gradStride: Int
-  /// `rows` values, or nil address.
-  package var lse: Buffer<T>
-  /// `cols` values, or nil address: Σ over rows of the gradient rows (eq. 8).
-  package var bias: Buffer<T>
-  /// `cols` class weights (`options.classWeights` from Swift), or nil address.
-  package var classWeights: Buffer<Double>
-  /// The z-loss output (`rows` values for `.none`, one otherwise), or nil address.
-  package var zLoss: Buffer<Double>
+  /// `rows` log-sum-exps, and the `cols` values of Σ over rows of the gradient rows (eq. 8); each or nil.
+  package var lse, bias: Buffer<T>
+  /// `cols` class weights (`options.classWeights` from Swift) and the z-loss output (`rows` values for
+  /// `.none`, one otherwise); each or nil address.
+  package var classWeights, zLoss: Buffer<Double>
   /// When set (SUM and MEAN), also receives the unrounded Double sum of the row losses, so that a caller
   /// adding several calls' sums (the bfloat16 tiles) rounds once, as a single call does.
   var lossTotal: UnsafeMutablePointer<Double>? = nil
@@ -39,17 +36,9 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
     classWeights: Buffer<Double> = .init(nil as UnsafePointer<Double>?),
     zLoss: Buffer<Double> = .init(nil as UnsafePointer<Double>?)
   ) {
-    self.classWeights = classWeights
-    self.zLoss = zLoss
-    self.logits = logits
-    self.layout = layout
-    self.targets = targets
-    self.options = options
-    self.loss = loss
-    self.grad = grad
-    self.gradStride = gradStride ?? layout.rowStride
-    self.lse = lse
-    self.bias = bias
+    (self.logits, self.layout, self.targets, self.options) = (logits, layout, targets, options)
+    (self.loss, self.grad, self.gradStride) = (loss, grad, gradStride ?? layout.rowStride)
+    (self.lse, self.bias, self.classWeights, self.zLoss) = (lse, bias, classWeights, zLoss)
   }
 
   /// Checks every argument; returns the rows that count (not ignored) and their weight.
@@ -65,10 +54,7 @@ package struct CrossEntropyCall<T: SoftmaxScalar> {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   package func run() throws(XentError) {
-    try OptionBuffers(classWeights: classWeights, zLoss: zLoss).bindingClassWeights(of: options) {
-      (buffers) throws(XentError) in
-      var call = self
-      call.classWeights = buffers.classWeights
+    try bindingClassWeights { (call) throws(XentError) in
       let counted = try call.validate()
       try call.withBiasSum { biasSum in call.compute(counted: counted, biasSum: biasSum) }
     }

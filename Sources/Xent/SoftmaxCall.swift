@@ -23,13 +23,8 @@ package struct RowFunctionCall<T: SoftmaxScalar> {
     _ function: RowFunction, x: Buffer<T>, layout: MatrixLayout, out: Buffer<T>, outStride: Int? = nil,
     threads: Int = 0, exponential: Exponential = .environmentDefault
   ) {
-    self.exponential = exponential
-    self.function = function
-    self.x = x
-    self.layout = layout
-    self.out = out
-    self.outStride = outStride ?? layout.cols
-    self.threads = threads
+    (self.function, self.x, self.layout, self.out) = (function, x, layout, out)
+    (self.outStride, self.threads, self.exponential) = (outStride ?? layout.cols, threads, exponential)
   }
 
   func validate() throws(XentError) {

@@ -38,24 +38,11 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     loss: Buffer<T>, gradHidden: Buffer<T>, gradHiddenStride: Int, gradWeight: Buffer<T>, gradWeightStride: Int,
     gradBias: Buffer<T>, lse: Buffer<T>
   ) {
-    self.hidden = hidden
-    self.rows = rows
-    self.dim = dim
-    self.hiddenStride = hiddenStride
-    self.weight = weight
-    self.classes = classes
-    self.weightStride = weightStride
-    self.bias = bias
-    self.labels = labels
-    self.options = options
-    self.buffers = buffers
-    self.loss = loss
-    self.gradHidden = gradHidden
-    self.gradHiddenStride = gradHiddenStride
-    self.gradWeight = gradWeight
-    self.gradWeightStride = gradWeightStride
-    self.gradBias = gradBias
-    self.lse = lse
+    (self.hidden, self.rows, self.dim, self.hiddenStride) = (hidden, rows, dim, hiddenStride)
+    (self.weight, self.classes, self.weightStride, self.bias) = (weight, classes, weightStride, bias)
+    (self.labels, self.options, self.buffers, self.loss, self.lse) = (labels, options, buffers, loss, lse)
+    (self.gradHidden, self.gradHiddenStride) = (gradHidden, gradHiddenStride)
+    (self.gradWeight, self.gradWeightStride, self.gradBias) = (gradWeight, gradWeightStride, gradBias)
   }
 
   var wantsGradient: Bool { gradHidden.address != nil || gradWeight.address != nil || gradBias.address != nil }
@@ -64,9 +51,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   package func run() throws(XentError) {
-    try buffers.bindingClassWeights(of: options) { (bound) throws(XentError) in
-      var call = self
-      call.buffers = bound
+    try bindingClassWeights { (call) throws(XentError) in
       let (counts, plan) = try call.validate()
       if rows == 0 { return call.empty() }
       guard let workspace = xentshim_alloc_bytes(UInt(plan.bytes)) else {

@@ -75,17 +75,30 @@ struct CrossEntropyArguments<L, O, G> {
   }
 }
 
-extension OptionBuffers {
-  /// Runs `body` with the Swift options' class-weight array bound as the class-weight buffer (when the
-  /// caller gave no buffer).
-  func bindingClassWeights(
-    of options: CrossEntropyOptions, _ body: (OptionBuffers) throws(XentError) -> Void
-  ) throws(XentError) {
+/// A call whose class weights come either as a buffer (C) or as the Swift options' array.
+protocol ClassWeightedCall {
+  var options: CrossEntropyOptions { get }
+  var classWeights: Buffer<Double> { get set }
+}
+
+extension ClassWeightedCall {
+  /// Runs `body` on this call with the Swift options' class-weight array bound as its class-weight
+  /// buffer (when the caller gave no buffer).
+  func bindingClassWeights(_ body: (Self) throws(XentError) -> Void) throws(XentError) {
     guard classWeights.address == nil, let w = options.classWeights else { return try body(self) }
     try w.withUnsafeBufferPointer { (p) throws(XentError) in
       var bound = self
       bound.classWeights = Buffer(required: p)
       try body(bound)
     }
+  }
+}
+
+extension CrossEntropyCall: ClassWeightedCall {}
+extension BFloat16CrossEntropyCall: ClassWeightedCall {}
+extension LinearCrossEntropyCall: ClassWeightedCall {
+  var classWeights: Buffer<Double> {
+    get { buffers.classWeights }
+    set { buffers.classWeights = newValue }
   }
 }

@@ -11,6 +11,9 @@ public func xent_options_init_size(_ opts: UnsafeMutablePointer<xent_options>?, 
   defaults.struct_size = size
   // Never past the caller's size: a 1.0.0 caller's struct ends at grad_scale.
   withUnsafeBytes(of: &defaults) { UnsafeMutableRawPointer(opts).copyMemory(from: $0.baseAddress!, byteCount: size) }
+  // The struct's tail padding (after `accumulate`) is written as zeros, not as whatever the copy held.
+  let end = MemoryLayout<xent_options>.offset(of: \.accumulate)! + MemoryLayout<Int32>.size
+  if size > end { (UnsafeMutableRawPointer(opts) + end).initializeMemory(as: UInt8.self, repeating: 0, count: size - end) }
 }
 
 /// The exported function (the header's macro of the same name calls xent_options_init_size): the

@@ -586,7 +586,9 @@ XF_CHECKER static void lin_check_values(LSpec *s)
     }
     /* The gradient G's own resolution: G_ij = s*(tsum*p_ij - t_ij) + s_z*2*lambda*lse_i*p_ij is formed in the
        element type, so each G_ij errs by about u*(|s|*(t_ij + p_ij) + |s_z*2*lambda*lse_i|) however small G_ij
-       itself is (p_label - 1 near 0). gfl[i] = 8*u/tol times that row's factor floors the scales below. */
+       itself is (p_label - 1 near 0); and the logits themselves are rounded to the element type, by about
+       u*o_abs_i, which moves every p_ij by that much relatively (any float pipeline has it: large logits make
+       it dominate). gfl[i] = 8*u/tol times that row's factor floors the scales below. */
     {
         LD cnt = 0, wsum = 0, tmax = 1, sg, sz;
         const double *cw = ro.weights;
@@ -600,7 +602,9 @@ XF_CHECKER static void lin_check_values(LSpec *s)
         sz = red == XENT_REDUCTION_MEAN ? (cnt != 0 ? fabsl(ro.gscale) / cnt : 0) : fabsl(ro.gscale);
         for (i = 0; i < R; i++) {
             LD l = isfinite(ref.ce.lse[i]) ? fabsl(ref.ce.lse[i]) : 0;
-            gfl[i] = (8 * (s->f64 ? DBL_EPSILON : FLT_EPSILON) / tol) * (2 * sg * tmax + sz * 2 * ro.z_loss * l);
+            LD o = isfinite(ref.o_abs[i]) ? ref.o_abs[i] : 0;
+            gfl[i] = (8 * (s->f64 ? DBL_EPSILON : FLT_EPSILON) / tol) * (2 * sg * tmax + sz * 2 * ro.z_loss * l) *
+                     (1 + 2 * o);
         }
     }
     if (s->ptr[L_GH]) {

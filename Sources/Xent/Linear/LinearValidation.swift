@@ -24,10 +24,10 @@ struct LinearPlan {
 let linearWorkspaceDefault = 256 << 20
 
 /// The logits are formed and their statistics taken in tiles of up to `linearTileRows` rows ×
-/// `linearTileLength` classes (2 MiB of float32): each tile's statistics are taken while it is still in
+/// `linearTileLength` classes (4 MiB of float32): each tile's statistics are taken while it is still in
 /// cache, so the statistics pass costs no memory traffic.
 let linearTileLength = 2048
-let linearTileRows = 256
+let linearTileRows = 512
 /// Bytes of workspace per row and tile for its statistics (MemoryLayout<RowStatistics<T>>.stride ≤ 64).
 let linearStatisticsBytes = 64
 

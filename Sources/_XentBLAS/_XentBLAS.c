@@ -66,10 +66,3 @@ void xentblas_leave_single_threaded(void) {
   }
   pthread_mutex_unlock(&region_lock);
 }
-
-const char *xentblas_name(void) {
-  pthread_once(&lookup_once, lookup);
-  if (blas_threads.openblas_set) return "openblas";
-  if (blas_threads.blis_set) return "blis";
-  return "blas";
-}

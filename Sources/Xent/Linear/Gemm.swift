@@ -38,8 +38,9 @@ enum Gemm<T: SoftmaxScalar> {
     }
   }
 
+  /// One BLAS call on the calling thread: C = op(A)·op(B) + beta·C (arguments as in `product`).
   @inline(__always)
-  private static func call(
+  static func call(
     m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int, transposeA: Bool, b: UnsafePointer<T>, ldb: Int,
     transposeB: Bool, beta: T, c: UnsafeMutablePointer<T>, ldc: Int
   ) {

@@ -182,10 +182,10 @@ private struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
       if let bias {
         for i in 0..<m { (tile + i * classes).update(from: bias + c0, count: nc) }
       }
-      Gemm<T>.product(
+      Gemm<T>.call(
         m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
         b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
-        ldc: classes, split: .rows(m), threads: 1)
+        ldc: classes)
       for i in 0..<m {
         statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
       }

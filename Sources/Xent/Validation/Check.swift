@@ -18,10 +18,6 @@ struct ByteRanges {
 
   init() {}
 
-  init(_ first: ByteRange) {
-    append(first)
-  }
-
   mutating func append(_ r: ByteRange) {
     switch count {
     case 0: r0 = r

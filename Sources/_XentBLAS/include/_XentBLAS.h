@@ -21,7 +21,4 @@ void xentblas_dgemm(int trans_a, int trans_b, int m, int n, int k, double alpha,
 void xentblas_enter_single_threaded(void);
 void xentblas_leave_single_threaded(void);
 
-/* The BLAS in use, as far as it can be told: "openblas", "blis" or "blas". */
-const char *xentblas_name(void);
-
 #endif /* XENT_BLAS_H */

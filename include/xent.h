@@ -40,8 +40,9 @@
  * outputs.
  *
  * Special values (every function): a logit of -inf has probability exactly 0 (a masked vocabulary entry). A row
- * whose logits are all -inf has lse = -inf, softmax 0 everywhere, log_softmax -inf everywhere. A NaN or +inf
- * logit makes that row's results (loss, lse, softmax, log_softmax, gradient) NaN and leaves the other rows exact.
+ * whose logits are all -inf has lse = -inf, softmax 0 everywhere, log_softmax -inf everywhere (with z-loss, z_i =
+ * +inf and its gradient term 2*lambda*lse*softmax is 0, as softmax is). A NaN or +inf logit makes that row's
+ * results (loss, lse, softmax, log_softmax, gradient) NaN and leaves the other rows exact.
  * Finite logits of any magnitude (e.g. 1e30) give the exact finite answer: the maximum is subtracted first.
  * Range: differences x - max are formed in the element type, so a row whose logits span more than half the
  * type's maximum (e.g. 2e38 and -2e38 in float) can give an infinite loss where the exact value is finite.

@@ -54,6 +54,10 @@ void XT_FN(xt_test_special)(void)
         XT_BASE();
         for (j = 0; j < C; j++) x[1 * C + j] = NI;
         XT_FN(xt_check_all_functions)("all -inf row 1", x, R, C, labels, y, &opts);
+        /* z-loss: z = +inf, and the gradient's z term 2*lambda*lse*softmax is 0 there (softmax 0), not NaN */
+        opts.z_loss = 0.01f;
+        XT_FN(xt_check_all_functions)("all -inf row 1, z-loss", x, R, C, labels, y, &opts);
+        opts.z_loss = 0;
 
         /* the label's logit is -inf, the others finite */
         XT_BASE();

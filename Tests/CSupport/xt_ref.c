@@ -223,7 +223,7 @@ void xt_ref_ce(const long double *x, size_t rows, size_t cols, const int64_t *la
             for (j = 0; j < cols; j++) {
                 long double p = xt_ref_softmax(&r, xc[j]);
                 if (t[j] != 0) loss += t[j] * xt_ref_nll(&r, xc[j]);
-                gi[j] = (s * (tsum * p - t[j]) + (zterm != 0 ? zterm * p : 0.0L)) *
+                gi[j] = (s * (tsum * p - t[j]) + (zterm != 0 && p != 0 ? zterm * p : 0.0L)) *
                         xt_ref_soft_cap_deriv(xi[j], o->soft_cap);
             }
         }

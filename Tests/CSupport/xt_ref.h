@@ -12,6 +12,7 @@
  *            exact for huge logits (1e30, where m + log(sum) rounds to m); +inf when a t_j != 0 meets a -inf
  *   z_i    = lambda*lse^2 (a separate output)
  *   g_ij   = (s*(sum(t)*p_j - t_j) + s_z*2*lambda*lse*p_j) * (1 - tanh^2(x_j/c)),  p_j = exp(x'_j - m)/sum
+ *            (the z term is 0 where p_j = 0: an all -inf row, lse = -inf, gets -s*t_j*(1 - tanh^2), not NaN)
  *   s = grad_scale/D, s_z = grad_scale/N for MEAN (D = sum of w_y over the counted rows, N = counted rows; a zero
  *   denominator gives 0), else grad_scale. Ignored rows (hard labels == ignore_index): loss 0, z 0, gradient 0,
  *   lse still computed. bias_grad_j = sum_i g_ij.

@@ -25,6 +25,7 @@ int xt_run_all(const char *lang, void (*extra)(void))
     xt_test_bf16();
     xt_test_options_init();
     xt_test_linear();
+    xt_test_linear_refusals();
     return xt_finish();
 }
 

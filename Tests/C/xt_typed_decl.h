@@ -28,6 +28,7 @@ void XT_FN(xt_test_errors_ce)(void);
 void XT_FN(xt_test_options_future)(void);
 void XT_FN(xt_test_threads)(void);
 void XT_FN(xt_test_linear)(void);
+void XT_FN(xt_test_linear_refusals)(void);
 /* The f32 grad_weight growth measurement of test_linear.c: rows x 64 by 1000 classes, a workspace of blocks_of
    rows; the fused and unfused errors, componentwise and normwise. */
 void XT_FN(xt_linear_growth_rows)(size_t rows, size_t blocks_of, double *fused, double *unfused, double *fused_norm,

@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+from plotting import pyplot, save
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("XENT_BENCH_BIN", os.path.join(ROOT, "build", "bench", "bin"))
 SWIFT_BENCH = os.environ.get("XENT_SWIFT_BENCH", os.path.join(ROOT, ".build-bench", "release", "xent-swift-bench"))
@@ -223,73 +225,38 @@ def make_xent_python(x, labels, threads):
     sys.path.insert(0, os.path.join(ROOT, "python"))
     g = np.empty_like(x)
     g.fill(0)
-    try:
-        import xent
+    import xent
 
-        # One call checks the API is the documented one (a package mid-edit falls back to ctypes below).
-        xent.cross_entropy(x[:1], labels[:1], grad_out=g[:1], num_threads=threads)
-        return {
-            "lossgrad": lambda: xent.cross_entropy(x, labels, grad_out=g, num_threads=threads).loss,
-            "loss": lambda: xent.cross_entropy(x, labels, num_threads=threads),
-        }
-    except Exception as e:  # pragma: no cover - only while the Python package is being changed
-        sys.stderr.write(f"compare.py: `import xent` unusable ({e!r}); calling libxent.so through ctypes\n")
-    import ctypes
-
-    lib = ctypes.CDLL(LIBRARY)
-
-    class Options(ctypes.Structure):
-        _fields_ = [
-            ("struct_size", ctypes.c_size_t),
-            ("reduction", ctypes.c_int32),
-            ("num_threads", ctypes.c_int32),
-            ("ignore_index", ctypes.c_int64),
-            ("label_smoothing", ctypes.c_float),
-            ("grad_scale", ctypes.c_float),
-        ]
-
-    opts = Options()
-    lib.xent_options_init(ctypes.byref(opts))
-    opts.num_threads = threads
-    fp = ctypes.POINTER(ctypes.c_float)
-    f = lib.xent_cross_entropy_f32
-    f.restype = ctypes.c_int32
-    f.argtypes = [
-        fp,
-        ctypes.c_size_t,
-        ctypes.c_size_t,
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_int64),
-        ctypes.POINTER(Options),
-        fp,
-        fp,
-        fp,
-    ]
-    loss = ctypes.c_float()
-    rows, cols = x.shape
-
-    def call(grad):
-        status = f(
-            x.ctypes.data_as(fp),
-            rows,
-            cols,
-            cols,
-            labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
-            ctypes.byref(opts),
-            ctypes.byref(loss),
-            grad.ctypes.data_as(fp) if grad is not None else None,
-            None,
-        )
-        if status:
-            raise RuntimeError(f"xent_cross_entropy_f32 returned {status}")
-        return loss.value
-
-    return {"lossgrad": lambda: call(g), "loss": lambda: call(None)}
+    # One call checks the API is the documented one before anything is timed.
+    xent.cross_entropy(x[:1], labels[:1], grad_out=g[:1], num_threads=threads)
+    return {
+        "lossgrad": lambda: xent.cross_entropy(x, labels, grad_out=g, num_threads=threads).loss,
+        "loss": lambda: xent.cross_entropy(x, labels, num_threads=threads),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------------------
+
+
+def swift_bench_cmd(rows, cols, dtype, reps, warm):
+    """The Swift API benchmark (Benchmarks/SwiftBench) on one shape: loss+grad and loss, 1 and 2 threads."""
+    return [
+        SWIFT_BENCH,
+        str(rows),
+        str(cols),
+        "--dtype",
+        dtype,
+        "--threads",
+        "1,2",
+        "--jobs",
+        "lossgrad,loss",
+        "--reps",
+        str(reps),
+        "--warmup",
+        str(warm),
+    ]
 
 
 def run_json_lines(cmd, env=None, timeout=900):
@@ -373,45 +340,14 @@ def main():
                 f"[{shape} {dtype}] Swift API: {reps} calls x 1,2 threads x loss+grad, loss"
                 + (f"; naive scalar Swift on {naive_rows} rows" if dtype == "f32" else "")
             )
-            cmd = [
-                SWIFT_BENCH,
-                str(rows),
-                str(cols),
-                "--dtype",
-                dtype,
-                "--threads",
-                "1,2",
-                "--jobs",
-                "lossgrad,loss",
-                "--reps",
-                str(reps),
-                "--warmup",
-                str(warm),
-            ]
+            cmd = swift_bench_cmd(rows, cols, dtype, reps, warm)
             if dtype == "f32":
                 cmd += ["--naive-rows", str(naive_rows), "--naive-reps", "3"]
             results += run_json_lines(cmd)
         # Fast exp (opt-in), if the library has it: same run with XENT_EXP=fast.
         log(f"[{shape} f32] Swift API with XENT_EXP=fast")
         env = dict(os.environ, XENT_EXP="fast")
-        for r in run_json_lines(
-            [
-                SWIFT_BENCH,
-                str(rows),
-                str(cols),
-                "--dtype",
-                "f32",
-                "--threads",
-                "1,2",
-                "--jobs",
-                "lossgrad,loss",
-                "--reps",
-                str(reps),
-                "--warmup",
-                str(warm),
-            ],
-            env=env,
-        ):
+        for r in run_json_lines(swift_bench_cmd(rows, cols, "f32", reps, warm), env=env):
             r["impl"] = "xent-swift-fastexp"
             results.append(r)
         # C ABI vs the C yardstick, same buffers, alternating.
@@ -677,13 +613,8 @@ def report(results, summary, shapes):
 
 
 def plot(results, shapes, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception as e:
-        log(f"(no plot: matplotlib unavailable: {e})")
+    plt = pyplot(log)
+    if plt is None:
         return
     impls = [i for i in IMPL_ORDER if i != "memory-floor" and any(r["impl"] == i for r in results)]
     cases = [(rows, cols, job) for (rows, cols) in shapes for job in JOBS]
@@ -722,11 +653,7 @@ def plot(results, shapes, path):
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels([f"{rows}x{cols}\n{JOB_NAME[job]}" for (rows, cols, job) in cases], fontsize=8)
     ax.set_title("Softmax cross-entropy, float32, best of 1/2 threads, median of repeated calls")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
-    ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(plt, fig, ax, path)
 
 
 if __name__ == "__main__":

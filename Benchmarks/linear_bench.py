@@ -40,6 +40,8 @@ import subprocess
 import sys
 import time
 
+from plotting import pyplot, save
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBRARY = os.environ.get("XENT_LIBRARY", os.path.join(ROOT, "build", "lib", "libxent.so"))
 SHAPES = [(4096, 1024, 32000), (1024, 2048, 128256), (8192, 768, 50257), (2048, 256, 128256)]
@@ -482,13 +484,8 @@ def main():
 
 
 def plot(results, path, reps):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception as e:
-        log(f"(no plot: matplotlib unavailable: {e})")
+    plt = pyplot(log)
+    if plt is None:
         return
     series = [
         ("Xent loss+grads", lambda e: e.get("xent") and e["xent"]["ms"]["xent_lossgrad"]),
@@ -516,11 +513,7 @@ def plot(results, path, reps):
     ax.set_xticklabels([shape_name(e["shape"]).replace("×", "×\n", 1) for e in results], fontsize=9)
     ax.set_xlabel("rows × dim × classes")
     ax.set_title(f"Linear cross-entropy, float32, 2 threads, best of {reps} ({env_label()})", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
-    ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(plt, fig, ax, path)
 
 
 if __name__ == "__main__":

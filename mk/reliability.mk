@@ -53,24 +53,26 @@ reliability-deps: deps
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq abigail-tools >/dev/null; }
 	@test -x "$(SAN_CLANG)" || { echo "reliability: no clang found (the Swift toolchain's clang is expected)" >&2; exit 1; }
 
+# $(call build_against_prefix,BINARY,CFLAGS AND SOURCES): install the library into $(TEST_PREFIX) and build a C99
+# program against it as a user would (pkg-config, an rpath to the installed library).
+define build_against_prefix
+	$(MAKE) install PREFIX=$(TEST_PREFIX)
+	@mkdir -p $(dir $(1))
+	PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread $(2) -o $(1) \
+	  $$(pkg-config --cflags --libs xent) -Wl,-rpath,$$(pkg-config --variable=libdir xent) -lm
+endef
+
 # ---- adversarial ---------------------------------------------------------------------------------------------------
 
 test-adversarial:
-	$(MAKE) install PREFIX=$(TEST_PREFIX)
-	@mkdir -p $(dir $(ADV_BIN))
-	PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; export PKG_CONFIG_PATH; \
-	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread $(ADV_CFLAGS) $(ADV_SOURCES) -o $(ADV_BIN) \
-	  $$(pkg-config --cflags --libs xent) -Wl,-rpath,$$(pkg-config --variable=libdir xent) -lm
+	$(call build_against_prefix,$(ADV_BIN),$(ADV_CFLAGS) $(ADV_SOURCES))
 	env -u LD_LIBRARY_PATH $(ADV_BIN)
 
 # ---- concurrency -----------------------------------------------------------------------------------------------
 
 test-concurrency:
-	$(MAKE) install PREFIX=$(TEST_PREFIX)
-	@mkdir -p $(dir $(CONC_BIN))
-	PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; export PKG_CONFIG_PATH; \
-	cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -pthread $(CONC_CFLAGS) $(CONC_SOURCES) -o $(CONC_BIN) \
-	  $$(pkg-config --cflags --libs xent) -Wl,-rpath,$$(pkg-config --variable=libdir xent) -lm
+	$(call build_against_prefix,$(CONC_BIN),$(CONC_CFLAGS) $(CONC_SOURCES))
 	env -u LD_LIBRARY_PATH $(CONC_BIN) $(CONCURRENCY_ITERS)
 	@# The Python half: python/run_tests.sh creates or reuses the virtualenv and installs the package as built
 	@# just now (--collect-only: it runs none of the Python suite, which test-python does); then the test runs

@@ -7,6 +7,7 @@ import numpy as np
 from . import _lib
 from ._args import _class_weights, _labels, _matrix, _ptr, _real
 from ._errors import XentError, _check
+from ._keywords import keywords
 from ._options import _options, _reduction, _set_options_1_1, _z_loss_out
 from ._result import _result
 
@@ -40,23 +41,11 @@ def _bf16_matrix(a, name, writable=False):
     return a, rows, cols, s0 // 2
 
 
-def cross_entropy_bf16(
-    logits,
-    labels,
-    *,
-    reduction="mean",
-    ignore_index=-100,
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    grad=False,
-    return_lse=False,
-    num_threads=0,
-    grad_out=None,
-    z_loss=0.0,
-    return_z_loss=False,
-    class_weights=None,
-    soft_cap=0.0,
-):
+@keywords(
+    "reduction ignore_index label_smoothing grad_scale grad return_lse "
+    "num_threads grad_out z_loss return_z_loss class_weights soft_cap"
+)
+def cross_entropy_bf16(logits, labels, o):
     """Softmax cross-entropy of bfloat16 logits (raw bits as ``uint16``, or an ml_dtypes ``bfloat16`` array),
     computed in float32 on the exactly widened values: the same results as :func:`cross_entropy` on
     ``logits.astype(float32)`` (the loss is float32). ``grad``: ``False``; ``"f32"`` (a float32 gradient, new or
@@ -64,6 +53,9 @@ def cross_entropy_bf16(
     rounded to nearest-even, new or ``grad_out``); ``"inplace"`` (bfloat16 gradient over ``logits``). Without a
     float32 gradient the library allocates one scratch tile (<= 4 MiB) per call. Other keywords as
     :func:`cross_entropy`. Needs libxent >= 1.1.0."""
+    reduction, ignore_index, label_smoothing, grad_scale = o.reduction, o.ignore_index, o.label_smoothing, o.grad_scale
+    grad, return_lse, num_threads, grad_out = o.grad, o.return_lse, o.num_threads, o.grad_out
+    z_loss, return_z_loss, class_weights, soft_cap = o.z_loss, o.return_z_loss, o.class_weights, o.soft_cap
     fn = _lib.optional_function("xent_cross_entropy_bf16")
     if fn is None:
         raise XentError(

@@ -7,29 +7,17 @@ import numpy as np
 from . import _lib
 from ._args import _SUFFIX, _class_weights, _labels, _matrix, _ptr, _real, _vector_out
 from ._errors import _check
+from ._keywords import DEFAULTS, keywords
 from ._options import _options, _reduction, _require_options_1_1, _set_options_1_1, _z_loss_out
 from ._result import _result
 
 
-def _cross_entropy(
-    kind,
-    logits,
-    second,
-    reduction,
-    ignore_index,
-    label_smoothing,
-    grad_scale,
-    grad,
-    return_lse,
-    bias_grad,
-    num_threads,
-    out,
-    grad_out,
-    z_loss=0.0,
-    return_z_loss=False,
-    class_weights=None,
-    soft_cap=0.0,
-):
+def _cross_entropy(kind, logits, second, o):
+    """Both functions: ``kind`` "hard" (``second`` the labels) or "soft" (the targets); ``o`` their keywords."""
+    reduction, label_smoothing, grad_scale, num_threads = o.reduction, o.label_smoothing, o.grad_scale, o.num_threads
+    grad, return_lse, bias_grad, out, grad_out = o.grad, o.return_lse, o.bias_grad, o.out, o.grad_out
+    z_loss, return_z_loss, class_weights, soft_cap = o.z_loss, o.return_z_loss, o.class_weights, o.soft_cap
+    ignore_index = o.ignore_index if kind == "hard" else DEFAULTS["ignore_index"]
     rows, cols, row_stride = _matrix(logits, "logits")
     dtype = logits.dtype
     one_d = logits.ndim == 1
@@ -119,25 +107,13 @@ def _cross_entropy(
     return _result(loss_ret, grad_arr, lse, bias, zl, one_d, scalar_loss)
 
 
-def cross_entropy(
-    logits,
-    labels,
-    *,
-    reduction="mean",
-    ignore_index=-100,
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    grad=False,
-    return_lse=False,
-    bias_grad=False,
-    num_threads=0,
-    out=None,
-    grad_out=None,
-    z_loss=0.0,
-    return_z_loss=False,
-    class_weights=None,
-    soft_cap=0.0,
-):
+# The keywords after reduction (and ignore_index, which only hard labels have), in signature order.
+_SHARED = "label_smoothing grad_scale grad return_lse bias_grad num_threads out grad_out z_loss return_z_loss "
+_SHARED += "class_weights soft_cap"
+
+
+@keywords("reduction ignore_index " + _SHARED)
+def cross_entropy(logits, labels, o):
     """Softmax cross-entropy with integer class labels (and optional label smoothing).
 
     ``logits``: float32/float64, 1-D ``(cols,)`` or 2-D ``(rows, cols)``, C-contiguous or row-strided, not
@@ -162,45 +138,11 @@ def cross_entropy(
     ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` (``ValueError``) for library
     errors such as a label out of range (message names the row).
     """
-    return _cross_entropy(
-        "hard",
-        logits,
-        labels,
-        reduction,
-        ignore_index,
-        label_smoothing,
-        grad_scale,
-        grad,
-        return_lse,
-        bias_grad,
-        num_threads,
-        out,
-        grad_out,
-        z_loss,
-        return_z_loss,
-        class_weights,
-        soft_cap,
-    )
+    return _cross_entropy("hard", logits, labels, o)
 
 
-def soft_cross_entropy(
-    logits,
-    targets,
-    *,
-    reduction="mean",
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    grad=False,
-    return_lse=False,
-    bias_grad=False,
-    num_threads=0,
-    out=None,
-    grad_out=None,
-    z_loss=0.0,
-    return_z_loss=False,
-    class_weights=None,
-    soft_cap=0.0,
-):
+@keywords("reduction " + _SHARED)
+def soft_cross_entropy(logits, targets, o):
     """Softmax cross-entropy with soft (probability) targets.
 
     ``targets``: same shape and dtype as ``logits`` (row-strided allowed, not copied); they need not sum to
@@ -210,22 +152,4 @@ def soft_cross_entropy(
     apply to integer labels only: any value other than ``None`` raises :class:`XentError`
     (``ERR_UNSUPPORTED``, reported by the library); ``soft_cap`` is passed through as in :func:`cross_entropy`.
     """
-    return _cross_entropy(
-        "soft",
-        logits,
-        targets,
-        reduction,
-        -100,
-        label_smoothing,
-        grad_scale,
-        grad,
-        return_lse,
-        bias_grad,
-        num_threads,
-        out,
-        grad_out,
-        z_loss,
-        return_z_loss,
-        class_weights,
-        soft_cap,
-    )
+    return _cross_entropy("soft", logits, targets, o)

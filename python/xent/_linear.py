@@ -8,6 +8,7 @@ import numpy as np
 from . import _lib
 from ._args import _SUFFIX, _class_weights, _float_dtype, _labels, _matrix, _ptr, _real, _size, _vector_out
 from ._errors import _all_available, _check, _require_function
+from ._keywords import keywords
 from ._options import _options, _reduction, _set_options_1_1, _z_loss_out
 from ._result import LinearCrossEntropyResult
 
@@ -118,27 +119,11 @@ def _grad_matrix(given, wanted, key, dtype, shape):
     return (np.empty(shape, dtype) if wanted else None), shape[1]
 
 
-def linear_cross_entropy(
-    hidden,
-    weight,
-    labels,
-    *,
-    bias=None,
-    reduction="mean",
-    ignore_index=-100,
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    z_loss=0.0,
-    soft_cap=0.0,
-    class_weights=None,
-    grad=False,
-    return_lse=False,
-    num_threads=0,
-    return_z_loss=False,
-    workspace_bytes=0,
-    accumulate=False,
-    out=None,
-):
+@keywords(
+    "bias reduction ignore_index label_smoothing grad_scale z_loss soft_cap class_weights "
+    "grad return_lse num_threads return_z_loss workspace_bytes accumulate out"
+)
+def linear_cross_entropy(hidden, weight, labels, o):
     """The cross-entropy of the logits ``hidden @ weight.T + bias`` (an LM head) and its gradients, fused: the
     ``rows x classes`` logits never exist whole (libxent >= 1.2.0, ``xent_linear_cross_entropy_*``).
 
@@ -173,6 +158,21 @@ def linear_cross_entropy(
     accumulating). Raises ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` for library errors
     (a label out of range names its row); on error no output has been written.
     """
+    bias, reduction, ignore_index, label_smoothing, grad_scale = (
+        o.bias,
+        o.reduction,
+        o.ignore_index,
+        o.label_smoothing,
+        o.grad_scale,
+    )
+    z_loss, soft_cap, class_weights, grad, return_lse = o.z_loss, o.soft_cap, o.class_weights, o.grad, o.return_lse
+    num_threads, return_z_loss, workspace_bytes, accumulate, out = (
+        o.num_threads,
+        o.return_z_loss,
+        o.workspace_bytes,
+        o.accumulate,
+        o.out,
+    )
     rows, dim, hidden_stride = _operand(hidden, "hidden")
     dtype = hidden.dtype
     classes, wdim, weight_stride = _operand(weight, "weight", dtype)

@@ -8,6 +8,7 @@ import numpy as np
 from . import _lib
 from ._args import _SUFFIX, _labels, _matrix, _ptr, _size
 from ._errors import _all_available, _check, _require_function
+from ._keywords import keywords
 from ._options import _stats_options
 
 #: NumPy mirror of ``xent_stats``: one record per row, six float64 fields (48 bytes, no padding).
@@ -149,20 +150,8 @@ def finalize_stats(
     return (loss_ret, lse) if return_lse else loss_ret
 
 
-def grad_from_stats(
-    logits,
-    labels,
-    stats,
-    *,
-    col_offset,
-    total_cols,
-    reduction="mean",
-    ignore_index=-100,
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    num_threads=0,
-    grad_out=None,
-):
+@keywords("reduction ignore_index label_smoothing grad_scale num_threads grad_out")
+def grad_from_stats(logits, labels, stats, o, *, col_offset, total_cols):
     """The shard's columns of the gradient, from statistics merged over all ``total_cols`` columns.
 
     ``logits``, ``labels``, ``col_offset``, ``total_cols``: as given to :func:`partial_stats`. ``stats``: the
@@ -171,6 +160,8 @@ def grad_from_stats(
     :func:`finalize_stats`. ``grad_out``: ``None`` (a new C-contiguous array), a writable buffer of the logits'
     shape and dtype (row-strided allowed), or ``"inplace"`` (overwrites ``logits``). Returns the gradient.
     """
+    reduction, ignore_index, label_smoothing, grad_scale = o.reduction, o.ignore_index, o.label_smoothing, o.grad_scale
+    num_threads, grad_out = o.num_threads, o.grad_out
     rows, cols, row_stride = _matrix(logits, "logits")
     dtype = logits.dtype
     labels = _labels(labels, rows, logits.ndim == 1)

@@ -40,6 +40,7 @@ import xent
 
 from . import _lib
 from ._args import _ptr
+from ._keywords import keywords
 from ._sharded import _optional, _stats_array
 
 __all__ = ["allreduce_stats", "sharded_cross_entropy", "stats_datatype", "merge_op"]
@@ -128,23 +129,8 @@ def allreduce_stats(comm, stats, *, out=None, method="allreduce", commute=True):
     return out
 
 
-def sharded_cross_entropy(
-    comm,
-    logits_shard,
-    labels,
-    *,
-    col_offset,
-    total_cols,
-    reduction="mean",
-    ignore_index=-100,
-    label_smoothing=0.0,
-    grad_scale=1.0,
-    num_threads=0,
-    grad_out=None,
-    return_lse=False,
-    method="allreduce",
-    commute=True,
-):
+@keywords("reduction ignore_index label_smoothing grad_scale num_threads grad_out return_lse")
+def sharded_cross_entropy(comm, logits_shard, labels, o, *, col_offset, total_cols, method="allreduce", commute=True):
     """Loss and this rank's gradient shard of a cross-entropy whose classes are split across ``comm``'s ranks.
 
     ``logits_shard``: this rank's columns ``[col_offset, col_offset + cols)`` (float32/float64, 1-D or 2-D,
@@ -156,6 +142,8 @@ def sharded_cross_entropy(
     ``return_lse``. A shard layout that does not cover every class exactly once raises :class:`xent.XentError`
     on every rank (finalize sees ``count != total_cols`` or ``label_seen != 1``).
     """
+    reduction, ignore_index, label_smoothing, grad_scale = o.reduction, o.ignore_index, o.label_smoothing, o.grad_scale
+    num_threads, grad_out, return_lse = o.num_threads, o.grad_out, o.return_lse
     shard = dict(col_offset=col_offset, total_cols=total_cols)
     options = dict(reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
     stats = xent.partial_stats(logits_shard, labels, ignore_index=ignore_index, **shard)

@@ -67,7 +67,7 @@ def _z_loss_out(opts, n_loss, return_z_loss):
     """The float64 z-loss output of ``n_loss`` values, pointed to by ``opts.z_loss_out``; None when not asked for."""
     if not return_z_loss:
         return None
-    # zeros: libxent 1.1.0-1.2.0 leaves most rows of a "none" z-loss unwritten when z_loss == 0
+    # zeros: libxent 1.1.x leaves most rows of a "none" z-loss unwritten when z_loss == 0
     zl = np.zeros(n_loss, np.float64)
     opts.z_loss_out = _ptr(zl)
     return zl

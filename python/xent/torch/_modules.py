@@ -1,0 +1,114 @@
+"""``xent.torch.CrossEntropyLoss`` and ``xent.torch.LinearCrossEntropyLoss``: the modules of the two functions,
+with the attributes, buffers and parameters of their ``torch.nn`` namesakes (internal to ``xent.torch``)."""
+
+from typing import Optional
+
+import torch
+
+from . import _functions
+
+
+class CrossEntropyLoss(torch.nn.Module):
+    """As :class:`torch.nn.CrossEntropyLoss` (class-index targets; ``weight`` is a buffer, as there), computed by
+    :func:`xent.torch.cross_entropy`, plus the Xent options ``z_loss`` and ``soft_cap``."""
+
+    def __init__(
+        self,
+        weight: Optional[torch.Tensor] = None,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        soft_cap: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.label_smoothing = label_smoothing
+        self.z_loss = z_loss
+        self.soft_cap = soft_cap
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _functions.cross_entropy(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+            z_loss=self.z_loss,
+            soft_cap=self.soft_cap,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
+            f"z_loss={self.z_loss}, soft_cap={self.soft_cap}"
+        )
+
+
+class LinearCrossEntropyLoss(torch.nn.Module):
+    """As :class:`torch.nn.LinearCrossEntropyLoss`: it owns ``self.linear``, a :class:`torch.nn.Linear` whose
+    ``weight`` is ``(num_classes, in_features)`` (and ``bias`` ``(num_classes,)`` when ``bias=True``), and the
+    class weights as the buffer ``self.weight``, so the state dicts of the two modules load into each other. The
+    forward is :func:`xent.torch.linear_cross_entropy` (fused; the logits never exist whole), plus the Xent
+    options ``z_loss`` and ``soft_cap``. ``out_features`` (K-dimensional losses) must be ``()``; ``options`` (the
+    chunking options of PyTorch's module) is accepted and ignored: Xent always fuses."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple = (),
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        reduction: str = "mean",
+        weight: Optional[torch.Tensor] = None,
+        ignore_index: Optional[int] = None,
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        soft_cap: float = 0.0,
+        options=None,
+    ) -> None:
+        super().__init__()
+        if tuple(out_features) != ():
+            raise NotImplementedError("xent.torch.LinearCrossEntropyLoss: out_features (K-dimensional loss) must be ()")
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got {tuple(weight.shape)}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got {label_smoothing}")
+        self.register_buffer("weight", weight)
+        self.num_classes = num_classes
+        self.out_features = ()
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.z_loss = z_loss
+        self.soft_cap = soft_cap
+        self.options = options
+        self.linear = torch.nn.Linear(in_features, num_classes, bias=bias, device=device, dtype=dtype)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _functions.linear_cross_entropy(
+            input,
+            self.linear.weight,
+            target,
+            linear_bias=self.linear.bias,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            z_loss=self.z_loss,
+            soft_cap=self.soft_cap,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"bias={self.linear.bias is not None}, reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, z_loss={self.z_loss}, soft_cap={self.soft_cap}"
+        )

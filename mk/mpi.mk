@@ -1,7 +1,7 @@
 # Sharded vocabulary on a real MPI job (issue 6): python/tests/mpi/test_mpi.py under Open MPI on 2 and 4 ranks.
 #
 #   make test-mpi      installs Open MPI (openmpi-bin libopenmpi-dev) when mpirun is missing, mpi4py into $(VENV),
-#                      installs the xent package built from python/ (with the library of `make lib`) into $(VENV),
+#                      installs the xent package (`pip install .`, bundling the library of `make lib`) into $(VENV),
 #                      then runs the MPI tests on 2 and 4 ranks (--oversubscribe: this machine has 2 cores).
 #   make example-mpi   python/examples/sharded_mpi.py on MPI_EXAMPLE_RANKS (default 4) ranks.
 #
@@ -24,14 +24,11 @@ mpi-deps:
 # The virtualenv of python/run_tests.sh (created when missing), with mpi4py and the freshly built package.
 mpi-venv: lib mpi-deps
 	@[ -x "$(VENV)/bin/python" ] || $(PYTHON) -m venv "$(VENV)"
-	@"$(VENV)/bin/python" -m pip --disable-pip-version-check -q install numpy setuptools wheel
+	@"$(VENV)/bin/python" -m pip --disable-pip-version-check -q install numpy hatchling
 	@"$(VENV)/bin/python" -c 'import mpi4py' 2>/dev/null || \
 	  "$(VENV)/bin/python" -m pip --disable-pip-version-check -q install mpi4py
-	@set -e; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; mkdir "$$work/src"; \
-	  cp -R python/pyproject.toml python/setup.py python/README.md python/xent "$$work/src/"; \
-	  rm -rf "$$work/src/xent/__pycache__"; \
-	  "$(VENV)/bin/python" -m pip --disable-pip-version-check -q install --no-build-isolation --force-reinstall \
-	    --no-deps "$$work/src"
+	XENT_PREBUILT_LIBRARY=$(CURDIR)/build/lib/libxent.so "$(VENV)/bin/python" -m pip --disable-pip-version-check -q \
+	  install --no-build-isolation --force-reinstall --no-deps .
 
 test-mpi: mpi-venv
 	@cd /tmp && "$(VENV)/bin/python" -c 'import xent, xent.mpi; from mpi4py import MPI; \

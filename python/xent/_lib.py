@@ -3,7 +3,7 @@
 Search order (the first that exists wins):
 
 1. the path in the ``XENT_LIBRARY`` environment variable (if set, it must load);
-2. ``libxent.so`` next to this file (bundled by ``make`` and ``pip install ./python``);
+2. ``libxent.so`` next to this file (bundled by ``pip install .``; ``make lib`` copies it into python/xent);
 3. the system loader's ``libxent`` (``ctypes.util.find_library``, e.g. after ``make install``).
 
 At import the library's ``xent_version_number()`` major version must equal :data:`PACKAGE_MAJOR`. The package

@@ -120,7 +120,7 @@ test-alloc: lib
 	bash Tests/Alloc/run.sh build/lib
 
 test-python: lib
-	bash python/run_tests.sh $(VENV)
+	XENT_WITH_TORCH=1 bash python/run_tests.sh $(VENV)
 
 # ---- benchmark ----------------------------------------------------------------------------------
 

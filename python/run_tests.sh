@@ -6,9 +6,9 @@
 # The package is installed as the README installs it (`pip install .` at the repository root), bundling the library
 # `make lib` built (build/lib/libxent.so, or its copy python/xent/libxent.so; else $XENT_LIBRARY) through
 # XENT_PREBUILT_LIBRARY instead of building it again. The library under test is $XENT_LIBRARY when that is set,
-# otherwise the bundled one. XENT_WITH_TORCH=1 also installs torch
-# (optional: the torch comparisons are skipped without it). Before the tests, `ruff check` and `ruff format --check`
-# (configuration: ruff.toml) must pass on python/, Benchmarks/compare.py, fuzz/gen_seeds.py and Tests/Install.
+# otherwise the bundled one. XENT_WITH_TORCH=1 also installs torch (`make test` sets it: the xent.torch suite and
+# the comparisons with torch.nn.functional; without torch they are skipped). Before the tests, `ruff check` and
+# `ruff format --check` (ruff.toml) must pass on python/, Benchmarks/compare.py, fuzz/gen_seeds.py and Tests/Install.
 # Arguments after VENV (or all, when the first starts with '-') go to pytest.
 set -euo pipefail
 
@@ -38,8 +38,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install numpy pytest hypothesis hatchling "ruff==$ruff_version"
-if [ "${XENT_WITH_TORCH:-0}" = 1 ]; then
-    "${pip[@]}" install torch
+if [ "${XENT_WITH_TORCH:-0}" = 1 ]; then   # PyPI's wheel (it pulls CUDA wheels too: ~2.5 GB, minutes, once)
+    "$venv/bin/python" -c 'import torch' 2>/dev/null || "${pip[@]}" install "torch>=2.11"
 fi
 
 # Lint and format (ruff.toml at the repository root): the package, its tests and the repository's Python scripts.

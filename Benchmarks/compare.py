@@ -190,6 +190,30 @@ def make_peer(peer, x, labels, threads):
                 return F.cross_entropy(xt, lt).item()
 
         return {"lossgrad": lossgrad, "loss": loss_only}
+    if peer == "xent-torch":
+        try:
+            import torch
+        except Exception:
+            return None
+        os.environ.setdefault("XENT_LIBRARY", LIBRARY)
+        sys.path.insert(0, os.path.join(ROOT, "python"))
+        import xent.torch
+
+        torch.set_num_threads(threads)  # xent.torch runs the library on torch.get_num_threads() threads
+        xt = torch.from_numpy(x).requires_grad_(True)
+        lt = torch.from_numpy(labels)
+
+        def xent_torch_lossgrad():
+            xt.grad = None
+            loss = xent.torch.cross_entropy(xt, lt)
+            loss.backward()
+            return loss.item()
+
+        def xent_torch_loss():
+            with torch.no_grad():
+                return xent.torch.cross_entropy(xt, lt).item()
+
+        return {"lossgrad": xent_torch_lossgrad, "loss": xent_torch_loss}
     if peer == "jax":
         try:
             import jax
@@ -315,6 +339,8 @@ def main():
 
     versions["numpy"] = np.__version__
     peers = ["xent-python", "numpy"] + [p for p in ("torch", "jax") if versions[p]]
+    if versions["torch"]:
+        peers.insert(1, "xent-torch")  # xent.torch: the library behind PyTorch's autograd
     log(
         f"Xent benchmark: {platform.machine()}, {os.cpu_count()} CPUs; peers: "
         + ", ".join(f"{p} {versions.get(p, '')}".strip() for p in peers)
@@ -375,7 +401,7 @@ def main():
             for threads in [1] if peer == "numpy" else THREADS:
                 log(f"[{shape} f32] {peer}, {threads} thread{'s' if threads > 1 else ''}")
                 p_warm, p_reps = (warm, reps)
-                if peer in ("torch", "numpy") and n >= 50_000_000:
+                if peer in ("torch", "xent-torch", "numpy") and n >= 50_000_000:
                     p_warm, p_reps = 1, 3  # ~1-2 s per call
                 results += run_json_lines(
                     [
@@ -523,6 +549,11 @@ def summarize(results, shapes):
                 s["threads_bit_identical"] = one["loss"] == two["loss"] and one.get("grad_checksum") == two.get(
                     "grad_checksum"
                 )
+            xt, abi, pt = (find(results, i, rows, cols, job, 2) for i in ("xent-torch", "xent-c-abi", "torch"))
+            if xt and abi:
+                s["xent_torch_over_c_abi_2t"] = xt["ms"] / abi["ms"]  # framework overhead (target <= 1.1)
+            if xt and pt:
+                s["xent_torch_speedup_vs_torch_2t"] = pt["ms"] / xt["ms"]  # target >= 4 (issue 17)
             fl = find(results, "memory-floor", rows, cols, job, 2)
             if fl and two:
                 s["floor_ms_2t"] = fl["ms"]
@@ -542,6 +573,7 @@ IMPL_ORDER = [
     "xent-swift",
     "xent-c-abi",
     "xent-python",
+    "xent-torch",
     "xent-swift-fastexp",
     "c-sleef",
     "naive-swift",
@@ -607,6 +639,12 @@ def report(results, summary, shapes):
             )
         if "xent_swift_over_floor_2t" in s:
             parts.append(f"{s['xent_swift_over_floor_2t']:.1f}x the memory floor")
+        if "xent_torch_over_c_abi_2t" in s:
+            r = s["xent_torch_over_c_abi_2t"]
+            parts.append(f"xent.torch/C ABI 2t {r:.2f} [≤ 1.1: {'met' if r <= 1.1 else 'NOT met'}]")
+        if "xent_torch_speedup_vs_torch_2t" in s:
+            r = s["xent_torch_speedup_vs_torch_2t"]
+            parts.append(f"xent.torch {r:.2f}x torch 2t [≥ 4: {'met' if r >= 4 else 'NOT met'}]")
         if "fast_exp" in s:
             parts.append(f"fast exp: {s['fast_exp']}")
         log(f"  {s['shape'] + ' ' + JOB_NAME[s['job']] + ':':<22} " + "; ".join(parts))

@@ -11,6 +11,8 @@ For each shape (rows, dim, classes), float32, no bias, mean loss, 2 threads:
                 with PyTorch's own three GEMMs of the same shapes (torch.mm, MKL: shown in the progress line), and
   torch-fused   F.linear_cross_entropy(..., options=LinearCrossEntropyOptions()) + backward (PyTorch >= 2.11;
                 options=None would be the unfused reference path), both only when torch imports
+  xent-torch    the same training step through xent.torch.linear_cross_entropy (libxent's fused call behind
+                PyTorch's autograd: the forward computes the gradients, the backward hands them over)
 Xent and the GEMM floor run alternately in one process (floor, Xent loss+grads, Xent loss, repeated), so their
 ratio comes from the same seconds of a shared machine; each PyTorch variant runs in its own process. Best of the
 repetitions after one warm-up round. GFLOP/s counts 6·rows·dim·classes flops for loss+grads.
@@ -199,7 +201,7 @@ def worker(args):
         rec["loss_only_loss"] = float(loss_lo)
         # Xent's gradients against the floor's from the same logits would need the softmax; the loss suffices
         # as a check that both sides computed the same problem (compared with PyTorch's loss by the driver).
-    elif args.peer in ("torch", "torch-fused"):
+    elif args.peer in ("torch", "torch-fused", "xent-torch"):
         import torch
         import torch.nn.functional as F
 
@@ -212,6 +214,13 @@ def worker(args):
         if args.peer == "torch":
             def loss_fn():
                 return F.cross_entropy(F.linear(ht, wt), lt)
+        elif args.peer == "xent-torch":  # the same step through xent.torch (libxent behind autograd)
+            os.environ.setdefault("XENT_LIBRARY", LIBRARY)
+            sys.path.insert(0, os.path.join(ROOT, "python"))
+            import xent.torch
+
+            def loss_fn():
+                return xent.torch.linear_cross_entropy(ht, wt, lt)
         else:
             if not hasattr(F, "linear_cross_entropy"):
                 print(json.dumps(dict(rec, unavailable=True)))
@@ -332,7 +341,7 @@ def paired(x, num, den):
     return r[len(r) // 2] if len(r) % 2 else 0.5 * (r[len(r) // 2 - 1] + r[len(r) // 2])
 
 
-def row_for(shape, x, t, tf, label=None):
+def row_for(shape, x, t, tf, xt=None, label=None):
     rows, dim, classes = shape
     flops = 6.0 * rows * dim * classes
     ms = x["ms"]
@@ -343,20 +352,25 @@ def row_for(shape, x, t, tf, label=None):
         fmt(lo), f"{lo / one:.2f} ({paired(x, 'xent_loss', 'gemm_logits'):.2f})",
         fmt(x["extra_mib"]["xent_lossgrad"]), fmt(4.0 * rows * classes / MIB),
     ]
+    # xent.torch's step, and each PyTorch path's time over it (> 1: xent.torch is faster)
+    xm = xt["ms"]["xent-torch_lossgrad"] if xt and label is None else None
+    cells += [fmt(xm), fmt(xt["extra_mib"]["xent-torch_lossgrad"]) if xm else ""]
     for peer, r in (("torch", t), ("torch-fused", tf)):
         if r and label is None:
             pm = r["ms"][peer + "_lossgrad"]
-            cells += [fmt(pm), fmt(r["extra_mib"][peer + "_lossgrad"]), f"{pm / lg:.2f}"]
+            cells += [fmt(pm), fmt(r["extra_mib"][peer + "_lossgrad"]), f"{pm / lg:.2f}",
+                      f"{pm / xm:.2f}" if xm else ""]
         else:
-            cells += ["", "", ""]
+            cells += ["", "", "", ""]
     return "| " + " | ".join(cells) + " |"
 
 
 HEADER = (
     "| rows×dim×classes | Xent loss+grads ms | GFLOP/s | GEMM floor ms | × floor (paired) | Xent loss ms "
     "| × 1 GEMM (paired) "
-    "| Xent extra MiB | logits MiB | PyTorch ms | PyTorch extra MiB | Xent speed-up | PyTorch fused ms "
-    "| fused extra MiB | Xent speed-up |\n|" + "---|" * 15
+    "| Xent extra MiB | logits MiB | xent.torch ms | xent.torch extra MiB | PyTorch ms | PyTorch extra MiB "
+    "| Xent speed-up | xent.torch speed-up | PyTorch fused ms | fused extra MiB | Xent speed-up "
+    "| xent.torch speed-up |\n|" + "---|" * 19
 )
 
 
@@ -407,7 +421,7 @@ def main():
                 f"(logits {fmt(x['ms']['gemm_logits'])}, dH {fmt(x['ms']['gemm_dh'])}, dW {fmt(x['ms']['gemm_dw'])}); "
                 f"loss {fmt(x['ms']['xent_loss'])} ms; extra {fmt(x['extra_mib']['xent_lossgrad'])} MiB "
                 f"[{x.get('blas', '')}] ({x['wall_s']:.0f} s)")
-        for peer in (("torch",) if args.no_torch_fused else ("torch", "torch-fused")) if tv else ():
+        for peer in (("xent-torch", "torch") + (() if args.no_torch_fused else ("torch-fused",))) if tv else ():
             log(f"[{shape_name(shape)}] {peer}")
             r = run_worker(peer, shape, THREADS, 1, reps)
             entry[peer] = r
@@ -431,10 +445,10 @@ def main():
     lines = [HEADER]
     for e in results:
         if e.get("xent"):
-            lines.append(row_for(e["shape"], e["xent"], e.get("torch"), e.get("torch-fused")))
+            lines.append(row_for(e["shape"], e["xent"], e.get("torch"), e.get("torch-fused"), e.get("xent-torch")))
     for e in results:
         if e.get("xent_alt"):
-            lines.append(row_for(e["shape"], e["xent_alt"], None, None, alt_label))
+            lines.append(row_for(e["shape"], e["xent_alt"], None, None, None, alt_label))
     log("\n" + "=" * 104)
     log(f"Linear cross-entropy (issue 16), float32, {THREADS} threads, best of {reps}, ms per call; {env_label()}.")
     log("GFLOP/s = 6·rows·dim·classes / time; × floor = Xent / (logits + dH + dW GEMMs, same BLAS, same run);")
@@ -458,11 +472,15 @@ def main():
             f"extra {fmt(x['extra_mib']['xent_lossgrad'])} MiB [≤ 256 + BLAS buffers]",
         ]
         want = 2.0 if e["shape"][1] == min(r["shape"][1] for r in results) else 1.0  # >= 2x on the small dim
+        xt = e.get("xent-torch")
         for peer in ("torch", "torch-fused"):
             r = e.get(peer)
             if r:
                 sp = r["ms"][peer + "_lossgrad"] / ms["xent_lossgrad"]
                 parts.append(f"{sp:.2f}× {peer} [target ≥ {want:.0f}×: {'met' if sp >= want else 'NOT met'}]")
+                if xt:  # issue 17: xent.torch faster than both PyTorch paths
+                    sx = r["ms"][peer + "_lossgrad"] / xt["ms"]["xent-torch_lossgrad"]
+                    parts.append(f"xent.torch {sx:.2f}× {peer} [> 1: {'met' if sx > 1 else 'NOT met'}]")
         log(f"  {shape_name(e['shape'])}: " + "; ".join(parts))
     doc = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -492,6 +510,7 @@ def plot(results, path, reps):
         ("GEMM floor (3 GEMMs)", lambda e: e.get("xent") and e["xent"]["ms"]["gemm_floor"]),
         ("Xent loss only", lambda e: e.get("xent") and e["xent"]["ms"]["xent_loss"]),
         ("one GEMM (logits)", lambda e: e.get("xent") and e["xent"]["ms"]["gemm_logits"]),
+        ("xent.torch step", lambda e: e.get("xent-torch") and e["xent-torch"]["ms"]["xent-torch_lossgrad"]),
         ("PyTorch unfused", lambda e: e.get("torch") and e["torch"]["ms"]["torch_lossgrad"]),
         ("PyTorch linear_cross_entropy",
          lambda e: e.get("torch-fused") and e["torch-fused"]["ms"]["torch-fused_lossgrad"]),

@@ -1,6 +1,6 @@
 """A byte-level bigram language model in PyTorch whose LM head is xent.torch.LinearCrossEntropyLoss:
 
-    python torch_lm_head.py [--steps 200] [--batch 2048] [--dim 64] [--compile] [--check]
+    python torch_lm_head.py [--steps 200] [--batch 2048] [--dim 64] [--compile] [--check] [--log-every 25]
 
 The model: an embedding (256 x dim) of the previous byte, a tanh, and the LM head — the module's ``.linear``
 (256 x dim weight and bias, laid out as in torch.nn.LinearCrossEntropyLoss) — predicting the next byte of this
@@ -12,6 +12,7 @@ largest difference of the final losses.
 """
 
 import argparse
+import math
 import pathlib
 import time
 
@@ -51,13 +52,15 @@ def train(head, data, args):
     forward = torch.compile(model, fullgraph=True) if args.compile else model
     gen = torch.Generator().manual_seed(1)
     losses = []
-    for _ in range(args.steps):
+    for step in range(args.steps):
         i = torch.randint(0, data.numel() - 1, (args.batch,), generator=gen)
         opt.zero_grad(set_to_none=True)
         loss = forward(data[i], data[i + 1])
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        if args.log_every and (step % args.log_every == 0 or step == args.steps - 1):
+            print(f"  step {step:4d}  loss {losses[-1]:.4f} nats/byte  perplexity {math.exp(losses[-1]):7.3f}")
     return losses
 
 
@@ -68,14 +71,19 @@ def main():
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--log-every", type=int, default=25)
     args = parser.parse_args()
     data = corpus()
+    mib = 4 * args.batch / 2**20  # float32 logits and their gradient per class, MiB
+    print(f"The logits this head never stores: {args.batch} x 256 float32 = {256 * mib:.1f} MiB per step (and as")
+    print(f"much for their gradient); with a 128256-token vocabulary, {128256 * mib:.0f} MiB.")
     t0 = time.perf_counter()
     losses = train(xt.LinearCrossEntropyLoss, data, args)
     took = time.perf_counter() - t0
     print(f"{data.numel()} bytes of text; {args.steps} steps of {args.batch} pairs in {took:.2f} s")
-    print(f"loss (nats/byte): first {losses[0]:.4f}, last {losses[-1]:.4f}")
+    print(f"loss (nats/byte): first {losses[0]:.4f}, last {losses[-1]:.4f}; perplexity {math.exp(losses[-1]):.3f}")
     if args.check:
+        args.log_every = 0
         t0 = time.perf_counter()
         ref = train(torch.nn.LinearCrossEntropyLoss, data, args)
         took = time.perf_counter() - t0

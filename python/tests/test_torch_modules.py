@@ -1,6 +1,8 @@
 """xent.torch.CrossEntropyLoss and LinearCrossEntropyLoss against their torch.nn namesakes: attributes, state
 dicts, losses, parameter gradients, optimizer steps, torch.compile. Skipped when PyTorch is not installed."""
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -115,3 +117,19 @@ def test_module_argument_errors():
     y[0] = CLASSES
     with pytest.raises(IndexError, match=r"Target 11 is out of bounds \(row 0"):
         xt.LinearCrossEntropyLoss(IN, CLASSES)(h, y)
+
+
+def test_torch_lm_head_example_trains():
+    """python/examples/torch_lm_head.py: a few dozen AdamW steps through xent.torch lower the loss."""
+    import argparse
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "torch_lm_head.py"
+    spec = importlib.util.spec_from_file_location("torch_lm_head", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = argparse.Namespace(steps=40, batch=256, dim=16, compile=False, log_every=0)
+    losses = mod.train(xt.LinearCrossEntropyLoss, mod.corpus(limit=1 << 18), args)
+    assert len(losses) == 40 and all(math.isfinite(v) for v in losses)
+    assert sum(losses[-5:]) < 0.85 * sum(losses[:5]), losses

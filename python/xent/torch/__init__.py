@@ -50,8 +50,10 @@ Semantics and numerics
   Under ``torch.no_grad()`` / ``torch.inference_mode()``, or when no input requires grad, only the loss is
   computed (``linear_cross_entropy``: one GEMM and one pass). Double backward is not supported.
 * Memory: contiguous CPU tensors (and row-strided ones, e.g. a column slice) are handed to libxent without a
-  copy (NumPy views of their memory), and the library writes into tensors made by ``torch.empty``; any other
-  layout is made contiguous once. Inputs are never modified.
+  copy (NumPy views of their memory); any other layout is made contiguous once. Inputs are never modified. The
+  gradients (16 MiB and more) come from a cache of the blocks earlier gradients released, so a training step
+  does not page a fresh ``rows x classes`` gradient in every call (glibc unmaps large blocks when they are
+  freed); ``xent.torch.empty_cache()`` frees the cache (at most two blocks a size, 4 GiB in all).
 * Threads: libxent uses ``torch.get_num_threads()`` threads; the GIL is released during each library call
   (ctypes ``CDLL``).
 * Errors: PyTorch's exception types and wording where it has them, e.g. ``IndexError: Target 7 is out of bounds
@@ -62,7 +64,8 @@ Both functions are ``torch.library.custom_op`` s (``xent::cross_entropy``, ``xen
 registered autograd, so they work inside ``torch.compile(fullgraph=True)`` graphs.
 """
 
+from ._buffers import empty_cache
 from ._functions import cross_entropy, linear_cross_entropy
 from ._modules import CrossEntropyLoss, LinearCrossEntropyLoss
 
-__all__ = ["cross_entropy", "linear_cross_entropy", "CrossEntropyLoss", "LinearCrossEntropyLoss"]
+__all__ = ["cross_entropy", "linear_cross_entropy", "CrossEntropyLoss", "LinearCrossEntropyLoss", "empty_cache"]

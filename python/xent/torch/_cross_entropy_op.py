@@ -15,6 +15,7 @@ import torch
 
 import xent
 
+from . import _buffers
 from . import _tensors as tt
 
 
@@ -39,7 +40,7 @@ def cross_entropy_op(
     cdt = tt.compute_dtype(input.dtype)
     logits = tt.rows_layout(input)
     loss = torch.empty(() if reduction != "none" else (rows,), dtype=cdt)
-    grad = torch.empty((rows, classes) if compute_grad else (0,), dtype=cdt)
+    grad = _buffers.empty((rows, classes) if compute_grad else (0,), cdt)
     kwargs = dict(
         reduction=reduction,
         ignore_index=ignore_index,

@@ -20,6 +20,7 @@ import torch
 
 import xent
 
+from . import _buffers
 from . import _tensors as tt
 from ._cross_entropy_op import is_eager, no_double_backward, scale_rows, upstream_rows
 
@@ -36,7 +37,7 @@ def _operands(input, linear_weight, linear_bias):
 
 
 def _grad_buffer(wanted, shape, dtype):
-    return torch.empty(shape if wanted else (0,), dtype=dtype)
+    return _buffers.empty(shape if wanted else (0,), dtype)
 
 
 @torch.library.custom_op("xent::linear_cross_entropy", mutates_args=(), device_types="cpu")

@@ -176,7 +176,7 @@ def make_peer(peer, x, labels, threads):
         except Exception:
             return None
         torch.set_num_threads(threads)
-        xt = torch.from_numpy(x).requires_grad_(True)
+        xt = torch.from_numpy(x).clone().requires_grad_(True)  # torch's allocator: 64-byte aligned, as in training
         lt = torch.from_numpy(labels)
 
         def lossgrad():
@@ -200,7 +200,7 @@ def make_peer(peer, x, labels, threads):
         import xent.torch
 
         torch.set_num_threads(threads)  # xent.torch runs the library on torch.get_num_threads() threads
-        xt = torch.from_numpy(x).requires_grad_(True)
+        xt = torch.from_numpy(x).clone().requires_grad_(True)  # torch's allocator: 64-byte aligned, as in training
         lt = torch.from_numpy(labels)
 
         def xent_torch_lossgrad():

@@ -80,6 +80,12 @@ env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE XENT_LIBRARY="$BIN/libxent.so" XENT
   XENT_SWIFT_BENCH="$ROOT/.build-bench/release/xent-swift-bench" \
   "$VPY" Benchmarks/compare.py --out "$OUT" ${BENCH_ARGS:-}
 
+# ---- xent.torch's own cost (issue 17): the same calls through xent.torch and the NumPy API, one process ----------
+if "$VPY" -c 'import torch' 2>/dev/null; then
+  echo "== running Benchmarks/torch_overhead.py"
+  XENT_LIBRARY="$BIN/libxent.so" "$VPY" Benchmarks/torch_overhead.py --out "$OUT" || echo "run.sh: torch_overhead.py failed"
+fi
+
 # ---- the linear cross-entropy (issue 16): Xent against the GEMM floor and PyTorch --------------------------------
 # With the environment as it is (OpenBLAS's configuration is part of what it measures; the script runs Xent and the
 # floor once more in the other one). --quick in BENCH_ARGS scales its shapes down; LINEAR_ARGS adds its own flags.

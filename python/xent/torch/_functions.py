@@ -13,6 +13,11 @@ def _wants_grad(t):
     return t is not None and t.requires_grad and torch.is_grad_enabled()
 
 
+def _op_options(reduction, ignore_index, label_smoothing, z_loss, soft_cap):
+    """The options as the ops' schemas take them (str, int, float, float, float)."""
+    return reduction, int(ignore_index), float(label_smoothing), float(z_loss), float(soft_cap)
+
+
 def _long(target):
     return target.long() if target.dtype == torch.uint8 else target
 
@@ -45,11 +50,7 @@ def cross_entropy(
         input.unsqueeze(0) if one else input,
         _long(target).reshape(1) if one else _long(target),
         weight,
-        reduction,
-        int(ignore_index),
-        float(label_smoothing),
-        float(z_loss),
-        float(soft_cap),
+        *_op_options(reduction, ignore_index, label_smoothing, z_loss, soft_cap),
         _wants_grad(input),
     )
     return loss.reshape(()) if one else loss
@@ -112,11 +113,7 @@ def linear_cross_entropy(
         _long(target).reshape(1) if one else _long(target),
         linear_bias,
         weight,
-        reduction,
-        int(ignore_index),
-        float(label_smoothing),
-        float(z_loss),
-        float(soft_cap),
+        *_op_options(reduction, ignore_index, label_smoothing, z_loss, soft_cap),
         _wants_grad(input),
         grad_weight,
         grad_bias,

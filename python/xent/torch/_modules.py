@@ -7,6 +7,22 @@ import torch
 
 from . import _functions
 
+#: The options both modules keep as attributes (as torch.nn's do) and pass to their function.
+_OPTIONS = ("reduction", "ignore_index", "label_smoothing", "z_loss", "soft_cap")
+
+
+def _keep_options(module, arguments):
+    for name in _OPTIONS:
+        setattr(module, name, arguments[name])
+
+
+def _options(module):
+    return {name: getattr(module, name) for name in _OPTIONS}
+
+
+def _repr_options(module):
+    return ", ".join(f"{name}={getattr(module, name)}" for name in _OPTIONS)
+
 
 class CrossEntropyLoss(torch.nn.Module):
     """As :class:`torch.nn.CrossEntropyLoss` (class-index targets; ``weight`` is a buffer, as there), computed by
@@ -24,29 +40,13 @@ class CrossEntropyLoss(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
-        self.reduction = reduction
-        self.label_smoothing = label_smoothing
-        self.z_loss = z_loss
-        self.soft_cap = soft_cap
+        _keep_options(self, locals())
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _functions.cross_entropy(
-            input,
-            target,
-            self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
-            z_loss=self.z_loss,
-            soft_cap=self.soft_cap,
-        )
+        return _functions.cross_entropy(input, target, self.weight, **_options(self))
 
     def extra_repr(self) -> str:
-        return (
-            f"reduction={self.reduction}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
-            f"z_loss={self.z_loss}, soft_cap={self.soft_cap}"
-        )
+        return _repr_options(self)
 
 
 class LinearCrossEntropyLoss(torch.nn.Module):
@@ -84,31 +84,17 @@ class LinearCrossEntropyLoss(torch.nn.Module):
         self.register_buffer("weight", weight)
         self.num_classes = num_classes
         self.out_features = ()
-        self.reduction = reduction
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
-        self.z_loss = z_loss
-        self.soft_cap = soft_cap
+        _keep_options(self, locals())
         self.options = options
         self.linear = torch.nn.Linear(in_features, num_classes, bias=bias, device=device, dtype=dtype)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return _functions.linear_cross_entropy(
-            input,
-            self.linear.weight,
-            target,
-            linear_bias=self.linear.bias,
-            weight=self.weight,
-            reduction=self.reduction,
-            ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing,
-            z_loss=self.z_loss,
-            soft_cap=self.soft_cap,
+            input, self.linear.weight, target, linear_bias=self.linear.bias, weight=self.weight, **_options(self)
         )
 
     def extra_repr(self) -> str:
         return (
             f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
-            f"bias={self.linear.bias is not None}, reduction={self.reduction}, ignore_index={self.ignore_index}, "
-            f"label_smoothing={self.label_smoothing}, z_loss={self.z_loss}, soft_cap={self.soft_cap}"
+            f"bias={self.linear.bias is not None}, " + _repr_options(self)
         )

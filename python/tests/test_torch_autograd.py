@@ -76,7 +76,7 @@ def op_samples():
             ("sum", (None, 0.0, 0.0, 0.0), False),
             ("none", (cw, 0.125, 0.0, 0.0), True),
         ):
-            opts = (red, -100, eps, z, cap)
+            opts = (red, -100, [eps, z, cap])
             yield "cross_entropy", (xd.clone().requires_grad_(grad), y, weight, *opts, grad)
             bias = bd.clone().requires_grad_(grad) if weight is not None else None
             hw = (hd.clone().requires_grad_(grad), wd.clone().requires_grad_(grad))

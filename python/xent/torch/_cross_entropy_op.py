@@ -8,7 +8,7 @@ backward multiplies it by the upstream gradient: the scalar for ``"mean"``/``"su
 ``"none"`` (each row's gradient depends on that row alone), which is exact for any upstream gradient.
 """
 
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -31,26 +31,16 @@ def cross_entropy_op(
     weight: Optional[torch.Tensor],
     reduction: str,
     ignore_index: int,
-    label_smoothing: float,
-    z_loss: float,
-    soft_cap: float,
+    floats: List[float],
     compute_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    label_smoothing, z_loss, soft_cap = floats
     rows, classes = input.shape
     cdt = tt.compute_dtype(input.dtype)
     logits = tt.rows_layout(input)
     loss = torch.empty(() if reduction != "none" else (rows,), dtype=cdt)
     grad = _buffers.empty((rows, classes) if compute_grad else (0,), cdt)
-    kwargs = dict(
-        reduction=reduction,
-        ignore_index=ignore_index,
-        label_smoothing=label_smoothing,
-        z_loss=z_loss,
-        soft_cap=soft_cap,
-        class_weights=tt.class_weights(weight),
-        num_threads=tt.num_threads(),
-        return_z_loss=z_loss > 0,
-    )
+    kwargs = dict(tt.library_options(reduction, ignore_index, floats, weight), return_z_loss=z_loss > 0)
     labels = tt.labels(target)
     if logits.dtype == torch.bfloat16 and compute_grad and soft_cap > 0 and weight is not None and label_smoothing > 0:
         # the library cannot form this gradient over the widened logits in place: widen them here instead
@@ -80,7 +70,7 @@ def cross_entropy_op(
 
 
 @cross_entropy_op.register_fake
-def _(input, target, weight, reduction, ignore_index, label_smoothing, z_loss, soft_cap, compute_grad):
+def _(input, target, weight, reduction, ignore_index, floats, compute_grad):
     rows, classes = input.shape
     cdt = tt.compute_dtype(input.dtype)
     loss = input.new_empty(() if reduction != "none" else (rows,))
@@ -88,8 +78,8 @@ def _(input, target, weight, reduction, ignore_index, label_smoothing, z_loss, s
 
 
 def _setup_context(ctx, inputs, output):
-    input, target, weight, reduction, ignore_index, label_smoothing, z_loss, soft_cap, compute_grad = inputs
-    ctx.options = (reduction, ignore_index, label_smoothing, z_loss, soft_cap)
+    input, target, weight, reduction, ignore_index, floats, compute_grad = inputs
+    ctx.options = (reduction, ignore_index, floats)
     ctx.dtype = input.dtype
     ctx.computed = compute_grad
     ctx.mark_non_differentiable(output[1])
@@ -101,12 +91,12 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, grad_loss, _grad_grad):
     no_double_backward(grad_loss)
     if grad_loss is None or not ctx.needs_input_grad[0]:
-        return (None,) * 9
+        return (None,) * 7
     input, target, weight, grad = ctx.saved_tensors
     if not ctx.computed:  # the forward did not compute it (the graph was built without input needing it)
         grad = torch.ops.xent.cross_entropy(input, target, weight, *ctx.options, True)[1]
     grad_input = scale_rows(grad, grad_loss, ctx.options[0], target != ctx.options[1])
-    return (grad_input.to(ctx.dtype),) + (None,) * 8
+    return (grad_input.to(ctx.dtype),) + (None,) * 6
 
 
 def is_eager(t):

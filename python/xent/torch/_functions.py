@@ -14,8 +14,8 @@ def _wants_grad(t):
 
 
 def _op_options(reduction, ignore_index, label_smoothing, z_loss, soft_cap):
-    """The options as the ops' schemas take them (str, int, float, float, float)."""
-    return reduction, int(ignore_index), float(label_smoothing), float(z_loss), float(soft_cap)
+    """The options as the ops' schemas take them: reduction, ignore_index, [label_smoothing, z_loss, soft_cap]."""
+    return reduction, int(ignore_index), [float(label_smoothing), float(z_loss), float(soft_cap)]
 
 
 def _long(target):

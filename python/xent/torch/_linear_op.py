@@ -13,7 +13,7 @@ exactly from row blocks of the logits (``torch.mm``, ``xent.cross_entropy`` in p
 ``torch.mm``), with bounded memory.
 """
 
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -49,13 +49,12 @@ def linear_cross_entropy_op(
     weight: Optional[torch.Tensor],
     reduction: str,
     ignore_index: int,
-    label_smoothing: float,
-    z_loss: float,
-    soft_cap: float,
+    floats: List[float],
     grad_input: bool,
     grad_weight: bool,
     grad_bias: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    z_loss = floats[1]  # floats: label_smoothing, z_loss, soft_cap
     rows, dim = input.shape
     classes = linear_weight.shape[0]
     cdt = tt.compute_dtype(input.dtype)
@@ -76,15 +75,9 @@ def linear_cross_entropy_op(
             tt.view(w),
             tt.labels(target),
             bias=tt.view(b) if b is not None else None,
-            reduction=reduction,
-            ignore_index=ignore_index,
-            label_smoothing=label_smoothing,
-            z_loss=z_loss,
-            soft_cap=soft_cap,
-            class_weights=tt.class_weights(weight),
             return_z_loss=z_loss > 0,
-            num_threads=tt.num_threads(),
             out=out,
+            **tt.library_options(reduction, ignore_index, floats, weight),
         ),
         classes,
         ignore_index,
@@ -125,9 +118,7 @@ def none_backward_op(
     weight: Optional[torch.Tensor],
     grad_loss: torch.Tensor,
     ignore_index: int,
-    label_smoothing: float,
-    z_loss: float,
-    soft_cap: float,
+    floats: List[float],
     grad_weight: bool,
     grad_bias: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,15 +132,7 @@ def none_backward_op(
     labels = tt.labels(target)
     gw = torch.zeros((classes, dim) if grad_weight else (0,), dtype=cdt)
     gb = torch.zeros((classes,) if grad_bias and b is not None else (0,), dtype=torch.float64)
-    options = dict(
-        reduction="none",
-        ignore_index=ignore_index,
-        label_smoothing=label_smoothing,
-        z_loss=z_loss,
-        soft_cap=soft_cap,
-        class_weights=tt.class_weights(weight),
-        num_threads=tt.num_threads(),
-    )
+    options = tt.library_options("none", ignore_index, floats, weight)
     block = max(1, BLOCK_BYTES // (classes * h.element_size()))
     buffer = torch.empty((min(block, rows), classes), dtype=cdt)  # one block of G, reused
     for r0 in range(0, rows, block):
@@ -177,8 +160,8 @@ def _(input, linear_weight, target, linear_bias, weight, grad_loss, *_options_an
 
 def _setup_context(ctx, inputs, output):
     input, linear_weight, target, linear_bias, weight = inputs[:5]
-    ctx.options = inputs[5:10]  # reduction, ignore_index, label_smoothing, z_loss, soft_cap
-    ctx.computed = inputs[10:]
+    ctx.options = inputs[5:8]  # reduction, ignore_index, [label_smoothing, z_loss, soft_cap]
+    ctx.computed = inputs[8:]  # grad_input, grad_weight, grad_bias
     ctx.dtypes = (input.dtype, linear_weight.dtype, None if linear_bias is None else linear_bias.dtype)
     ctx.mark_non_differentiable(*output[1:])
     ctx.set_materialize_grads(False)  # no zeros for the saved gradients' (unused) upstream
@@ -204,7 +187,7 @@ def _scaled(t, s):
 def _backward(ctx, grad_loss, *_saved_grads):
     no_double_backward(grad_loss)
     if grad_loss is None:
-        return (None,) * 13
+        return (None,) * 11
     need_input, need_weight, _, need_bias = ctx.needs_input_grad[:4]
     input, linear_weight, target, linear_bias, weight, gi, gw, gb = ctx.saved_tensors
     reduction = ctx.options[0]
@@ -243,7 +226,7 @@ def _backward(ctx, grad_loss, *_saved_grads):
             grad_w, grad_b = (grad_w if need_weight else None), (grad_b if need_bias else None)
     # each in its input's dtype (bfloat16: the float32 gradient rounded once)
     grads = [t if t is None else t.to(dt) for t, dt in zip((grad_in, grad_w, grad_b), ctx.dtypes)]
-    return (grads[0], grads[1], None, grads[2]) + (None,) * 9
+    return (grads[0], grads[1], None, grads[2]) + (None,) * 7
 
 
 linear_cross_entropy_op.register_autograd(_backward, setup_context=_setup_context)

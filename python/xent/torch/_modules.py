@@ -1,6 +1,7 @@
 """``xent.torch.CrossEntropyLoss`` and ``xent.torch.LinearCrossEntropyLoss``: the modules of the two functions,
 with the attributes, buffers and parameters of their ``torch.nn`` namesakes (internal to ``xent.torch``)."""
 
+import inspect
 from typing import Optional
 
 import torch
@@ -24,29 +25,40 @@ def _repr_options(module):
     return ", ".join(f"{name}={getattr(module, name)}" for name in _OPTIONS)
 
 
+_CE_KEYWORDS = [p for p in inspect.signature(_functions.cross_entropy).parameters.values() if p.name in _OPTIONS]
+_CE_DEFAULTS = {p.name: p.default for p in _CE_KEYWORDS}
+
+
 class CrossEntropyLoss(torch.nn.Module):
     """As :class:`torch.nn.CrossEntropyLoss` (class-index targets; ``weight`` is a buffer, as there), computed by
     :func:`xent.torch.cross_entropy`, plus the Xent options ``z_loss`` and ``soft_cap``."""
 
-    def __init__(
-        self,
-        weight: Optional[torch.Tensor] = None,
-        *,
-        ignore_index: int = -100,
-        reduction: str = "mean",
-        label_smoothing: float = 0.0,
-        z_loss: float = 0.0,
-        soft_cap: float = 0.0,
-    ) -> None:
+    def __init__(self, weight: Optional[torch.Tensor] = None, **options) -> None:
+        # the keywords and their defaults are xent.torch.cross_entropy's (one statement of them; see __signature__)
+        unknown = sorted(options.keys() - _CE_DEFAULTS.keys())
+        if unknown:
+            raise TypeError(f"CrossEntropyLoss.__init__() got an unexpected keyword argument {unknown[0]!r}")
         super().__init__()
         self.register_buffer("weight", weight)
-        _keep_options(self, locals())
+        _keep_options(self, {**_CE_DEFAULTS, **options})
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return _functions.cross_entropy(input, target, self.weight, **_options(self))
 
     def extra_repr(self) -> str:
         return _repr_options(self)
+
+
+CrossEntropyLoss.__init__.__signature__ = inspect.Signature(
+    [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter(
+            "weight", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Optional[torch.Tensor]
+        ),
+    ]
+    + _CE_KEYWORDS,
+    return_annotation=None,
+)
 
 
 class LinearCrossEntropyLoss(torch.nn.Module):

@@ -66,6 +66,21 @@ def class_weights(weight):
     return view(contiguous_as(weight.detach(), torch.float64))
 
 
+def library_options(reduction, ignore_index, floats, weight):
+    """The NumPy API's keywords for the ops' options (``floats``: label_smoothing, z_loss, soft_cap), with the class
+    weights and the thread count."""
+    label_smoothing, z_loss, soft_cap = floats
+    return dict(
+        reduction=reduction,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        soft_cap=soft_cap,
+        class_weights=class_weights(weight),
+        num_threads=num_threads(),
+    )
+
+
 def num_threads():
     """The library's thread count: PyTorch's intra-op setting, so ``torch.set_num_threads`` bounds it too."""
     return max(torch.get_num_threads(), 1)

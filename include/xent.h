@@ -84,10 +84,10 @@ extern "C" {
 /* ---- Version ----------------------------------------------------------------------------------------------- */
 
 #define XENT_VERSION_MAJOR 1
-#define XENT_VERSION_MINOR 2
+#define XENT_VERSION_MINOR 3
 #define XENT_VERSION_PATCH 0
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.2.0"
+#define XENT_VERSION_STRING "1.3.0"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -620,6 +620,81 @@ XENT_API xent_status xent_linear_cross_entropy_f64(const double *hidden, size_t 
                                                    const xent_options *opts, double *loss, double *grad_hidden,
                                                    size_t grad_hidden_stride, double *grad_weight,
                                                    size_t grad_weight_stride, double *grad_bias, double *lse);
+
+/* ---- Linear cross-entropy over a sharded vocabulary (tensor parallelism) ---------------------------------------- */
+
+/*
+ * When the LM head's weight is split by classes across processes (this one holds rows [col_offset, col_offset +
+ * cols) of weight and of bias, of total_cols classes in all), the fused linear cross-entropy needs only the
+ * per-row statistics of each shard: the sharded-vocabulary steps above, with each shard's logits
+ * o = hidden * weight^T + bias formed blockwise in one workspace (as xent_linear_cross_entropy_* does) and never
+ * stored whole:
+ *
+ *   1. xent_linear_partial_stats_*     on every shard: the statistics of its classes;
+ *   2. xent_merge_stats                across shards (e.g. one MPI_Allreduce with a user operation);
+ *   3. xent_finalize_stats_*           the loss (and lse), identical on every shard;
+ *   4. xent_linear_grad_from_stats_*   on every shard: its contribution to grad_hidden (sum it over the shards),
+ *                                      its rows of grad_weight and its grad_bias entries.
+ *
+ * Shapes (strides in elements): hidden rows x dim (hidden_stride >= dim, the whole batch, the same on every
+ * shard); weight cols x dim (weight_stride >= dim): this shard's classes; bias: cols values or NULL; labels: rows
+ * global class indices in [0, total_cols) or ignore_index; col_offset + cols <= total_cols; dim >= 1, cols >= 1,
+ * rows >= 0; dim, cols and every stride below 2^31 (the BLAS's sizes). No output may overlap an input or another
+ * output.
+ * Options: ignore_index, soft_cap, num_threads and workspace_bytes (as xent_linear_cross_entropy_*: a row block of
+ * R rows takes R * (cols * sizeof(T) + 64 * ceil(cols / 2048)) bytes, plus 8 * cols (f32) or 16 * cols (f64) with
+ * grad_bias, plus 128); xent_linear_grad_from_stats_* also reads reduction, label_smoothing (with the global class
+ * count total_cols), grad_scale and accumulate (grad_weight and grad_bias are added to; grad_hidden is always
+ * overwritten). class_weights and z_loss are XENT_ERR_UNSUPPORTED, as for the sharded functions above: xent_stats
+ * carries no class-weighted sums.
+ * Threads: as xent_linear_cross_entropy_* (num_threads bounds every thread, the BLAS's included; the same bits for
+ * any thread count). Errors and special values as xent_linear_cross_entropy_* and the sharded functions; nothing is
+ * written on error (XENT_ERR_OUT_OF_MEMORY when the workspace cannot be allocated).
+ * Error bound: statistics as xent_partial_stats_* of the shard's logits formed by the BLAS; loss, lse and the
+ * gradients (each shard's grad_weight and grad_bias rows, grad_hidden summed over the shards) within the bounds of
+ * xent_linear_cross_entropy_* on the unsharded weight. Against that call itself: a reduced loss within 1 ulp (f32)
+ * / 1e-14 relative (f64) when the BLAS forms the same logits for a shard as for the whole weight (a BLAS may pick
+ * another kernel for another shape: then lse moves by the logits' last-bit differences); see docs/numerics.md.
+ *
+ * Since 1.3.0.
+ */
+XENT_API xent_status xent_linear_partial_stats_f32(const float *hidden, size_t rows, size_t dim, size_t hidden_stride,
+                                                   const float *weight, size_t cols, size_t weight_stride,
+                                                   size_t col_offset, size_t total_cols, const float *bias,
+                                                   const int64_t *labels, const xent_options *opts, xent_stats *stats);
+XENT_API xent_status xent_linear_partial_stats_f64(const double *hidden, size_t rows, size_t dim,
+                                                   size_t hidden_stride, const double *weight, size_t cols,
+                                                   size_t weight_stride, size_t col_offset, size_t total_cols,
+                                                   const double *bias, const int64_t *labels, const xent_options *opts,
+                                                   xent_stats *stats);
+
+/*
+ * One shard's gradients from statistics merged over all total_cols classes (arguments as
+ * xent_linear_partial_stats_*): with G the shard's columns of dl/do (as xent_grad_from_stats_* forms them),
+ *   grad_hidden = G * weight        (rows x grad_hidden_stride: this shard's contribution; sum over the shards)
+ *   grad_weight = G^T * hidden      (cols x grad_weight_stride: this shard's rows; += with opts->accumulate)
+ *   grad_bias   = sum over rows of G (cols values, summed in double; += with opts->accumulate)
+ * each NULL when not wanted (at least one of the three is required: else XENT_ERR_NULL_POINTER). rows == 0:
+ * grad_weight and grad_bias zero (unchanged with accumulate).
+ *
+ * Since 1.3.0.
+ */
+XENT_API xent_status xent_linear_grad_from_stats_f32(const float *hidden, size_t rows, size_t dim,
+                                                     size_t hidden_stride, const float *weight, size_t cols,
+                                                     size_t weight_stride, size_t col_offset, size_t total_cols,
+                                                     const float *bias, const int64_t *labels,
+                                                     const xent_stats *stats, const xent_options *opts,
+                                                     float *grad_hidden, size_t grad_hidden_stride,
+                                                     float *grad_weight, size_t grad_weight_stride,
+                                                     float *grad_bias);
+XENT_API xent_status xent_linear_grad_from_stats_f64(const double *hidden, size_t rows, size_t dim,
+                                                     size_t hidden_stride, const double *weight, size_t cols,
+                                                     size_t weight_stride, size_t col_offset, size_t total_cols,
+                                                     const double *bias, const int64_t *labels,
+                                                     const xent_stats *stats, const xent_options *opts,
+                                                     double *grad_hidden, size_t grad_hidden_stride,
+                                                     double *grad_weight, size_t grad_weight_stride,
+                                                     double *grad_bias);
 
 #ifdef __cplusplus
 } /* extern "C" */

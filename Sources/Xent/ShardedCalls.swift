@@ -2,7 +2,7 @@
 // (Validation/), then the statistics pass, the row loss and the gradient pass of the kernels.
 
 /// The sharded functions take neither class weights nor the z-loss: refused, not ignored.
-private func checkShardOptions(_ o: CrossEntropyOptions, _ buffers: OptionBuffers) throws(XentError) {
+func checkShardOptions(_ o: CrossEntropyOptions, _ buffers: OptionBuffers) throws(XentError) {
   try Check.options(o)
   if o.classWeights != nil || o.zLoss != 0 || buffers.classWeights.address != nil || buffers.zLoss.address != nil {
     throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
@@ -10,7 +10,7 @@ private func checkShardOptions(_ o: CrossEntropyOptions, _ buffers: OptionBuffer
 }
 
 /// Merged statistics checked against the labels (each in [0, total) or ignored); returns the rows counted.
-private func checkMerged(
+func checkMerged(
   _ statistics: VectorOperand<ShardStatistics>, total: Int, labels: LabelOperand, ignore: Int64
 ) throws(XentError) -> Int {
   let counted = try labels.scan(classes: total, ignore: ignore).rows

@@ -11,13 +11,13 @@ let statisticsLayoutMatches: Bool =
   && MemoryLayout<xent_stats>.offset(of: \.label_seen) == MemoryLayout<ShardStatistics>.offset(of: \.labelSeen)
 
 @inline(__always)
-private func statistics(_ p: UnsafePointer<xent_stats>?) -> Buffer<ShardStatistics> {
+func statistics(_ p: UnsafePointer<xent_stats>?) -> Buffer<ShardStatistics> {
   precondition(statisticsLayoutMatches)
   return Buffer(UnsafeRawPointer(p).map { $0.assumingMemoryBound(to: ShardStatistics.self) })
 }
 
 @inline(__always)
-private func statistics(_ p: UnsafeMutablePointer<xent_stats>?) -> Buffer<ShardStatistics> {
+func statistics(_ p: UnsafeMutablePointer<xent_stats>?) -> Buffer<ShardStatistics> {
   statistics(UnsafePointer(p))
 }
 

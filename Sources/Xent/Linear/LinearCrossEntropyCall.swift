@@ -68,11 +68,9 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       loss.mutablePointer[0] = 0
       buffers.zLoss.optionalOutput?[0] = 0
     }
-    guard !options.accumulate else { return }
-    if let g = gradWeight.optionalOutput {
-      for c in 0..<classes { (g + c * gradWeightStride).update(repeating: 0, count: dim) }
+    if !options.accumulate {
+      zeroWeightGradients(gradWeight.optionalOutput, gradWeightStride, gradBias.optionalOutput, classes: classes, dim: dim)
     }
-    gradBias.optionalOutput?.update(repeating: 0, count: classes)
   }
 
   /// The kernel over row blocks (see the file's comment). No checks; no allocation.
@@ -81,16 +79,8 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     xentblas_enter_single_threaded()
     defer { xentblas_leave_single_threaded() }
 
-    // The block's logits, then (when the kernel cannot run in place) its gradient, then the bias sums.
-    let logits = workspace.bindMemory(to: T.self, capacity: plan.blockRows * classes)
-    let g = plan.separateGradient ? logits + plan.blockRows * classes : logits
-    let tileStatistics = (workspace + plan.tileBytes).bindMemory(
-      to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
-    let sums = (workspace + plan.tileBytes + plan.statisticsBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
-    let biasSum: BiasSum? = gradBias.address == nil ? nil : {
-      sums.initialize(repeating: 0, count: plan.biasDoubles)
-      return BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
-    }()
+    let space = LinearWorkspace<T>(workspace, plan, classes: classes, biasGradient: gradBias.address != nil)
+    let logits = space.logits, g = space.gradient, tileStatistics = space.statistics, biasSum = space.biasSum
 
     let none = options.reduction == .none
     var batch = BlockedReduction<T>(options: options, counts: counts, weighted: buffers.classWeights.address != nil)
@@ -99,6 +89,10 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     let h0 = hidden.pointer, w0 = weight.pointer, b0 = bias.address == nil ? nil : bias.pointer
     let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput, zOut = buffers.zLoss.optionalOutput
     let labelBase = labels.pointer
+    let backward = LinearBackward(
+      hidden: h0, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride, dim: dim, classes: classes,
+      gradHidden: gradHidden.optionalOutput, gradHiddenStride: gradHiddenStride, gradWeight: gradWeight.optionalOutput,
+      gradWeightStride: gradWeightStride, accumulate: options.accumulate, plan: plan)
     var start = 0
     while start < rows {
       let n = min(plan.blockRows, rows - start)
@@ -123,38 +117,95 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
           statistics: UnsafePointer(tileStatistics), tiles: plan.tiles, tileLength: plan.tileLength)
         return call
       }
-      // 3. ∂l/∂H = G·W for the block's rows.
-      if let gh = gradHidden.optionalOutput {
-        Gemm<T>.product(
-          m: n, n: dim, k: classes, a: g, lda: classes, transposeA: false, b: w0, ldb: weightStride,
-          transposeB: false, beta: 0, c: gh + start * gradHiddenStride, ldc: gradHiddenStride,
-          split: n >= dim ? .rows(plan.rowBlock) : .columns(plan.dimBlock), threads: threads)
-      }
-      // 4. ∂l/∂W (+)= Gᵀ·H over the block's rows.
-      if let gw = gradWeight.optionalOutput {
-        Gemm<T>.product(
-          m: classes, n: dim, k: n, a: g, lda: classes, transposeA: true, b: h, ldb: hiddenStride,
-          transposeB: false, beta: start == 0 && !options.accumulate ? 0 : 1, c: gw, ldc: gradWeightStride,
-          split: .rows(plan.classBlock), threads: threads)
-      }
+      // 3. and 4. ∂l/∂H = G·W for the block's rows, ∂l/∂W (+)= Gᵀ·H over them.
+      backward.run(g: g, rows: n, start: start)
       start += n
     }
 
     batch.finish(loss: lossOut, zLoss: zOut)
     if let biasSum, let out = gradBias.optionalOutput {
-      // eq. 8 summed in Double over every row (with TwoSum error terms for Double), rounded once.
-      for j in 0..<classes {
-        let s = biasSum.sum[j] + (biasSum.errors?[j] ?? 0)
-        out[j] = options.accumulate ? T(Double(out[j]) + s) : T(s)
-      }
+      biasSum.round(into: out, count: classes, accumulate: options.accumulate)
+    }
+  }
+}
+
+/// The regions of a call's one workspace block: a row block's logits, then (when the kernel cannot run in
+/// place) its gradient, then the tiles' statistics, then the bias gradient's running sums (zeroed).
+struct LinearWorkspace<T: SoftmaxScalar> {
+  let logits, gradient: UnsafeMutablePointer<T>
+  let statistics: UnsafeMutablePointer<RowStatistics<T>>
+  let biasSum: BiasSum?
+
+  init(_ workspace: UnsafeMutableRawPointer, _ plan: LinearPlan, classes: Int, biasGradient: Bool) {
+    logits = workspace.bindMemory(to: T.self, capacity: plan.blockRows * classes)
+    gradient = plan.separateGradient ? logits + plan.blockRows * classes : logits
+    statistics = (workspace + plan.tileBytes).bindMemory(to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
+    let sums = (workspace + plan.tileBytes + plan.statisticsBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
+    if biasGradient {
+      sums.initialize(repeating: 0, count: plan.biasDoubles)
+      biasSum = BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
+    } else {
+      biasSum = nil
+    }
+  }
+}
+
+/// rows == 0 without accumulation: zero weight and bias gradients (each nil when not wanted).
+func zeroWeightGradients<T: SoftmaxScalar>(
+  _ gradWeight: UnsafeMutablePointer<T>?, _ stride: Int, _ gradBias: UnsafeMutablePointer<T>?, classes: Int, dim: Int
+) {
+  if let g = gradWeight {
+    for c in 0..<classes { (g + c * stride).update(repeating: 0, count: dim) }
+  }
+  gradBias?.update(repeating: 0, count: classes)
+}
+
+extension BiasSum {
+  /// eq. 8 summed in Double over every row (with TwoSum error terms for Double), rounded once into
+  /// `out` (or added to it, rounded once, when accumulating).
+  func round<T: SoftmaxScalar>(into out: UnsafeMutablePointer<T>, count: Int, accumulate: Bool) {
+    for j in 0..<count {
+      let s = sum[j] + (errors?[j] ?? 0)
+      out[j] = accumulate ? T(Double(out[j]) + s) : T(s)
+    }
+  }
+}
+
+/// Steps 3 and 4 of a row block (G: `rows × classes`, contiguous): ∂l/∂H = G·W for its rows and
+/// ∂l/∂W (+)= Gᵀ·H over them, each when wanted, in the fixed GEMM pieces of the plan.
+struct LinearBackward<T: SoftmaxScalar> {
+  let hidden: UnsafePointer<T>
+  let hiddenStride: Int
+  let weight: UnsafePointer<T>
+  let weightStride: Int
+  let dim, classes: Int
+  let gradHidden: UnsafeMutablePointer<T>?
+  let gradHiddenStride: Int
+  let gradWeight: UnsafeMutablePointer<T>?
+  let gradWeightStride: Int
+  let accumulate: Bool
+  let plan: LinearPlan
+
+  func run(g: UnsafePointer<T>, rows n: Int, start: Int) {
+    if let gh = gradHidden {
+      Gemm<T>.product(
+        m: n, n: dim, k: classes, a: g, lda: classes, transposeA: false, b: weight, ldb: weightStride,
+        transposeB: false, beta: 0, c: gh + start * gradHiddenStride, ldc: gradHiddenStride,
+        split: n >= dim ? .rows(plan.rowBlock) : .columns(plan.dimBlock), threads: plan.threads)
+    }
+    if let gw = gradWeight {
+      Gemm<T>.product(
+        m: classes, n: dim, k: n, a: g, lda: classes, transposeA: true, b: hidden + start * hiddenStride,
+        ldb: hiddenStride, transposeB: false, beta: start == 0 && !accumulate ? 0 : 1, c: gw, ldc: gradWeightStride,
+        split: .rows(plan.classBlock), threads: plan.threads)
     }
   }
 }
 
 /// Forms a row block's logits, o = H·Wᵀ + b, in tiles of `linearTileRows` × `tileLength` on the workers
 /// (a fixed grid, so the results do not depend on the thread count), and takes each tile's row statistics
-/// while the tile is still in cache.
-private struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
+/// while the tile is still in cache, or, given `gradient`, turns the tile into its gradient there.
+struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let hidden: UnsafePointer<T>
   let hiddenStride: Int
   let weight: UnsafePointer<T>
@@ -167,9 +218,11 @@ private struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let smoothing: Bool
   let cap: T
   let threads: Int
+  /// The gradient from merged statistics (a vocabulary shard's), instead of the statistics.
+  var gradient: TileGradient<T>? = nil
 
   func run<E: VectorExponential>(_: E.Type) {
-    if smoothing { run(SmoothedStatistics<E>.self) } else { run(PlainStatistics<E>.self) }
+    if smoothing && gradient == nil { run(SmoothedStatistics<E>.self) } else { run(PlainStatistics<E>.self) }
   }
 
   private func run<M: StatisticsMode>(_: M.Type) {
@@ -186,6 +239,10 @@ private struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
         m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
         b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
         ldc: classes)
+      if let gradient {
+        gradient.apply(tile, rows: r0..<r0 + m, columns: c0..<c0 + nc, stride: classes, cap: cap, M.self)
+        return
+      }
       for i in 0..<m {
         statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
       }

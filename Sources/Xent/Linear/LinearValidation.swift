@@ -67,10 +67,6 @@ extension LinearCrossEntropyCall {
       aliasing.input(weights!.vector.range)
     }
     try aliasing.check()
-    // The BLAS takes 32-bit sizes and leading dimensions.
-    func blasSize(_ value: Int, _ name: StaticString, wanted: Bool = true) throws(XentError) {
-      if wanted && value > Int(Int32.max) { throw .invalidShape("\(name) \(value) is above the BLAS's limit of 2^31 - 1") }
-    }
     try blasSize(dim, "dim")
     try blasSize(classes, "classes")
     try blasSize(hiddenStride, "hidden_stride")
@@ -82,18 +78,30 @@ extension LinearCrossEntropyCall {
     return (counts, plan)
   }
 
+  /// The workspace of this call (see `LinearPlan.init`).
+  private func plan() throws(XentError) -> LinearPlan {
+    try LinearPlan(
+      T.self, rows: rows, dim: dim, classes: classes, workspaceBytes: options.workspaceBytes,
+      separateGradient: wantsGradient && options.softCap != 0 && options.labelSmoothing > 0
+        && buffers.classWeights.address != nil,
+      biasGradient: gradBias.address != nil, requestedThreads: options.threads)
+  }
+}
+
+extension LinearPlan {
   /// The workspace: as many rows of logits as fit beside the bias sums, at most `rows`; 16-row multiples
   /// above 16 rows.
-  private func plan() throws(XentError) -> LinearPlan {
+  init<T: SoftmaxScalar>(
+    _: T.Type, rows: Int, dim: Int, classes: Int, workspaceBytes: Int, separateGradient separate: Bool,
+    biasGradient: Bool, requestedThreads: Int
+  ) throws(XentError) {
     let element = MemoryLayout<T>.stride
-    let separate = wantsGradient && options.softCap != 0 && options.labelSmoothing > 0
-      && buffers.classWeights.address != nil
     let tileLength = linearTileLength, tiles = (classes + tileLength - 1) / tileLength
     // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less).
     let statisticsStride = linearStatisticsBytes
     let rowBytes = classes * element * (separate ? 2 : 1) + tiles * statisticsStride
-    let biasDoubles = gradBias.address == nil ? 0 : (T.self == Double.self ? 2 : 1) * classes
-    let bound = options.workspaceBytes == 0 ? linearWorkspaceDefault : options.workspaceBytes
+    let biasDoubles = biasGradient ? (T.self == Double.self ? 2 : 1) * classes : 0
+    let bound = workspaceBytes == 0 ? linearWorkspaceDefault : workspaceBytes
     // The three regions start at multiples of 64 bytes: up to 2 × 63 bytes of padding.
     let available = bound - biasDoubles * 8 - 128
     if available < rowBytes {
@@ -106,15 +114,20 @@ extension LinearCrossEntropyCall {
     let statisticsBytes = aligned(blockRows * tiles * statisticsStride)
     let tileBytes = aligned(blockRows * classes * element * (separate ? 2 : 1))
     let threads = workerCount(
-      requested: options.threads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
+      requested: requestedThreads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
       limit: 64)
-    return LinearPlan(
+    self.init(
       blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
       statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + biasDoubles * 8,
       separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
       classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
       dimBlock: gemmPiece(dim, minimum: 128))
   }
+}
+
+/// The BLAS takes 32-bit sizes and leading dimensions.
+func blasSize(_ value: Int, _ name: StaticString, wanted: Bool = true) throws(XentError) {
+  if wanted && value > Int(Int32.max) { throw .invalidShape("\(name) \(value) is above the BLAS's limit of 2^31 - 1") }
 }
 
 /// A fixed GEMM piece along a dimension of `extent`: at most 16 pieces, each at least `minimum` (a

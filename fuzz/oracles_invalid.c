@@ -34,7 +34,7 @@ static const char *inv_names[I_COUNT] = {"z_loss",
                                          "class_weights with soft targets",
                                          "partial_stats col_offset + cols > total_cols",
                                          "partial_stats label >= total_cols",
-                                         "partial_stats z_loss/class_weights",
+                                         "partial_stats class_weights",
                                          "partial_stats NULL",
                                          "partial_stats stats over the logits",
                                          "merge_stats partial overlap",
@@ -186,9 +186,8 @@ XF_CHECKER void oracle_invalid11(const Spec *s)
             lp = lab2;
             want = XENT_ERR_LABEL_OUT_OF_RANGE;
         }
-        if (k == I_PS_UNSUP) {
-            if (rnd() & 1) o.z_loss = 0.25f;
-            else o.class_weights = w;
+        if (k == I_PS_UNSUP) { /* the z-loss is accepted since 1.3.0 */
+            o.class_weights = w;
             want = XENT_ERR_UNSUPPORTED;
         }
         if (k == I_PS_NULL) {

@@ -480,8 +480,9 @@ typedef struct xent_stats {
  *
  * Shapes: logits rows x cols (row_stride >= cols); col_offset + cols <= total_cols; labels: rows global class
  * indices in [0, total_cols) or opts->ignore_index (ignored rows: label_seen = 0); stats: rows entries.
- * Required: logits, labels, stats; opts may be NULL (ignore_index and soft_cap are read; class_weights and z_loss
- * are XENT_ERR_UNSUPPORTED here). stats may not overlap the inputs.
+ * Required: logits, labels, stats; opts may be NULL (ignore_index and soft_cap are read; class_weights is
+ * XENT_ERR_UNSUPPORTED in every sharded function: xent_stats carries no class-weighted sums; z_loss was
+ * XENT_ERR_UNSUPPORTED before 1.3.0 and is ignored here since). stats may not overlap the inputs.
  * Errors: XENT_ERR_NULL_POINTER, XENT_ERR_INVALID_SHAPE, XENT_ERR_LABEL_OUT_OF_RANGE, XENT_ERR_INVALID_OPTION,
  * XENT_ERR_ALIASING; nothing is written on error.
  * Error bound: sum_exp relative error <= 4e-7 (f32 logits) / 1e-15 (f64) per shard; see docs/numerics.md.
@@ -513,6 +514,8 @@ XENT_API xent_status xent_merge_stats(const xent_stats *a, const xent_stats *b, 
  * xent_cross_entropy_f32 does (MEAN over the rows not ignored). Every row's count must equal total_cols and every
  * row not ignored must have label_seen == 1 (else XENT_ERR_INVALID_SHAPE, naming the row). loss: rows values for
  * NONE, one otherwise (required); lse: NULL or rows values. Special values as xent_cross_entropy_f32.
+ * Since 1.3.0 the z-loss (opts->z_loss = lambda; XENT_ERR_UNSUPPORTED before): opts->z_loss_out, when not NULL,
+ * receives lambda*lse_i^2 reduced as the loss over the rows not ignored, as xent_cross_entropy_f32 reports it.
  * Error bound: as xent_cross_entropy_f32 (f32) / _f64, plus the difference from the unsharded call: loss and lse
  * <= 2e-7*max(1, |value|) (f32) / loss 1e-14*max(1, |loss_i|) (f64); see docs/numerics.md.
  *
@@ -528,7 +531,8 @@ XENT_API xent_status xent_finalize_stats_f64(const xent_stats *stats, size_t row
 /*
  * One shard's columns of the gradient from the merged statistics:
  * grad_ij = s * (exp(x_ij - lse_i) - t_ij), t = (1 - eps)*onehot(label) + eps/total_cols, s = grad_scale /
- * denominator as in xent_cross_entropy_f32 (MEAN: the rows not ignored); ignored rows get zeros.
+ * denominator as in xent_cross_entropy_f32 (MEAN: the rows not ignored); ignored rows get zeros. Since 1.3.0 with
+ * the z-loss (lambda = opts->z_loss) its gradient s*2*lambda*lse_i*exp(x_ij - lse_i) is added, as there.
  * Shapes as xent_partial_stats_f32; grad rows x cols with grad_stride >= cols. grad may be exactly logits with
  * grad_stride == row_stride (in place); no other overlap. stats must be merged over all total_cols columns.
  * Error bound: as xent_cross_entropy_f32 (f32) / _f64, plus the difference from the unsharded call: <= 2e-7 (f32)
@@ -645,7 +649,8 @@ XENT_API xent_status xent_linear_cross_entropy_f64(const double *hidden, size_t 
  * R rows takes R * (cols * sizeof(T) + 64 * ceil(cols / 2048)) bytes, plus 8 * cols (f32) or 16 * cols (f64) with
  * grad_bias, plus 128); xent_linear_grad_from_stats_* also reads reduction, label_smoothing (with the global class
  * count total_cols), grad_scale and accumulate (grad_weight and grad_bias are added to; grad_hidden is always
- * overwritten). class_weights and z_loss are XENT_ERR_UNSUPPORTED, as for the sharded functions above: xent_stats
+ * overwritten) and z_loss (its gradient, as xent_grad_from_stats_*; the z-loss value comes from
+ * xent_finalize_stats_*). class_weights is XENT_ERR_UNSUPPORTED, as for the sharded functions above: xent_stats
  * carries no class-weighted sums.
  * Threads: as xent_linear_cross_entropy_* (num_threads bounds every thread, the BLAS's included; the same bits for
  * any thread count). Errors and special values as xent_linear_cross_entropy_* and the sharded functions; nothing is

@@ -112,13 +112,28 @@ public func crossEntropy<T: SoftmaxScalar>(
   statistics: Span<ShardStatistics>, totalColumns: Int, labels: Span<Int64>, options: CrossEntropyOptions = .init(),
   loss: inout MutableSpan<T>, logSumExp: inout MutableSpan<T>
 ) throws(XentError) {
+  var none = MutableSpan<Double>()
+  try crossEntropy(statistics: statistics, totalColumns: totalColumns, labels: labels, options: options, loss: &loss,
+                   zLoss: &none, logSumExp: &logSumExp)
+}
+
+/// As the function above, with the z-loss (`options.zLoss` = λ): unless empty, `zLoss` receives λ·lse²
+/// reduced like the loss over the rows not ignored (`rows` values for `.none`, one otherwise), as the
+/// fused `crossEntropy(…zLoss:…)` reports it.
+public func crossEntropy<T: SoftmaxScalar>(
+  statistics: Span<ShardStatistics>, totalColumns: Int, labels: Span<Int64>, options: CrossEntropyOptions = .init(),
+  loss: inout MutableSpan<T>, zLoss: inout MutableSpan<Double>, logSumExp: inout MutableSpan<T>
+) throws(XentError) {
   try statistics.withUnsafeBufferPointer { (s) throws(XentError) in
     try labels.withUnsafeBufferPointer { (l) throws(XentError) in
       try loss.withUnsafeMutableBufferPointer { (lo) throws(XentError) in
         try logSumExp.withUnsafeMutableBufferPointer { (lse) throws(XentError) in
-          try finalizeStatistics(Buffer(required: s), rows: s.count, totalColumns: totalColumns,
-                                 labels: Buffer(required: l), options: options, loss: Buffer(required: lo),
-                                 lse: Buffer(optional: lse))
+          try zLoss.withUnsafeMutableBufferPointer { (z) throws(XentError) in
+            try finalizeStatistics(Buffer(required: s), rows: s.count, totalColumns: totalColumns,
+                                   labels: Buffer(required: l), options: options,
+                                   buffers: OptionBuffers(zLoss: Buffer(optional: z)), loss: Buffer(required: lo),
+                                   lse: Buffer(optional: lse))
+          }
         }
       }
     }

@@ -1,11 +1,12 @@
 // The sharded-vocabulary drivers below the Swift API and the C ABI: operands checked
 // (Validation/), then the statistics pass, the row loss and the gradient pass of the kernels.
 
-/// The sharded functions take neither class weights nor the z-loss: refused, not ignored.
+/// The sharded functions take no class weights: the statistics carry no class-weighted sums. Refused,
+/// not ignored. (The z-loss needs only the lse, which they carry.)
 func checkShardOptions(_ o: CrossEntropyOptions, _ buffers: OptionBuffers) throws(XentError) {
   try Check.options(o)
-  if o.classWeights != nil || o.zLoss != 0 || buffers.classWeights.address != nil || buffers.zLoss.address != nil {
-    throw .unsupported("class weights and the z-loss are not supported by the sharded functions")
+  if o.classWeights != nil || buffers.classWeights.address != nil {
+    throw .unsupported("class weights are not supported by the sharded functions")
   }
 }
 
@@ -123,28 +124,42 @@ package func finalizeStatistics<T: SoftmaxScalar>(
   aliasing.output(try VectorOperand(loss, count: lossCount, "loss").range)
   if let r = try VectorOperand.optional(lse, count: rows, "lse")?.range { aliasing.output(r) }
   try checkShardOptions(options, buffers)
+
+  let zCount = buffers.zLoss.address == nil ? 0 : lossCount
+  if zCount > 0 { aliasing.output(try VectorOperand(buffers.zLoss, count: zCount, "z-loss").range) }
   try aliasing.check()
   let counted = try checkMerged(stats, total: totalColumns, labels: labels, ignore: options.ignoreIndex)
 
   let st = statistics.pointer, l = labels.pointer
-  let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput
-  let eps = options.labelSmoothing
-  var total = 0.0
+  let lossOut = loss.mutablePointer, lseOut = lse.optionalOutput, zOut = buffers.zLoss.optionalOutput
+  let eps = options.labelSmoothing, lambda = options.zLoss
+  var total = 0.0, zTotal = 0.0
   for i in 0..<rows {
     let s = st[i]
     let logSum = scalarLog(s.sumExp)
     lseOut?[i] = T(s.ref + logSum)
-    // The fused kernel's row loss, with the global count and Σ(x − ref).
-    let loss = l[i] == options.ignoreIndex ? 0 : rowLoss(
+    let ignored = l[i] == options.ignoreIndex
+    // The fused kernel's row loss, with the global count and Σ(x − ref); the z-loss λ·lse², never added.
+    let loss = ignored ? 0 : rowLoss(
       sumExp: s.sumExp, ref: s.ref, logSum: logSum, targetSum: 1, epsilon: eps, label: (s.labelLogit, 1), soft: nil,
       smoothing: eps > 0 ? .uniform(meanX: s.sumX / Double(totalColumns)) : .none)
-    if options.reduction == .none { lossOut[i] = T(loss) }
+    let lse = s.ref + logSum
+    let z = ignored || lambda == 0 ? 0 : lambda * lse * lse
+    if options.reduction == .none {
+      lossOut[i] = T(loss)
+      zOut?[i] = z
+    }
     total += loss
+    zTotal += z
   }
   switch options.reduction {
   case .none: break
-  case .sum: lossOut[0] = T(total)
-  case .mean: lossOut[0] = counted == 0 ? 0 : T(total / Double(counted))
+  case .sum:
+    lossOut[0] = T(total)
+    zOut?[0] = zTotal
+  case .mean:
+    lossOut[0] = counted == 0 ? 0 : T(total / Double(counted))
+    zOut?[0] = counted == 0 ? 0 : zTotal / Double(counted)
   }
 }
 
@@ -207,7 +222,7 @@ private struct GradientFromStatistics<T: SoftmaxScalar>: ExponentialSpecialized 
         return
       }
       let s = statistics[i]
-      let f = s.sumExp == 0 ? 0 : scale / s.sumExp
+      let f = shardGradientFactor(s, scale: scale, zLoss: options.zLoss)
       // The cap's derivative at the label, read before the row is overwritten (in place).
       let j = Int(l) - shard.offset
       let capLabel = cap != 0 && j >= 0 && j < cols ? T.capped(x[j], cap).derivative : 1
@@ -219,4 +234,13 @@ private struct GradientFromStatistics<T: SoftmaxScalar>: ExponentialSpecialized 
       if a != 0 && j >= 0 && j < cols { g[j] = T(Double(g[j]) - a * Double(capLabel)) }
     }
   }
+}
+
+/// f = (s + s·2λ·lse) / Σexp, the factor of exp(x − ref) in a row's gradient (the fused kernel's, with
+/// Σt = 1 and the z-loss's gradient 2λ·lse·ŷ reduced over the same counted rows); 0 for an all −inf row.
+@inline(__always)
+func shardGradientFactor(_ s: ShardStatistics, scale: Double, zLoss lambda: Double) -> Double {
+  if s.sumExp == 0 { return 0 }
+  let zTerm = lambda == 0 ? 0 : scale * 2 * lambda * (s.ref + scalarLog(s.sumExp))
+  return (scale + zTerm) / s.sumExp
 }

@@ -2,8 +2,8 @@
 // the merged statistics must give the unsharded fused call's loss, lse and gradients (the shards' weight
 // and bias gradients are its rows; the ∂l/∂H contributions sum to its ∂l/∂H), for uneven shards, labels
 // in other shards, ignored rows, smoothing with the global class count and a soft cap; the same bits for
-// any thread count and workspace-bounded block count's threads; and refuse what the statistics cannot
-// carry (class weights, z-loss) or what is not merged.
+// any thread count; the z-loss's gradient from the merged lse; and refuse what the statistics cannot
+// carry (class weights) or what is not merged.
 
 import Testing
 import Xent
@@ -76,6 +76,8 @@ struct LinearShardTests {
     .init(reduction: .none, labelSmoothing: 0.1),
     .init(labelSmoothing: 0.2, softCap: 5),
     .init(reduction: .sum, labelSmoothing: 0.3, gradScale: 2),
+    .init(labelSmoothing: 0.1, zLoss: 1e-3),
+    .init(reduction: .none, zLoss: 1e-4, softCap: 4),
   ]
 
   @Test("Shards merged give the unsharded call: every supported option, f64 and f32, uneven shards",
@@ -136,7 +138,7 @@ struct LinearShardTests {
     #expect(linear.error(blocked.gradHidden, wide(one.gradHidden)) <= 1e-6)
   }
 
-  @Test("Refused before any write: class weights, z-loss, unmerged statistics, no gradient, a shard past total_cols")
+  @Test("Refused before any write: class weights, unmerged statistics, no gradient, a shard past total_cols")
   func refusals() throws {
     let p = linear.problem(rows: 4, dim: 3, classes: 10, seed: 2)
     let h = p.hidden, w = p.weight, labels = p.labels
@@ -149,7 +151,6 @@ struct LinearShardTests {
       return 0
     }
     var s = [ShardStatistics](repeating: ShardStatistics(), count: 4)
-    #expect(partial(.init(zLoss: 1e-3), into: &s) == XentError.unsupported("").status)
     #expect(partial(.init(classWeights: [Double](repeating: 1, count: 10)), into: &s) == XentError.unsupported("").status)
     #expect(partial(.init(), offset: 6, into: &s) == XentError.invalidShape("").status)
     #expect(s.allSatisfy { $0.count == 0 }, "nothing written")

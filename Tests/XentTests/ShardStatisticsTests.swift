@@ -100,6 +100,43 @@ struct ShardStatisticsTests {
     for k in r.grad.indices { #expect(abs(r.grad[k] - r.fusedGrad[k]) <= 1e-15) }
   }
 
+  @Test("The z-loss from merged statistics: its value and gradient as the fused call's, every reduction",
+        arguments: [Reduction.none, .sum, .mean])
+  func zLoss(reduction: Reduction) throws {
+    var rng = TestRandom(seed: 31)
+    let rows = 6, cols = 57
+    var x = (0..<(rows * cols)).map { _ in rng.normal() * 4 }
+    for j in 0..<cols { x[3 * cols + j] = -.infinity }  // an all −inf row: z = +inf, its gradient term 0
+    var labels = (0..<rows).map { _ in Int64(rng.int(cols)) }
+    labels[1] = -100
+    let o = CrossEntropyOptions(reduction: reduction, labelSmoothing: 0.1, gradScale: 0.5, zLoss: 2e-3)
+    let r = try sharded(Double.self, x: x, rows: rows, cols: cols, labels: labels, cuts: [20, 21], options: o)
+    for k in r.grad.indices { #expect(abs(r.grad[k] - r.fusedGrad[k]) <= 1e-15, "grad \(k)") }
+    // The z-loss values: the statistics' call against the fused call's.
+    var merged = [ShardStatistics](repeating: ShardStatistics(), count: rows)
+    do {
+      var ss = merged.mutableSpan
+      try partialStatistics(logits: x.span, layout: MatrixLayout(rows: rows, cols: cols), columnOffset: 0,
+                            totalColumns: cols, labels: labels.span, options: o, into: &ss)
+    }
+    let n = reduction == .none ? rows : 1
+    var loss = [Double](repeating: 0, count: n), z = [Double](repeating: -1, count: n)
+    var fusedLoss = loss, fusedZ = z
+    do {
+      var l = loss.mutableSpan, zs = z.mutableSpan, e = MutableSpan<Double>()
+      try crossEntropy(statistics: merged.span, totalColumns: cols, labels: labels.span, options: o, loss: &l,
+                       zLoss: &zs, logSumExp: &e)
+      var fl = fusedLoss.mutableSpan, fz = fusedZ.mutableSpan, g = MutableSpan<Double>(), fe = MutableSpan<Double>()
+      var b = MutableSpan<Double>()
+      try crossEntropy(logits: x.span, layout: MatrixLayout(rows: rows, cols: cols), labels: labels.span, options: o,
+                       loss: &fl, zLoss: &fz, gradient: &g, logSumExp: &fe, biasGradient: &b)
+    }
+    for i in 0..<n {
+      #expect(z[i] == fusedZ[i] || abs(z[i] - fusedZ[i]) <= 1e-14 * abs(fusedZ[i]), "z \(i): \(z[i]) vs \(fusedZ[i])")
+    }
+    if reduction == .none { #expect(z[3] == .infinity && z[1] == 0) }
+  }
+
   @Test("A long shard (column blocks inside the shard) and NaN rows")
   func longShard() throws {
     var rng = TestRandom(seed: 8)

@@ -121,7 +121,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
       let eps = options.labelSmoothing
       let tileGradient = TileGradient<T>(
         statistics: statistics.pointer, labels: labels.pointer, ignore: options.ignoreIndex, offset: shard.offset,
-        scale: scale, a: scale * (1 - eps), c: scale * eps / Double(shard.totalColumns))
+        scale: scale, a: scale * (1 - eps), c: scale * eps / Double(shard.totalColumns), zLoss: options.zLoss)
       let backward = LinearBackward(
         hidden: hidden.pointer, hiddenStride: hiddenStride, weight: weight.pointer, weightStride: weightStride,
         dim: dim, classes: cols, gradHidden: gradHidden.optionalOutput, gradHiddenStride: gradHiddenStride,
@@ -201,7 +201,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
 }
 
 /// G = s·(exp(o − lse) − t) over a tile of a shard's logits, in place, from merged statistics (as
-/// `xent_grad_from_stats_*` forms it): f = s / Σexp, c = s·ε/total, a = s·(1 − ε) at the label (times the
+/// `xent_grad_from_stats_*` forms it): f = (s + s·2λ·lse) / Σexp (λ: the z-loss), c = s·ε/total, a = s·(1 − ε) at the label (times the
 /// soft cap's derivative there); ignored rows get zeros.
 struct TileGradient<T: SoftmaxScalar> {
   /// The block's first row's statistics and label.
@@ -210,11 +210,11 @@ struct TileGradient<T: SoftmaxScalar> {
   let ignore: Int64
   /// The shard's first class.
   let offset: Int
-  let scale, a, c: Double
+  let scale, a, c, zLoss: Double
 
   func starting(at row: Int) -> TileGradient {
     TileGradient(statistics: statistics + row, labels: labels + row, ignore: ignore, offset: offset, scale: scale,
-                 a: a, c: c)
+                 a: a, c: c, zLoss: zLoss)
   }
 
   /// Rows `rows` of the block, the shard's columns `columns`, at `tile` (row stride `stride`).
@@ -231,7 +231,7 @@ struct TileGradient<T: SoftmaxScalar> {
         continue
       }
       let s = statistics[r]
-      let f = s.sumExp == 0 ? 0 : scale / s.sumExp
+      let f = shardGradientFactor(s, scale: scale, zLoss: zLoss)
       let j = Int(label) - offset - columns.lowerBound
       let here = j >= 0 && j < n
       // The cap's derivative at the label, read before the row is overwritten.

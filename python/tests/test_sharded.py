@@ -137,6 +137,60 @@ def test_matches_unsharded(dtype, k, reduction, smoothing, rng):
         assert np.array_equal(st["label_logit"], x[np.arange(rows), labels].astype(np.float64))
 
 
+@pytest.mark.skipif(xent.library_version() < "1.3", reason="the sharded z-loss needs libxent >= 1.3.0")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_z_loss_matches_unsharded(dtype, reduction, rng):
+    """Since 1.3.0: the z-loss value from finalize_stats and its gradient term from grad_from_stats, as the fused
+    call forms them (an all -inf row: z = +inf, its gradient term 0; an ignored row: z = 0)."""
+    rows, cols, lam = 7, 29, 2e-3
+    x = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
+    x[4] = -np.inf
+    labels = rng.integers(0, cols, rows)
+    labels[2] = -100
+    kw = dict(reduction=reduction, label_smoothing=0.1, z_loss=lam)
+    ref = xent.cross_entropy(x, labels, grad=True, return_z_loss=True, grad_scale=0.5, **kw)
+    bounds = [0, 1, 17, cols]
+    stats = None
+    for lo, hi in zip(bounds, bounds[1:]):
+        s = xent.partial_stats(x[:, lo:hi], labels, col_offset=lo, total_cols=cols)
+        stats = s if stats is None else xent.merge_stats(stats, s)
+    loss, z = xent.finalize_stats(stats, labels, total_cols=cols, dtype=dtype, return_z_loss=True, **kw)
+    tol = TOL[np.dtype(dtype)]
+    z_want = np.asarray(ref.z_loss, np.float64)
+    finite = np.isfinite(z_want)
+    assert np.array_equal(np.isfinite(np.asarray(z)), finite)
+    assert np.allclose(np.asarray(z)[finite], z_want[finite], rtol=4 * tol, atol=0), (z, z_want)
+    if reduction == "none":
+        assert z[2] == 0 and z[4] == np.inf
+    grad = np.concatenate(
+        [
+            xent.grad_from_stats(x[:, lo:hi], labels, stats, col_offset=lo, total_cols=cols, grad_scale=0.5, **kw)
+            for lo, hi in zip(bounds, bounds[1:])
+        ],
+        axis=1,
+    )
+    s = 0.5 / (1 if reduction != "mean" else rows - 1)
+    assert_close(grad, ref.grad, GRAD_TOL[np.dtype(dtype)], s, f"z-loss grad {reduction}", relative=False)
+    without = np.concatenate(
+        [
+            xent.grad_from_stats(
+                x[:, lo:hi],
+                labels,
+                stats,
+                col_offset=lo,
+                total_cols=cols,
+                grad_scale=0.5,
+                reduction=reduction,
+                label_smoothing=0.1,
+            )
+            for lo, hi in zip(bounds, bounds[1:])
+        ],
+        axis=1,
+    )
+    assert np.max(np.abs(without - grad)) > 100 * GRAD_TOL[np.dtype(dtype)] * s  # the z term is there
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_against_extended_precision_reference(dtype, reduction, rng):

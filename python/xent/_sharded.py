@@ -9,7 +9,7 @@ from . import _lib
 from ._args import _SUFFIX, _labels, _matrix, _ptr, _size
 from ._errors import _all_available, _check, _require_function
 from ._keywords import keywords
-from ._options import _stats_options
+from ._options import _stats_options, _z_loss_out
 
 #: NumPy mirror of ``xent_stats``: one record per row, six float64 fields (48 bytes, no padding).
 STATS_DTYPE = np.dtype([(name, np.float64) for name, _ in _lib.Stats._fields_])
@@ -107,6 +107,8 @@ def finalize_stats(
     ignore_index=-100,
     label_smoothing=0.0,
     return_lse=False,
+    z_loss=0.0,
+    return_z_loss=False,
 ):
     """The cross-entropy loss from statistics merged over all ``total_cols`` columns.
 
@@ -114,10 +116,13 @@ def finalize_stats(
     not ignored must have ``label_seen == 1``, else :class:`XentError` naming the row). ``labels``: as given to
     :func:`partial_stats`. ``dtype``: float32 or float64, the precision of the result (the ``_f32``/``_f64``
     entry point; use the logits' dtype). ``reduction``, ``ignore_index``, ``label_smoothing``: as for
-    :func:`cross_entropy` (smoothing uses the global class count ``total_cols``).
+    :func:`cross_entropy` (smoothing uses the global class count ``total_cols``). ``z_loss`` (lambda >= 0) with
+    ``return_z_loss``: also the z-loss ``lambda * lse**2``, float64, reduced as the loss over the rows not ignored
+    (libxent >= 1.3.0).
 
     Returns the loss (a NumPy scalar of ``dtype`` for ``"mean"``/``"sum"``, an array ``(rows,)`` for
-    ``"none"``), or ``(loss, lse)`` with ``lse`` of shape ``(rows,)`` when ``return_lse``.
+    ``"none"``), or a tuple ``(loss, lse)`` / ``(loss, z_loss)`` / ``(loss, lse, z_loss)`` when ``return_lse`` /
+    ``return_z_loss`` ask for more, ``lse`` of shape ``(rows,)``.
     """
     rows = _stats_array(stats, "stats")
     try:
@@ -126,13 +131,18 @@ def finalize_stats(
         raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in _SUFFIX:
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    if not isinstance(return_z_loss, (bool, np.bool_)):
+        raise TypeError(f"return_z_loss must be True or False, got {return_z_loss!r}")
     one_row = rows == 1 and np.ndim(labels) == 0
     labels = _labels(labels, rows, one_row)
     total_cols = _size(total_cols, "total_cols")
-    opts = _stats_options(reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    opts = _stats_options(
+        reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing, z_loss=z_loss
+    )
     scalar_loss = opts.reduction != _lib.REDUCTION_NONE
     loss = np.empty(1 if scalar_loss else rows, dt)
     lse = np.empty(rows, dt) if return_lse else None
+    zl = _z_loss_out(opts, 1 if scalar_loss else rows, bool(return_z_loss))
     name = f"xent_finalize_stats_{_SUFFIX[dt]}"
     _check(
         name,
@@ -147,18 +157,20 @@ def finalize_stats(
         ),
     )
     loss_ret = loss[0] if scalar_loss else loss
-    return (loss_ret, lse) if return_lse else loss_ret
+    extra = ([lse] if return_lse else []) + ([zl[0] if scalar_loss else zl] if return_z_loss else [])
+    return (loss_ret, *extra) if extra else loss_ret
 
 
-@keywords("reduction ignore_index label_smoothing grad_scale num_threads grad_out")
+@keywords("reduction ignore_index label_smoothing grad_scale z_loss num_threads grad_out")
 def grad_from_stats(logits, labels, stats, o, *, col_offset, total_cols):
     """The shard's columns of the gradient, from statistics merged over all ``total_cols`` columns.
 
     ``logits``, ``labels``, ``col_offset``, ``total_cols``: as given to :func:`partial_stats`. ``stats``: the
     merged ``(rows,)`` statistics. ``reduction`` (``"mean"`` divides by the rows not ignored), ``ignore_index``,
-    ``label_smoothing``, ``grad_scale``: as for :func:`cross_entropy` — pass the same values to
-    :func:`finalize_stats`. ``grad_out``: ``None`` (a new C-contiguous array), a writable buffer of the logits'
-    shape and dtype (row-strided allowed), or ``"inplace"`` (overwrites ``logits``). Returns the gradient.
+    ``label_smoothing``, ``grad_scale``, ``z_loss`` (libxent >= 1.3.0): as for :func:`cross_entropy` — pass the
+    same values to :func:`finalize_stats`. ``grad_out``: ``None`` (a new C-contiguous array), a writable buffer of
+    the logits' shape and dtype (row-strided allowed), or ``"inplace"`` (overwrites ``logits``). Returns the
+    gradient.
     """
     reduction, ignore_index, label_smoothing, grad_scale = o.reduction, o.ignore_index, o.label_smoothing, o.grad_scale
     num_threads, grad_out = o.num_threads, o.grad_out
@@ -168,7 +180,7 @@ def grad_from_stats(logits, labels, stats, o, *, col_offset, total_cols):
     _stats_array(stats, "stats", rows)
     col_offset = _size(col_offset, "col_offset")
     total_cols = _size(total_cols, "total_cols")
-    opts = _stats_options(reduction, ignore_index, label_smoothing, grad_scale, num_threads)
+    opts = _stats_options(reduction, ignore_index, label_smoothing, grad_scale, num_threads, o.z_loss)
     if isinstance(grad_out, str):
         if grad_out != "inplace":
             raise ValueError(f"grad_out must be None, an array or 'inplace', got {grad_out!r}")

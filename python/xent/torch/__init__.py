@@ -27,6 +27,12 @@ reduction="mean", weight=None, ignore_index=None, label_smoothing=0.0, z_loss=0.
 their ``torch.nn`` namesakes: ``LinearCrossEntropyLoss.linear`` is a :class:`torch.nn.Linear` holding the
 ``(num_classes, in_features)`` weight and the ``(num_classes,)`` bias; ``.weight`` is the class-weight buffer.
 
+Vocabulary-parallel
+-------------------
+``xent.torch.distributed.linear_cross_entropy(hidden, weight_shard, labels, *, col_offset, total_cols, ...)``: the
+fused linear cross-entropy with the classes split across the ranks of a ``torch.distributed`` (gloo) process group;
+``import xent.torch.distributed`` explicitly (``import xent.torch`` does not import ``torch.distributed``).
+
 Xent's options
 --------------
 ``z_loss=lam`` (>= 0): the returned loss is the cross-entropy **plus** the z-loss ``lam * lse_i**2`` of every

@@ -1,9 +1,13 @@
-# Sharded vocabulary on a real MPI job (issue 6): python/tests/mpi/test_mpi.py under Open MPI on 2 and 4 ranks.
+# Sharded vocabulary on a real MPI job (issue 6): python/tests/mpi/test_mpi.py and test_mpi_linear.py (the LM head
+# over a sharded vocabulary) under Open MPI on 2 and 4 ranks.
 #
-#   make test-mpi      installs Open MPI (openmpi-bin libopenmpi-dev) when mpirun is missing, mpi4py into $(VENV),
-#                      installs the xent package (`pip install .`, bundling the library of `make lib`) into $(VENV),
-#                      then runs the MPI tests on 2 and 4 ranks (--oversubscribe: this machine has 2 cores).
-#   make example-mpi   python/examples/sharded_mpi.py on MPI_EXAMPLE_RANKS (default 4) ranks.
+#   make test-mpi             installs Open MPI (openmpi-bin libopenmpi-dev) when mpirun is missing, mpi4py into
+#                             $(VENV), installs the xent package (`pip install .`, bundling the library of `make lib`)
+#                             into $(VENV), then runs the MPI tests on 2 and 4 ranks (--oversubscribe: this machine
+#                             has 2 cores).
+#   make example-mpi          python/examples/sharded_mpi.py on MPI_EXAMPLE_RANKS (default 4) ranks.
+#   make example-linear-mpi   python/examples/linear_mpi.py (a byte bigram LM head split by vocabulary, trained with
+#                             xent.mpi.linear_cross_entropy) on MPI_EXAMPLE_RANKS ranks.
 #
 # As root, Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (set here only when root).
 
@@ -12,7 +16,7 @@ MPI_EXAMPLE_RANKS ?= 4
 MPI_SUDO          := $(if $(filter 0,$(shell id -u)),,sudo)
 MPI_ROOT_ENV      := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 
-.PHONY: mpi-deps mpi-venv test-mpi example-mpi
+.PHONY: mpi-deps mpi-venv test-mpi example-mpi example-linear-mpi
 
 mpi-deps:
 	@if ! command -v mpirun >/dev/null || [ ! -e /usr/include/x86_64-linux-gnu/mpi/mpi.h -a ! -e /usr/include/aarch64-linux-gnu/mpi/mpi.h -a ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]; then \
@@ -38,5 +42,9 @@ test-mpi: mpi-venv
 example-mpi: mpi-venv
 	cd /tmp && $(MPI_ROOT_ENV) mpirun --oversubscribe -n $(MPI_EXAMPLE_RANKS) "$(VENV)/bin/python" \
 	  $(CURDIR)/python/examples/sharded_mpi.py
+
+example-linear-mpi: mpi-venv
+	cd /tmp && $(MPI_ROOT_ENV) mpirun --oversubscribe -n $(MPI_EXAMPLE_RANKS) "$(VENV)/bin/python" \
+	  $(CURDIR)/python/examples/linear_mpi.py
 
 EXTRA_TESTS += test-mpi

@@ -44,7 +44,7 @@ fi
 
 # Lint and format (ruff.toml at the repository root): the package, its tests and the repository's Python scripts.
 # The version is pinned because `ruff format` output may change between releases.
-lint_paths=(python Benchmarks/compare.py Benchmarks/plotting.py Benchmarks/torch_overhead.py fuzz/gen_seeds.py Tests/Install)
+lint_paths=(python Benchmarks/compare.py Benchmarks/plotting.py Benchmarks/torch_overhead.py Benchmarks/linear_mpi_bench.py fuzz/gen_seeds.py Tests/Install)
 (cd "$root" && "$venv/bin/ruff" check --no-cache "${lint_paths[@]}" && "$venv/bin/ruff" format --no-cache --check "${lint_paths[@]}") || {
     echo "run_tests.sh: ruff failed; run \`ruff check --fix\` and \`ruff format\` on ${lint_paths[*]} (ruff $ruff_version)" >&2
     exit 1

@@ -85,6 +85,27 @@ num_threads=0, return_z_loss=False, workspace_bytes=0, accumulate=False, out=Non
     ``linear_cross_entropy_available()`` is False with an older library (the call then raises :class:`XentError`
     ``ERR_UNSUPPORTED``).
 
+Linear cross-entropy over a sharded vocabulary (tensor parallelism; libxent >= 1.3.0)
+-------------------------------------------------------------------------------------
+When the LM head's weight is split by classes (each process holds rows ``[col_offset, col_offset + cols)`` of the
+weight and bias of ``total_cols`` classes; ``hidden`` and the global labels are the same everywhere), the steps of the
+sharded vocabulary run on each shard's logits ``hidden @ weight.T + bias``, formed blockwise and never stored:
+
+``linear_partial_stats(hidden, weight, labels, *, col_offset, total_cols, bias=None, ignore_index=-100,
+soft_cap=0.0, num_threads=0, workspace_bytes=0, out=None)``
+    The shard's ``(rows,)`` statistics (:data:`STATS_DTYPE`); merge them over the shards with ``merge_stats`` (or
+    ``xent.mpi.allreduce_stats``) and take the loss from ``finalize_stats``.
+``linear_grad_from_stats(hidden, weight, labels, stats, *, col_offset, total_cols, grad=True, bias=None,
+reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, soft_cap=0.0, num_threads=0,
+workspace_bytes=0, accumulate=False, out=None)``
+    ``(grad_hidden, grad_weight, grad_bias)`` of the shard from the merged statistics: ``grad_hidden`` is this
+    shard's contribution (sum it over the shards), ``grad_weight``/``grad_bias`` its rows of the whole gradients.
+    ``grad``: ``True`` or names from ``{"hidden", "weight", "bias"}`` (``False`` is a ``ValueError``).
+
+``xent.mpi.linear_cross_entropy(comm, hidden, weight_shard, labels, ...)`` runs the steps with two ``Allreduce``
+(the statistics, then ``grad_hidden``). ``linear_sharded_available()`` is False with an older library (the calls
+then raise :class:`XentError` ``ERR_UNSUPPORTED``).
+
 ``isa()`` the vector path the library uses; ``library_version()``; ``library_path``; ``__version__`` (the same as
 ``library_version()``: the package takes its version from the library).
 
@@ -208,6 +229,7 @@ from ._lib import (
     OK,
 )
 from ._linear import linear_cross_entropy, linear_cross_entropy_available
+from ._linear_sharded import linear_grad_from_stats, linear_partial_stats, linear_sharded_available
 from ._options import _OPTIONS_SIZE, _REDUCTIONS, _reduction, _require_options_1_1, _stats_options
 from ._result import CrossEntropyResult, LinearCrossEntropyResult, _Fields, _result
 from ._rows import _rowwise, log_softmax, logsumexp, softmax
@@ -249,6 +271,9 @@ __all__ = [
     "linear_cross_entropy",
     "linear_cross_entropy_available",
     "LinearCrossEntropyResult",
+    "linear_partial_stats",
+    "linear_grad_from_stats",
+    "linear_sharded_available",
 ]
 
 

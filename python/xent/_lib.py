@@ -107,9 +107,9 @@ class Stats(ctypes.Structure):
     _fields_ = [(name, ctypes.c_double) for name in ("max", "sum_exp", "sum_x", "count", "label_logit", "label_seen")]
 
 
-# Functions added in 1.1.0 (sharded vocabulary, bfloat16) and 1.2.0 (linear cross-entropy). They are optional: the
-# package still imports against an older library, and optional_function() reports their absence only when one is
-# used.
+# Functions added in 1.1.0 (sharded vocabulary, bfloat16), 1.2.0 (linear cross-entropy) and 1.3.0 (linear
+# cross-entropy over a sharded vocabulary). They are optional: the package still imports against an older library,
+# and optional_function() reports their absence only when one is used.
 _OPTIONAL_SIGNATURES = {
     # a, b, out, rows
     "xent_merge_stats": (_st, [_p, _p, _p, _sz]),
@@ -130,6 +130,15 @@ for _t in ("f32", "f64"):
             f"xent_linear_cross_entropy_{_t}": (
                 _st,
                 [_p, _sz, _sz, _sz, _p, _sz, _sz, _p, _p, _opts, _p, _p, _sz, _p, _sz, _p, _p],
+            ),
+            # Since 1.3.0: hidden, rows, dim, hidden_stride, weight, cols, weight_stride, col_offset, total_cols, bias,
+            # labels, opts, stats
+            f"xent_linear_partial_stats_{_t}": (_st, [_p, _sz, _sz, _sz, _p, _sz, _sz, _sz, _sz, _p, _p, _opts, _p]),
+            # ..., bias, labels, stats, opts, grad_hidden, grad_hidden_stride, grad_weight, grad_weight_stride,
+            # grad_bias
+            f"xent_linear_grad_from_stats_{_t}": (
+                _st,
+                [_p, _sz, _sz, _sz, _p, _sz, _sz, _sz, _sz, _p, _p, _p, _opts, _p, _sz, _p, _sz, _p],
             ),
         }
     )

@@ -15,7 +15,18 @@ from ._options import _stats_options, _z_loss_out
 STATS_DTYPE = np.dtype([(name, np.float64) for name, _ in _lib.Stats._fields_])
 assert STATS_DTYPE.itemsize == ctypes.sizeof(_lib.Stats)
 
-_SHARDED_FUNCTIONS = tuple(_lib._OPTIONAL_SIGNATURES)
+_SHARDED_FUNCTIONS = tuple(
+    f"xent_{name}"
+    for name in (
+        "merge_stats",
+        "partial_stats_f32",
+        "partial_stats_f64",
+        "finalize_stats_f32",
+        "finalize_stats_f64",
+        "grad_from_stats_f32",
+        "grad_from_stats_f64",
+    )
+)
 
 
 def sharded_stats_available():

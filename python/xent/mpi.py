@@ -12,6 +12,18 @@ Step by step: ``s = xent.partial_stats(shard, labels, ...)``; ``g = allreduce_st
 ``comm.Allreduce`` whose user operation calls the library's ``xent_merge_stats`` on the raw records);
 ``xent.finalize_stats(g, labels, ...)``; ``xent.grad_from_stats(shard, labels, g, ...)``.
 
+The LM head with its weight split by vocabulary (libxent >= 1.3.0): each rank holds rows ``[col_offset, col_offset +
+cols)`` of the weight (and bias) and the whole batch of hidden states::
+
+    res = xent.mpi.linear_cross_entropy(MPI.COMM_WORLD, hidden, weight_shard, labels,
+                                        col_offset=c0, total_cols=vocab, bias_shard=b_shard)
+    res.loss, res.grad_hidden          # the same on every rank (grad_hidden summed over the ranks)
+    res.grad_weight, res.grad_bias     # this rank's rows: they stay local
+
+Step by step: ``s = xent.linear_partial_stats(hidden, weight_shard, labels, ...)``; ``allreduce_stats(comm, s)``
+(``rows x 48`` bytes); ``xent.finalize_stats``; ``xent.linear_grad_from_stats`` on the rank's shard; one
+``comm.Allreduce`` (``MPI.SUM``, in place) of ``grad_hidden`` (``rows x dim`` elements).
+
 Order of evaluation
 -------------------
 ``xent_merge_stats`` is commutative bit for bit but associative only up to rounding, so the merged bits depend on
@@ -41,9 +53,11 @@ import xent
 from . import _lib
 from ._args import _ptr
 from ._keywords import keywords
+from ._linear import _grad_names
+from ._result import LinearCrossEntropyResult
 from ._sharded import _optional, _stats_array
 
-__all__ = ["allreduce_stats", "sharded_cross_entropy", "stats_datatype", "merge_op"]
+__all__ = ["allreduce_stats", "sharded_cross_entropy", "linear_cross_entropy", "stats_datatype", "merge_op"]
 
 _RECORD = xent.STATS_DTYPE.itemsize  # 48 bytes: six doubles
 _datatype = None
@@ -167,3 +181,143 @@ def sharded_cross_entropy(comm, logits_shard, labels, o, *, col_offset, total_co
             lse = lse[0]
         return loss, grad, lse
     return res, grad
+
+
+def _no_gradient(grad):
+    return grad is None or (isinstance(grad, (bool, np.bool_)) and not grad)
+
+
+@keywords(
+    "reduction ignore_index label_smoothing grad_scale z_loss soft_cap num_threads workspace_bytes return_lse "
+    "return_z_loss"
+)
+def linear_cross_entropy(
+    comm,
+    hidden,
+    weight_shard,
+    labels,
+    o,
+    *,
+    col_offset,
+    total_cols,
+    bias_shard=None,
+    grad=True,
+    method="allreduce",
+    commute=True,
+):
+    """The linear cross-entropy (an LM head) whose classes are split across ``comm``'s ranks: the loss, and the
+    gradients, with two ``Allreduce`` (libxent >= 1.3.0).
+
+    ``hidden`` ``(rows, dim)`` and ``labels`` (global class indices) are the whole batch, the same on every rank;
+    ``weight_shard`` ``(cols, dim)`` and ``bias_shard`` ``(cols,)`` (or None) are this rank's rows ``[col_offset,
+    col_offset + cols)`` of the ``total_cols``-class weight and bias; the ranks' shards must cover ``[0, total_cols)``
+    exactly once (uneven splits are fine). Arrays as for :func:`xent.linear_cross_entropy` (never copied). Options as
+    for :func:`xent.linear_partial_stats` / :func:`xent.linear_grad_from_stats`; ``method``/``commute`` as for
+    :func:`allreduce_stats`.
+
+    The steps: :func:`xent.linear_partial_stats` of the shard; :func:`allreduce_stats` (one ``Allreduce`` of ``rows``
+    48-byte records); :func:`xent.finalize_stats` (the loss, the same on every rank); then, unless ``grad`` is False,
+    :func:`xent.linear_grad_from_stats` and, when ``grad_hidden`` is asked for, one ``comm.Allreduce`` (``MPI.SUM``,
+    in place) of it (``rows x dim`` elements, plus one that carries a failure flag). ``grad``: ``True`` (hidden,
+    weight, and bias when there is a bias shard), ``False`` (the loss only: one ``Allreduce``) or names from
+    ``{"hidden", "weight", "bias"}``.
+
+    ``z_loss`` (lambda): its gradient term, and with ``return_z_loss`` its value (float64, reduced as the loss) as
+    a sixth element ``z_loss`` of the result.
+
+    Returns the loss alone when ``grad`` is False and neither ``return_lse`` nor ``return_z_loss``, else
+    :class:`xent.LinearCrossEntropyResult` ``(loss, grad_hidden, grad_weight, grad_bias, lse)``: ``grad_hidden`` the
+    whole gradient of ``hidden`` (summed over the ranks, identical on every rank), ``grad_weight``/``grad_bias`` this
+    rank's rows (they stay local), ``None`` for what was not requested.
+
+    Errors: a bad ``grad`` raises ``TypeError``/``ValueError`` before any communication (every rank must pass the
+    same). A shard refused on one rank only, by the checks (``TypeError``/``ValueError``, e.g. a weight shard of
+    another dtype) or by the library (:class:`xent.XentError`, e.g. ``col_offset + cols > total_cols``), still takes
+    part in the collectives: that rank raises its error after them, the others an :class:`xent.XentError` of
+    :func:`xent.finalize_stats` (the merged statistics miss its classes), or, when the gradient failed on another
+    rank, a ``RuntimeError``; no rank is left waiting in a collective. A shard layout that does not cover every
+    class exactly once raises :class:`xent.XentError` on every rank (finalize sees ``count != total_cols`` or
+    ``label_seen != 1``). ``hidden`` and ``labels`` must have the same shapes on every rank.
+    """
+    want = set() if _no_gradient(grad) else _grad_names(grad, bias_shard is not None)
+    if not _no_gradient(grad) and not want:
+        raise ValueError(f"grad={grad!r} names no gradient; pass False for the loss alone")
+    shard = dict(
+        col_offset=col_offset,
+        total_cols=total_cols,
+        bias=bias_shard,
+        ignore_index=o.ignore_index,
+        soft_cap=o.soft_cap,
+        num_threads=o.num_threads,
+        workspace_bytes=o.workspace_bytes,
+    )
+    options = dict(reduction=o.reduction, label_smoothing=o.label_smoothing, z_loss=o.z_loss)
+
+    # 1. the shard's statistics, merged over the ranks. A shard refused here still joins the Allreduce, with
+    # statistics whose count is NaN: finalize then fails on every other rank instead of leaving them waiting.
+    failure = None
+    try:
+        stats = xent.linear_partial_stats(hidden, weight_shard, labels, **shard)
+    except (TypeError, ValueError) as e:
+        if not (isinstance(hidden, np.ndarray) and hidden.ndim == 2):
+            raise  # no batch to take part with (hidden is the same on every rank: they all fail here)
+        failure = e
+        stats = np.zeros(hidden.shape[0], xent.STATS_DTYPE)
+        stats["count"] = np.nan
+    allreduce_stats(comm, stats, out=stats, method=method, commute=commute)
+    if failure is not None:
+        raise failure
+    res = xent.finalize_stats(
+        stats,
+        labels,
+        total_cols=total_cols,
+        dtype=hidden.dtype,
+        ignore_index=o.ignore_index,
+        return_lse=bool(o.return_lse),
+        return_z_loss=o.return_z_loss,
+        **options,
+    )
+    res = res if isinstance(res, tuple) else (res,)
+    loss, lse, z = res[0], res[1] if o.return_lse else None, res[-1] if o.return_z_loss else None
+    if not want:
+        return LinearCrossEntropyResult(loss, None, None, None, lse, z) if o.return_lse or z is not None else loss
+
+    # 2. this rank's gradients; grad_hidden summed over the ranks in place. Its buffer has one more element, the
+    # number of ranks whose gradient failed, so that a failure on one rank reaches every rank through this sum.
+    rows, dim = hidden.shape
+    out = None
+    buf = None
+    if "hidden" in want and rows:
+        buf = np.empty(rows * dim + 1, hidden.dtype)
+        out = {"grad_hidden": buf[:-1].reshape(rows, dim)}
+    try:
+        grad_hidden, grad_weight, grad_bias = xent.linear_grad_from_stats(
+            hidden,
+            weight_shard,
+            labels,
+            stats,
+            grad=want,
+            grad_scale=o.grad_scale,
+            out=out,
+            **shard,
+            **options,
+        )
+    except (TypeError, ValueError) as e:
+        if buf is None:
+            raise
+        failure = e
+        buf[:] = 0
+        buf[-1] = 1
+    else:
+        if buf is not None:
+            buf[-1] = 0
+    if buf is not None:
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        if failure is not None:
+            raise failure
+        if buf[-1] != 0:
+            raise RuntimeError(
+                f"xent.mpi.linear_cross_entropy: the gradient failed on {int(buf[-1])} other rank(s) (they raised "
+                "the error); grad_hidden is incomplete"
+            )
+    return LinearCrossEntropyResult(loss, grad_hidden, grad_weight, grad_bias, lse, z)

@@ -1,3 +1,3 @@
-# test_mpi.py is an MPI program (run by run.sh under mpirun on 2 and 4 ranks, `make test-mpi`), not a pytest module:
-# keep the single-process suite from collecting it (it needs mpi4py and several ranks).
-collect_ignore = ["test_mpi.py"]
+# test_mpi.py and test_mpi_linear.py are MPI programs (run by run.sh under mpirun on 2 and 4 ranks, `make test-mpi`),
+# not pytest modules: keep the single-process suite from collecting them (they need mpi4py and several ranks).
+collect_ignore = ["test_mpi.py", "test_mpi_linear.py"]

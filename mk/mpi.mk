@@ -8,15 +8,18 @@
 #   make example-mpi          python/examples/sharded_mpi.py on MPI_EXAMPLE_RANKS (default 4) ranks.
 #   make example-linear-mpi   python/examples/linear_mpi.py (a byte bigram LM head split by vocabulary, trained with
 #                             xent.mpi.linear_cross_entropy) on MPI_EXAMPLE_RANKS ranks.
+#   make bench-linear-mpi     Benchmarks/linear_mpi_bench.py: weak scaling of that step on 1 .. MPI_BENCH_RANKS
+#                             (default: the cores, here 2) ranks, one thread each, and the communication per step.
 #
 # As root, Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (set here only when root).
 
 MPI_RANKS         ?= 2 4
 MPI_EXAMPLE_RANKS ?= 4
+MPI_BENCH_RANKS   ?= $(shell nproc)
 MPI_SUDO          := $(if $(filter 0,$(shell id -u)),,sudo)
 MPI_ROOT_ENV      := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 
-.PHONY: mpi-deps mpi-venv test-mpi example-mpi example-linear-mpi
+.PHONY: mpi-deps mpi-venv test-mpi example-mpi example-linear-mpi bench-linear-mpi
 
 mpi-deps:
 	@if ! command -v mpirun >/dev/null || [ ! -e /usr/include/x86_64-linux-gnu/mpi/mpi.h -a ! -e /usr/include/aarch64-linux-gnu/mpi/mpi.h -a ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]; then \
@@ -46,5 +49,9 @@ example-mpi: mpi-venv
 example-linear-mpi: mpi-venv
 	cd /tmp && $(MPI_ROOT_ENV) mpirun --oversubscribe -n $(MPI_EXAMPLE_RANKS) "$(VENV)/bin/python" \
 	  $(CURDIR)/python/examples/linear_mpi.py
+
+bench-linear-mpi: mpi-venv
+	cd /tmp && $(MPI_ROOT_ENV) mpirun --oversubscribe -n $(MPI_BENCH_RANKS) "$(VENV)/bin/python" \
+	  $(CURDIR)/Benchmarks/linear_mpi_bench.py
 
 EXTRA_TESTS += test-mpi

@@ -21,7 +21,9 @@
  *      the same call, the 1.1 options against a long double reference, and one invalid 1.1 argument at a time
  *      (the one status the header names, the message, no byte changed).
  * Inputs whose first byte is >= XF_LINEAR_TAG (0xE0) instead make one xent_linear_cross_entropy_* call
- * (fuzz/oracles_linear.c: status, nothing written on refusal, the long double reference, thread counts).
+ * (fuzz/oracles_linear.c: status, nothing written on refusal, the long double reference, thread counts), then the
+ * same problem over a sharded vocabulary (fuzz/oracles_linear_sharded.c: the 1.3.0 entry points against the
+ * unsharded call, thread counts, one invalid argument).
  * Out-of-bounds reads/writes: with the ASan-instrumented library (make fuzz) every buffer is an exactly sized heap
  * block and the bytes between rows (stride padding) are poisoned during the call; some inputs instead use mmap
  * regions that end exactly at a PROT_NONE guard page (the only protection for an uninstrumented library).
@@ -61,7 +63,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!page_size) LLVMFuzzerInitialize(NULL, NULL);
-    if (size > 0 && data[0] >= XF_LINEAR_TAG) return xf_linear(data, size);
+    if (size > 0 && data[0] >= XF_LINEAR_TAG) {
+        xf_linear(data, size);
+        return xf_linear_sharded(data, size);
+    }
     Rd r = {data, size, 0};
     Spec s;
     decode(&r, &s);

@@ -10,6 +10,8 @@
  *   oracles_11.c         the 1.1 entry points on the same problem: shards, bfloat16, the 1.1 options
  *   oracles_invalid.c    one invalid 1.1 argument at a time; xent_options_init_size
  *   oracles_linear.c     xent_linear_cross_entropy_* (1.2.0): inputs whose first byte is >= XF_LINEAR_TAG
+ *   oracles_linear_sharded.c  the same inputs again as a sharded-vocabulary problem (1.3.0): the shards' entry
+ *                        points against the unsharded call, one invalid argument
  */
 #ifndef XENT_FUZZ_XF_H
 #define XENT_FUZZ_XF_H
@@ -216,5 +218,11 @@ void oracle_options_init(void);
 /* A first byte at or above this decodes into one linear cross-entropy call (bit 0: f64); below, into inputs.c's. */
 #define XF_LINEAR_TAG 0xE0
 int xf_linear(const uint8_t *data, size_t size);
+
+/* ---- oracles_linear_sharded.c ----------------------------------------------------------------------------- */
+
+/* The same input decoded into one sharded linear problem (xent_linear_partial_stats_*, xent_merge_stats,
+   xent_finalize_stats_*, xent_linear_grad_from_stats_*) checked against the unsharded call. */
+int xf_linear_sharded(const uint8_t *data, size_t size);
 
 #endif /* XENT_FUZZ_XF_H */

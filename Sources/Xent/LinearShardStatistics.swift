@@ -10,7 +10,8 @@
 /// indices. Merge the shards' statistics (``mergeStatistics(_:_:into:)``), then
 /// ``crossEntropy(statistics:totalColumns:labels:options:loss:logSumExp:)`` gives the loss and
 /// ``linearCrossEntropyGradients(hidden:rows:dim:hiddenStride:weight:columns:weightStride:columnOffset:totalColumns:bias:labels:statistics:options:gradHidden:gradHiddenStride:gradWeight:gradWeightStride:gradBias:)``
-/// each shard's gradients. Options: `ignoreIndex`, `softCap`, `threads`, `workspaceBytes`.
+/// each shard's gradients. Options: `ignoreIndex`, `softCap`, `threads`, `workspaceBytes` (give both calls the same
+/// bound: they then form the same row blocks of logits).
 public func linearPartialStatistics<T: SoftmaxScalar>(
   hidden: Span<T>, rows: Int, dim: Int, hiddenStride: Int? = nil, weight: Span<T>, columns: Int,
   weightStride: Int? = nil, columnOffset: Int, totalColumns: Int, bias: Span<T> = Span(), labels: Span<Int64>,

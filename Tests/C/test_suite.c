@@ -26,6 +26,7 @@ int xt_run_all(const char *lang, void (*extra)(void))
     xt_test_options_init();
     xt_test_linear();
     xt_test_linear_refusals();
+    xt_test_linear_sharded();
     return xt_finish();
 }
 

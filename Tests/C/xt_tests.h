@@ -14,6 +14,8 @@
  *   test_bf16.c        bfloat16 logits
  *   test_linear.c      the linear cross-entropy (1.2.0) against the long double reference and the unfused pipeline
  *   test_linear_refusals.c  its refusals: status, message, nothing written
+ *   test_linear_sharded.c  the linear cross-entropy over a sharded vocabulary (1.3.0): shards against the
+ *                      unsharded call and the reference, its refusals
  *   test_suite.c       the order they run in (one random stream: the order fixes the inputs)
  *   xt_typed.c         typed helpers: fills, comparisons, the generic cross-entropy call and its verification
  */
@@ -51,6 +53,7 @@ void xt_test_sharded(void);
 void xt_test_bf16(void);
 void xt_test_linear(void);
 void xt_test_linear_refusals(void);
+void xt_test_linear_sharded(void);
 void xt_linear_growth_table(void);
 
 /* The canary of the typed tests: outputs are filled with it, and what must stay unwritten still holds it. */

@@ -48,12 +48,10 @@ package struct LinearShardCall<T: SoftmaxScalar> {
     let labels = try checkInputs(&aliasing)
     aliasing.output(try VectorOperand(out, count: rows, "stats").range)
     try aliasing.check()
-    let plan = try LinearPlan(
-      T.self, rows: rows, dim: dim, classes: cols, workspaceBytes: options.workspaceBytes, separateGradient: false,
-      biasGradient: false, requestedThreads: options.threads)
+    let plan = try self.plan()
     _ = try labels.scan(classes: shard.totalColumns, ignore: options.ignoreIndex)
     if rows == 0 { return }
-    try withWorkspace(plan) { space in
+    try withWorkspace(plan, biasGradient: false) { space in
       let o = out.mutablePointer, l = labels.pointer, cap = T(options.softCap), ignore = options.ignoreIndex
       forEachRowBlock(plan, space, smoothing: true) { start, n in
         let pre = PrecomputedStatistics(statistics: UnsafePointer(space.statistics), tiles: plan.tiles,
@@ -105,9 +103,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
     try aliasing.check()
     try blasSize(gradHiddenStride, "grad_hidden_stride", wanted: gradHidden.address != nil)
     try blasSize(gradWeightStride, "grad_weight_stride", wanted: gradWeight.address != nil)
-    let plan = try LinearPlan(
-      T.self, rows: rows, dim: dim, classes: cols, workspaceBytes: options.workspaceBytes, separateGradient: false,
-      biasGradient: gradBias.address != nil, requestedThreads: options.threads)
+    let plan = try self.plan()
     let counted = try checkMerged(stats, total: shard.totalColumns, labels: labels, ignore: options.ignoreIndex)
     if rows == 0 {
       if !options.accumulate {
@@ -115,7 +111,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
       }
       return
     }
-    try withWorkspace(plan) { space in
+    try withWorkspace(plan, biasGradient: gradBias.address != nil) { space in
       let denominator = options.reduction == .mean ? counted : 1
       let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
       let eps = options.labelSmoothing
@@ -167,15 +163,27 @@ package struct LinearShardCall<T: SoftmaxScalar> {
     return labels
   }
 
+  /// The workspace of both calls: the same row blocks for the same `workspaceBytes` (the bias sums'
+  /// room is reserved whether or not a bias gradient is asked for), so that the BLAS forms the same
+  /// logits for the statistics and for the gradient (it may round a row differently in a block of
+  /// another height), and G = exp(o − lse) uses the very logits the statistics summed.
+  private func plan() throws(XentError) -> LinearPlan {
+    try LinearPlan(
+      T.self, rows: rows, dim: dim, classes: cols, workspaceBytes: options.workspaceBytes, separateGradient: false,
+      biasGradient: true, requestedThreads: options.threads)
+  }
+
   /// Takes the workspace (`.outOfMemory` before anything is written), runs `body` with the BLAS on one thread.
-  private func withWorkspace(_ plan: LinearPlan, _ body: (LinearWorkspace<T>) -> Void) throws(XentError) {
+  private func withWorkspace(
+    _ plan: LinearPlan, biasGradient: Bool, _ body: (LinearWorkspace<T>) -> Void
+  ) throws(XentError) {
     guard let workspace = xentshim_alloc_bytes(UInt(plan.bytes)) else {
       throw .outOfMemory("linear cross-entropy: no memory for its \(plan.bytes)-byte workspace")
     }
     defer { xentshim_free(workspace) }
     xentblas_enter_single_threaded()
     defer { xentblas_leave_single_threaded() }
-    body(LinearWorkspace<T>(workspace, plan, classes: cols, biasGradient: plan.biasDoubles > 0))
+    body(LinearWorkspace<T>(workspace, plan, classes: cols, biasGradient: biasGradient))
   }
 
   /// For each row block: its logits tile by tile (with their statistics, or turned into G), then `body`

@@ -5,17 +5,25 @@ a :mod:`torch.distributed` process group (tensor parallelism over the vocabulary
 
     dist.init_process_group("gloo", ...)
     loss = xent.torch.distributed.linear_cross_entropy(hidden, weight_shard, labels,
-                                                       col_offset=c0, total_cols=vocab, bias_shard=b_shard)
+                                                       col_offset=c0, total_cols=vocab, bias_shard=b_shard,
+                                                       z_loss=1e-4, soft_cap=30.0)   # both optional
     loss.backward()   # hidden.grad: the whole gradient, on every rank
                       # weight_shard.grad, b_shard.grad: this rank's rows
 
 Each rank holds the whole batch (``hidden``, ``labels``: the same on every rank) and rows ``[col_offset, col_offset
 + cols)`` of the ``(total_cols, dim)`` weight and of the bias; the ranks' shards cover ``[0, total_cols)`` exactly once
 (uneven splits are fine). Rank r's classes give the per-row statistics :data:`xent.STATS_DTYPE` of the logits
-``hidden @ weight_shard.T + bias_shard`` (:func:`xent.linear_partial_stats`, the logits formed blockwise and never
-stored); the statistics are merged over the ranks; :func:`xent.finalize_stats` gives the loss (the same bits on every
-rank); the backward runs :func:`xent.linear_grad_from_stats` on the rank's shard and sums ``grad_hidden`` over the
-ranks.
+``hidden @ weight_shard.T + bias_shard`` (soft-capped when ``soft_cap`` is set; :func:`xent.linear_partial_stats`, the
+logits formed blockwise and never stored); the statistics are merged over the ranks; :func:`xent.finalize_stats`
+gives the loss and the z-loss (the same bits on every rank); the backward runs :func:`xent.linear_grad_from_stats`
+(with the cap's chain rule and the z-loss's gradient) on the rank's shard and sums ``grad_hidden`` over the ranks.
+
+``z_loss`` and ``soft_cap`` mean what they mean in :func:`xent.torch.linear_cross_entropy`: ``soft_cap=c`` (>= 0)
+makes the logits ``c * tanh(x / c)`` before everything; ``z_loss=lam`` (>= 0) makes the returned loss the
+cross-entropy **plus** the z-loss ``lam * lse_i**2`` of every non-ignored row (``lse_i`` from the merged statistics),
+reduced like the loss (``"mean"``: over the non-ignored rows; ``"none"``: per row, 0 on ignored rows), the two added
+in float64 and rounded once to the dtype; the gradient is that sum's gradient (``2 * lam * lse_i * softmax`` added
+to the cross-entropy's). Neither adds communication: the statistics and the collectives are the same.
 
 The merge with built-in reductions
 ----------------------------------
@@ -48,20 +56,24 @@ No collective runs when ``rows == 0``.
 Use
 ---
 * Every rank of ``group`` calls the function with the same ``hidden``, ``labels``, ``total_cols``, ``reduction``,
-  ``ignore_index`` and ``label_smoothing``, and (when ``hidden`` requires grad) runs the backward with the same
-  upstream gradient (as ``loss.backward()`` on every rank does): the backward's ``all_reduce`` is collective. A rank
-  that skips it leaves the others waiting, as with any collective.
+  ``ignore_index``, ``label_smoothing``, ``z_loss`` and ``soft_cap``, and (when ``hidden`` requires grad) runs the
+  backward with the same upstream gradient (as ``loss.backward()`` on every rank does): the backward's
+  ``all_reduce`` is collective. A rank that skips it leaves the others waiting, as with any collective.
 * The backend must reduce CPU tensors: ``"gloo"`` (or ``"mpi"``); NCCL takes only CUDA tensors.
 * dtypes float32 and float64 (hidden, weight_shard and bias_shard the same dtype); bfloat16 is not offered.
   Contiguous (or row-strided) tensors are read in place through ``.numpy()``; others are made contiguous once.
-* ``label_smoothing`` travels through the C ABI as float32 (as in :mod:`xent.torch`). ``z_loss``, ``soft_cap`` and
-  class weights are not offered: the statistics carry no class-weighted sums.
+* ``label_smoothing``, ``z_loss`` and ``soft_cap`` travel through the C ABI as float32 (as in :mod:`xent.torch`).
+  Class weights are not offered: the statistics carry no class-weighted sums.
 * Gradients: ``"mean"``/``"sum"`` scale by the upstream gradient exactly (in the library call when float32 holds it
   exactly, else by one multiplication afterwards). ``"none"`` is supported with any upstream gradient: one value on
   every counted row is one library call; otherwise the backward forms the shard's logits in row blocks of at most
-  32 MiB (``torch.mm``), turns them into the gradient with :func:`xent.grad_from_stats`, scales row i by ``g_i`` and
-  multiplies out. ``"mean"`` over no counted row is NaN (as in PyTorch); its gradient is 0. Double backward is not
-  supported. Not for ``torch.compile`` graphs (the backward reads the upstream gradient's values).
+  32 MiB (``torch.mm``), turns them into the gradient with :func:`xent.grad_from_stats` (the z-loss's term
+  included), scales row i by ``g_i`` and multiplies out. With ``soft_cap`` that path caps the logits itself
+  (``grad_from_stats`` takes no cap): ``c * tanh(x / c)`` in the dtype (-inf kept), the gradient of the capped
+  logits times ``1 - tanh(x / c)**2``, as the library does (to rounding); the 32 MiB then hold the logits and
+  the derivative (half the rows a block). ``"mean"`` over no counted row is NaN (as in PyTorch; with ``z_loss``
+  too); its gradient is 0. Double backward is not supported. Not for ``torch.compile`` graphs (the backward reads the
+  upstream gradient's values).
 * Errors: arguments are checked before any collective (``TypeError``/``ValueError``/``RuntimeError``). A shard the
   library refuses on one rank only (``col_offset + cols > total_cols``) still takes part in the collectives, so no
   rank is left waiting: that rank raises its :class:`xent.XentError`, the others the :class:`xent.XentError` of
@@ -129,13 +141,19 @@ def _library_scale(s):
     return 1.0, s
 
 
-def _block_gradients(h, w, b, labels, stats, g, shard, options, gh, gw, gb):
+def _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw, gb):
     """``"none"`` with per-row factors ``g``: the shard's gradients, row block by row block of its logits (at most
-    :data:`BLOCK_BYTES`), into ``gh`` (this rank's contribution), ``gw`` and ``gb`` (each None when not wanted)."""
+    :data:`BLOCK_BYTES`, the cap's derivative included), into ``gh`` (this rank's contribution), ``gw`` and ``gb``
+    (each None when not wanted). ``options`` carries the z-loss to :func:`xent.grad_from_stats`; the soft cap
+    ``soft_cap`` (0: off), which that function does not take, is applied here as the library applies it:
+    ``c * tanh(x / c)`` (-inf kept), then ``grad_from_stats`` of the capped logits times ``1 - tanh(x / c)**2``."""
     rows = h.shape[0]
     cols = w.shape[0]
-    block = max(1, BLOCK_BYTES // (cols * h.element_size()))
+    # the cap as the library reads it (a float32 option), in the dtype of the logits
+    cap = torch.tensor(float(np.float32(soft_cap)), dtype=h.dtype) if soft_cap else None
+    block = max(1, BLOCK_BYTES // (cols * h.element_size() * (2 if cap is not None else 1)))
     buffer = torch.empty((min(block, rows), cols), dtype=h.dtype)
+    derivative = torch.empty_like(buffer) if cap is not None else None
     if gw is not None:
         gw.zero_()
     gb64 = torch.zeros(cols, dtype=torch.float64) if gb is not None else None
@@ -147,9 +165,18 @@ def _block_gradients(h, w, b, labels, stats, g, shard, options, gh, gw, gb):
             torch.mm(hb, w.t(), out=grad)
         else:
             torch.addmm(b, hb, w.t(), out=grad)
+        if cap is not None:
+            d = derivative[: r1 - r0]
+            masked = grad == -math.inf  # a masked logit stays -inf (its derivative is 0)
+            torch.div(grad, cap, out=d)
+            d.tanh_()
+            torch.mul(d, cap, out=grad).masked_fill_(masked, -math.inf)  # the capped logits
+            d.mul_(d).neg_().add_(1)  # 1 - tanh(x / c)**2
         xent.grad_from_stats(
             tt.view(grad), labels[r0:r1], stats[r0:r1], grad_out="inplace", reduction="none", **shard, **options
         )
+        if cap is not None:
+            grad.mul_(d)  # the chain rule through the cap
         grad.mul_(g[r0:r1].unsqueeze(1))  # row i of G times g_i
         if gh is not None:
             torch.mm(grad, w, out=gh[r0:r1])
@@ -163,7 +190,21 @@ def _block_gradients(h, w, b, labels, stats, g, shard, options, gh, gw, gb):
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, target, bias, col_offset, total_cols, reduction, ignore_index, smoothing, group):
+    def forward(
+        ctx,
+        hidden,
+        weight,
+        target,
+        bias,
+        col_offset,
+        total_cols,
+        reduction,
+        ignore_index,
+        smoothing,
+        z_loss,
+        soft_cap,
+        group,
+    ):
         h, w = tt.rows_layout(hidden), tt.rows_layout(weight)
         b = bias.contiguous() if bias is not None else None
         labels = tt.labels(target)
@@ -177,7 +218,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
         try:
             stats = tt.translate_errors(
                 lambda: xent.linear_partial_stats(
-                    tt.view(h), tt.view(w), labels, bias=None if b is None else tt.view(b), **shard, **options
+                    tt.view(h),
+                    tt.view(w),
+                    labels,
+                    bias=None if b is None else tt.view(b),
+                    soft_cap=soft_cap,
+                    **shard,
+                    **options,
                 ),
                 total_cols,
                 ignore_index,
@@ -191,7 +238,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             _merge_over_ranks(stats, group)
         if failure is not None:
             raise failure
-        loss = xent.finalize_stats(
+        res = xent.finalize_stats(
             stats,
             labels,
             total_cols=total_cols,
@@ -199,11 +246,17 @@ class _LinearCrossEntropy(torch.autograd.Function):
             reduction=reduction,
             ignore_index=ignore_index,
             label_smoothing=smoothing,
+            z_loss=z_loss,
+            return_z_loss=z_loss > 0,
         )
-        loss = torch.from_numpy(np.array(loss, dtype=tt.view(h).dtype).reshape(() if reduction != "none" else -1))
-        tt.nan_if_no_weight(loss, target, None, ignore_index, reduction)
+        loss, z = res if z_loss > 0 else (res, None)
+        shape = () if reduction != "none" else -1
+        loss = torch.from_numpy(np.array(loss, dtype=tt.view(h).dtype).reshape(shape))
+        tt.nan_if_no_weight(loss, target, None, ignore_index, reduction)  # (on the cross-entropy alone)
+        if z is not None:  # the objective: the cross-entropy plus the z-loss, added in float64 and rounded once
+            loss = (loss.double() + torch.from_numpy(np.asarray(z, np.float64).reshape(shape))).to(h.dtype)
 
-        ctx.options = (col_offset, total_cols, reduction, ignore_index, smoothing, group)
+        ctx.options = (col_offset, total_cols, reduction, ignore_index, smoothing, z_loss, soft_cap, group)
         ctx.stats = stats
         ctx.save_for_backward(h, w, target, b)
         return loss
@@ -211,20 +264,20 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss):
         no_double_backward(grad_loss)
-        none = (None,) * 10
+        none = (None,) * 12
         need_hidden, need_weight, _, need_bias = ctx.needs_input_grad[:4]
         h, w, target, b = ctx.saved_tensors
         need_bias = need_bias and b is not None
         if grad_loss is None or not (need_hidden or need_weight or need_bias):
             return none
-        col_offset, total_cols, reduction, ignore_index, smoothing, group = ctx.options
+        col_offset, total_cols, reduction, ignore_index, smoothing, z_loss, soft_cap, group = ctx.options
         stats = ctx.stats
         labels = tt.labels(target)
         rows, dim = h.shape
         cols = w.shape[0]
         dtype = h.dtype
         shard = dict(col_offset=col_offset, total_cols=total_cols, ignore_index=ignore_index)
-        options = dict(label_smoothing=smoothing, num_threads=tt.num_threads())
+        options = dict(label_smoothing=smoothing, z_loss=z_loss, num_threads=tt.num_threads())
 
         # grad_hidden (this rank's contribution) lives in a buffer with one more element: the number of ranks whose
         # gradient failed, so that a failure on one rank reaches every rank through the sum
@@ -237,7 +290,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         failure = None
         try:
             if scale is None:  # "none" with a per-row upstream gradient
-                _block_gradients(h, w, b, labels, stats, g, shard, options, gh, gw, gb)
+                _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw, gb)
             elif rows or need_weight or need_bias:
                 grad_scale, after = _library_scale(scale)
                 out = {
@@ -253,6 +306,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     bias=None if b is None else tt.view(b),
                     reduction=reduction,
                     grad_scale=grad_scale,
+                    soft_cap=soft_cap,
                     out=out,
                     **shard,
                     **options,
@@ -279,10 +333,22 @@ class _LinearCrossEntropy(torch.autograd.Function):
             for t in (gh, gw, gb):
                 if t is not None:
                     t.mul_(after)
-        return (gh, gw, None, gb) + (None,) * 6
+        return (gh, gw, None, gb) + (None,) * 8
 
 
-def _check(hidden, weight_shard, labels, bias_shard, col_offset, total_cols, reduction, label_smoothing, group):
+def _check(
+    hidden,
+    weight_shard,
+    labels,
+    bias_shard,
+    col_offset,
+    total_cols,
+    reduction,
+    label_smoothing,
+    z_loss,
+    soft_cap,
+    group,
+):
     if not all(isinstance(t, torch.Tensor) for t in (hidden, weight_shard, labels)):
         raise TypeError(f"{_NAME}: hidden, weight_shard and labels must be torch.Tensor")
     if bias_shard is not None and not isinstance(bias_shard, torch.Tensor):
@@ -321,6 +387,9 @@ def _check(hidden, weight_shard, labels, bias_shard, col_offset, total_cols, red
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    for value, what in ((z_loss, "z_loss"), (soft_cap, "soft_cap")):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{_NAME}: {what} must be finite and >= 0, got {value}")
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError(f"{_NAME}: torch.distributed is not initialized (call dist.init_process_group first)")
     if group is not None and not isinstance(group, dist.ProcessGroup):
@@ -338,6 +407,8 @@ def linear_cross_entropy(
     reduction: str = "mean",
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    soft_cap: float = 0.0,
     group: Optional["dist.ProcessGroup"] = None,
 ) -> torch.Tensor:
     """The cross-entropy of the logits ``hidden @ weight.T + bias`` whose ``total_cols`` classes are split across the
@@ -347,7 +418,9 @@ def linear_cross_entropy(
     ``hidden`` ``(rows, dim)`` (or ``(dim,)`` with a 0-dim ``labels``) and ``labels`` ``(rows,)`` (global class indices
     in ``[0, total_cols)`` or ``ignore_index``; int64 or uint8) are the whole batch, the same on every rank.
     ``reduction`` (``"mean"``, ``"sum"``, ``"none"``), ``ignore_index`` and ``label_smoothing`` (over the global
-    ``total_cols`` classes) as in :func:`torch.nn.functional.cross_entropy`.
+    ``total_cols`` classes) as in :func:`torch.nn.functional.cross_entropy`; ``z_loss`` and ``soft_cap`` (finite,
+    >= 0; 0 is off) as in :func:`xent.torch.linear_cross_entropy`: the logits capped to ``c * tanh(x / c)``, and the
+    loss the cross-entropy plus ``z_loss * lse_i**2`` reduced like it.
 
     Returns the loss, the same bits on every rank: a 0-dim tensor of hidden's dtype, or ``(rows,)`` for ``"none"``.
     Differentiable in ``hidden`` (its gradient is summed over the ranks by one ``all_reduce`` in the backward: every
@@ -355,7 +428,19 @@ def linear_cross_entropy(
     ``all_reduce`` in the forward (``8 * rows`` and ``40 * rows`` bytes), one in the backward (``(rows * dim + 1) *
     itemsize`` bytes); see :mod:`xent.torch.distributed` for the design, the collective rules and the errors.
     """
-    _check(hidden, weight_shard, labels, bias_shard, col_offset, total_cols, reduction, label_smoothing, group)
+    _check(
+        hidden,
+        weight_shard,
+        labels,
+        bias_shard,
+        col_offset,
+        total_cols,
+        reduction,
+        label_smoothing,
+        z_loss,
+        soft_cap,
+        group,
+    )
     one = hidden.dim() == 1
     target = labels.long() if labels.dtype == torch.uint8 else labels
     loss = _LinearCrossEntropy.apply(
@@ -368,6 +453,8 @@ def linear_cross_entropy(
         reduction,
         int(ignore_index),
         float(label_smoothing),
+        float(z_loss),
+        float(soft_cap),
         group,
     )
     return loss.reshape(()) if one else loss

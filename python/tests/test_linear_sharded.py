@@ -454,7 +454,8 @@ def test_thread_counts_bit_identical(dtype):
 @sweep(dtype=DTYPES)
 def test_workspace_bytes(dtype):
     """A workspace of one row block (R = 1) gives results within the bounds; one too small for a row of the shard's
-    logits (or for the bias gradient's sums) is XentError ERR_INVALID_OPTION, with nothing written."""
+    logits beside the bias gradient's sums (reserved by both functions, so that both form the same row blocks) is
+    XentError ERR_INVALID_OPTION, with nothing written."""
     rng = np.random.default_rng(43)
     h, w, b, labels = problem(rng, 9, 8, 3000, dtype)
     item = np.dtype(dtype).itemsize
@@ -467,13 +468,15 @@ def test_workspace_bytes(dtype):
     kw = dict(col_offset=1000, total_cols=3000, bias=b[1000:])
     out = np.zeros(9, xent.STATS_DTYPE)
     with raises_xent(xent.ERR_INVALID_OPTION):
-        xent.linear_partial_stats(h, w[1000:], labels, workspace_bytes=one_row - 64, out=out, **kw)
+        xent.linear_partial_stats(h, w[1000:], labels, workspace_bytes=one_row + bias_sums - 1, out=out, **kw)
     assert not out.tobytes().strip(b"\0")
     st = sharded(h, w, b, labels, [0, 1000, 3000])["stats"]
-    xent.linear_partial_stats(h, w[1000:], labels, workspace_bytes=one_row, **kw)  # enough without grad_bias
+    xent.linear_partial_stats(h, w[1000:], labels, workspace_bytes=one_row + bias_sums, **kw)
     gw = np.full((cols, 8), 5, dtype)
-    with raises_xent(xent.ERR_INVALID_OPTION):
-        xent.linear_grad_from_stats(h, w[1000:], labels, st, workspace_bytes=one_row, out={"grad_weight": gw}, **kw)
+    with raises_xent(xent.ERR_INVALID_OPTION):  # without grad_bias all the same
+        xent.linear_grad_from_stats(
+            h, w[1000:], labels, st, workspace_bytes=one_row + bias_sums - 1, out={"grad_weight": gw}, **kw
+        )
     assert (gw == 5).all()
 
 

@@ -193,6 +193,36 @@ def test_z_loss_matches_unsharded(dtype, reduction, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_cap_matches_unsharded(dtype, reduction, rng):
+    """partial_stats and grad_from_stats take soft_cap (the C functions read it since 1.1.0): the statistics of the
+    capped logits, the gradient with the cap's chain rule, as the fused call with the same cap."""
+    rows, cols, cap = 6, 31, 2.5
+    x = (rng.standard_normal((rows, cols)) * 6).astype(dtype)
+    labels = rng.integers(0, cols, rows)
+    kw = dict(reduction=reduction, label_smoothing=0.1)
+    ref = xent.cross_entropy(x, labels, grad=True, soft_cap=cap, **kw)
+    bounds = [0, 1, 12, cols]
+    stats = None
+    for lo, hi in zip(bounds, bounds[1:]):
+        s = xent.partial_stats(x[:, lo:hi], labels, col_offset=lo, total_cols=cols, soft_cap=cap)
+        stats = s if stats is None else xent.merge_stats(stats, s)
+    assert stats["max"].max() <= cap
+    loss = xent.finalize_stats(stats, labels, total_cols=cols, dtype=dtype, **kw)
+    scale = np.maximum(1.0, np.abs(np.asarray(ref.loss, np.float64))) * 2 * cap
+    assert_close(loss, ref.loss, TOL[np.dtype(dtype)], scale, f"soft-cap loss {reduction}", relative=False)
+    grad = np.concatenate(
+        [
+            xent.grad_from_stats(x[:, lo:hi], labels, stats, col_offset=lo, total_cols=cols, soft_cap=cap, **kw)
+            for lo, hi in zip(bounds, bounds[1:])
+        ],
+        axis=1,
+    )
+    s = 1.0 / (rows if reduction == "mean" else 1)
+    assert_close(grad, ref.grad, GRAD_TOL[np.dtype(dtype)], s, f"soft-cap grad {reduction}", relative=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_against_extended_precision_reference(dtype, reduction, rng):
     # the sharded path against the package's long-double reference, with the suite's usual tolerances
     import _reference as ref

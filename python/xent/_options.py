@@ -73,9 +73,12 @@ def _z_loss_out(opts, n_loss, return_z_loss):
     return zl
 
 
-def _stats_options(reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, num_threads=0, z_loss=0.0):
+def _stats_options(
+    reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, num_threads=0, z_loss=0.0, soft_cap=0.0
+):
     """The options of the sharded-vocabulary functions (which exist from 1.1.0 on: the full struct size). The
     z-loss is taken by libxent >= 1.3.0 (older libraries refuse it with ERR_UNSUPPORTED)."""
     opts = _options(_OPTIONS_SIZE, _reduction(reduction), ignore_index, label_smoothing, grad_scale, num_threads)
     opts.z_loss = _real(z_loss, "z_loss")
+    opts.soft_cap = _real(soft_cap, "soft_cap")
     return opts

@@ -55,12 +55,14 @@ def _stats_array(a, name, rows=None, writable=False):
     return a.size
 
 
-def partial_stats(logits, labels, *, col_offset, total_cols, ignore_index=-100, out=None):
+def partial_stats(logits, labels, *, col_offset, total_cols, ignore_index=-100, soft_cap=0.0, out=None):
     """The statistics of one vocabulary shard: columns ``[col_offset, col_offset + cols)`` of ``total_cols``.
 
     ``logits``: the shard, float32/float64, 1-D (one row) or 2-D ``(rows, cols)``, C-contiguous or row-strided
     (not copied). ``labels``: global class indices in ``[0, total_cols)`` or ``ignore_index``, as for
-    :func:`cross_entropy`. ``out``: an optional writable contiguous ``(rows,)`` array of :data:`STATS_DTYPE`.
+    :func:`cross_entropy`. ``soft_cap``: as for :func:`cross_entropy` (the statistics of the capped logits; pass the
+    same value to :func:`grad_from_stats`). ``out``: an optional writable contiguous ``(rows,)`` array of
+    :data:`STATS_DTYPE`.
 
     Returns ``(rows,)`` records of :data:`STATS_DTYPE` (``(1,)`` for 1-D logits): ``max``, ``sum_exp``
     (relative to ``max``), ``sum_x`` (relative to ``max``), ``count`` (= cols), ``label_logit`` and
@@ -71,7 +73,7 @@ def partial_stats(logits, labels, *, col_offset, total_cols, ignore_index=-100, 
     labels = _labels(labels, rows, logits.ndim == 1)
     col_offset = _size(col_offset, "col_offset")
     total_cols = _size(total_cols, "total_cols")
-    opts = _stats_options(ignore_index=ignore_index)
+    opts = _stats_options(ignore_index=ignore_index, soft_cap=soft_cap)
     if out is None:
         res = np.empty(rows, STATS_DTYPE)
     else:
@@ -172,16 +174,16 @@ def finalize_stats(
     return (loss_ret, *extra) if extra else loss_ret
 
 
-@keywords("reduction ignore_index label_smoothing grad_scale z_loss num_threads grad_out")
+@keywords("reduction ignore_index label_smoothing grad_scale z_loss soft_cap num_threads grad_out")
 def grad_from_stats(logits, labels, stats, o, *, col_offset, total_cols):
     """The shard's columns of the gradient, from statistics merged over all ``total_cols`` columns.
 
     ``logits``, ``labels``, ``col_offset``, ``total_cols``: as given to :func:`partial_stats`. ``stats``: the
     merged ``(rows,)`` statistics. ``reduction`` (``"mean"`` divides by the rows not ignored), ``ignore_index``,
-    ``label_smoothing``, ``grad_scale``, ``z_loss`` (libxent >= 1.3.0): as for :func:`cross_entropy` — pass the
-    same values to :func:`finalize_stats`. ``grad_out``: ``None`` (a new C-contiguous array), a writable buffer of
-    the logits' shape and dtype (row-strided allowed), or ``"inplace"`` (overwrites ``logits``). Returns the
-    gradient.
+    ``label_smoothing``, ``grad_scale``, ``z_loss`` (libxent >= 1.3.0), ``soft_cap``: as for :func:`cross_entropy` —
+    pass the same values to :func:`finalize_stats` (and ``soft_cap`` to :func:`partial_stats`). ``grad_out``:
+    ``None`` (a new C-contiguous array), a writable buffer of the logits' shape and dtype (row-strided allowed), or
+    ``"inplace"`` (overwrites ``logits``). Returns the gradient.
     """
     reduction, ignore_index, label_smoothing, grad_scale = o.reduction, o.ignore_index, o.label_smoothing, o.grad_scale
     num_threads, grad_out = o.num_threads, o.grad_out
@@ -191,7 +193,7 @@ def grad_from_stats(logits, labels, stats, o, *, col_offset, total_cols):
     _stats_array(stats, "stats", rows)
     col_offset = _size(col_offset, "col_offset")
     total_cols = _size(total_cols, "total_cols")
-    opts = _stats_options(reduction, ignore_index, label_smoothing, grad_scale, num_threads, o.z_loss)
+    opts = _stats_options(reduction, ignore_index, label_smoothing, grad_scale, num_threads, o.z_loss, o.soft_cap)
     if isinstance(grad_out, str):
         if grad_out != "inplace":
             raise ValueError(f"grad_out must be None, an array or 'inplace', got {grad_out!r}")

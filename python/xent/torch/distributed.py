@@ -68,10 +68,8 @@ Use
   exactly, else by one multiplication afterwards). ``"none"`` is supported with any upstream gradient: one value on
   every counted row is one library call; otherwise the backward forms the shard's logits in row blocks of at most
   32 MiB (``torch.mm``), turns them into the gradient with :func:`xent.grad_from_stats` (the z-loss's term
-  included), scales row i by ``g_i`` and multiplies out. With ``soft_cap`` that path caps the logits itself
-  (``grad_from_stats`` takes no cap): ``c * tanh(x / c)`` in the dtype (-inf kept), the gradient of the capped
-  logits times ``1 - tanh(x / c)**2``, as the library does (to rounding); the 32 MiB then hold the logits and
-  the derivative (half the rows a block). ``"mean"`` over no counted row is NaN (as in PyTorch; with ``z_loss``
+  included; the soft cap and its chain rule in :func:`xent.grad_from_stats`), scales row i by ``g_i`` and
+  multiplies out. ``"mean"`` over no counted row is NaN (as in PyTorch; with ``z_loss``
   too); its gradient is 0. Double backward is not supported. Not for ``torch.compile`` graphs (the backward reads the
   upstream gradient's values).
 * Errors: arguments are checked before any collective (``TypeError``/``ValueError``/``RuntimeError``). A shard the
@@ -143,17 +141,12 @@ def _library_scale(s):
 
 def _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw, gb):
     """``"none"`` with per-row factors ``g``: the shard's gradients, row block by row block of its logits (at most
-    :data:`BLOCK_BYTES`, the cap's derivative included), into ``gh`` (this rank's contribution), ``gw`` and ``gb``
-    (each None when not wanted). ``options`` carries the z-loss to :func:`xent.grad_from_stats`; the soft cap
-    ``soft_cap`` (0: off), which that function does not take, is applied here as the library applies it:
-    ``c * tanh(x / c)`` (-inf kept), then ``grad_from_stats`` of the capped logits times ``1 - tanh(x / c)**2``."""
+    :data:`BLOCK_BYTES`), into ``gh`` (this rank's contribution), ``gw`` and ``gb`` (each None when not wanted).
+    ``options`` carries the z-loss, ``soft_cap`` the cap (its chain rule included) to :func:`xent.grad_from_stats`."""
     rows = h.shape[0]
     cols = w.shape[0]
-    # the cap as the library reads it (a float32 option), in the dtype of the logits
-    cap = torch.tensor(float(np.float32(soft_cap)), dtype=h.dtype) if soft_cap else None
-    block = max(1, BLOCK_BYTES // (cols * h.element_size() * (2 if cap is not None else 1)))
+    block = max(1, BLOCK_BYTES // (cols * h.element_size()))
     buffer = torch.empty((min(block, rows), cols), dtype=h.dtype)
-    derivative = torch.empty_like(buffer) if cap is not None else None
     if gw is not None:
         gw.zero_()
     gb64 = torch.zeros(cols, dtype=torch.float64) if gb is not None else None
@@ -165,18 +158,16 @@ def _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw
             torch.mm(hb, w.t(), out=grad)
         else:
             torch.addmm(b, hb, w.t(), out=grad)
-        if cap is not None:
-            d = derivative[: r1 - r0]
-            masked = grad == -math.inf  # a masked logit stays -inf (its derivative is 0)
-            torch.div(grad, cap, out=d)
-            d.tanh_()
-            torch.mul(d, cap, out=grad).masked_fill_(masked, -math.inf)  # the capped logits
-            d.mul_(d).neg_().add_(1)  # 1 - tanh(x / c)**2
         xent.grad_from_stats(
-            tt.view(grad), labels[r0:r1], stats[r0:r1], grad_out="inplace", reduction="none", **shard, **options
+            tt.view(grad),
+            labels[r0:r1],
+            stats[r0:r1],
+            grad_out="inplace",
+            reduction="none",
+            soft_cap=soft_cap,
+            **shard,
+            **options,
         )
-        if cap is not None:
-            grad.mul_(d)  # the chain rule through the cap
         grad.mul_(g[r0:r1].unsqueeze(1))  # row i of G times g_i
         if gh is not None:
             torch.mm(grad, w, out=gh[r0:r1])

@@ -2,11 +2,13 @@
 
     mpirun -n 4 python linear_mpi.py [--steps 40] [--batch 2048] [--dim 64] [--lr 2.0] [--dtype float32]
 
-The text is this repository's own sources (every *.swift and *.md file under it, read by rank 0 and broadcast; if
-there are none, a generated text). The model: an embedding table E (256 x dim), the same on every rank, gives
-hidden = E[previous byte]; the LM head's weight W (256 x dim) and bias b (256) are split by vocabulary, rank r
-holding the rows [c0, c1) of an uneven split (it never holds the others). Every rank draws the same batch (tensor
-parallelism: the ranks share the data and split the model).
+The text, the model's initial values, the batches, the printout and the command line come from the helpers of
+lm_head_bigram.py (imported from next to this file): the text is every *.swift and *.md file of this repository (if
+there are none, the standard library's *.py files, else a generated text), read by rank 0 and broadcast. The model:
+an embedding table E (256 x dim), the same on every rank, gives hidden = E[previous byte]; the LM head's weight W
+(256 x dim) and bias b (256) are split by vocabulary, rank r holding the rows [c0, c1) of an uneven split (it never
+holds the others). Every rank draws the same batch (tensor parallelism: the ranks share the data and split the
+model).
 
 Each step is xent.mpi.linear_cross_entropy: the statistics of the rank's classes (xent.linear_partial_stats, the
 logits formed blockwise and never stored), one Allreduce of the rows' statistics (48 bytes a row), the loss from the
@@ -17,8 +19,6 @@ loss and what each Allreduce moved, and at the end compares the sharded loss wit
 the gathered weight.
 """
 
-import argparse
-import os
 import pathlib
 import sys
 
@@ -28,31 +28,12 @@ from mpi4py import MPI
 import xent
 import xent.mpi
 
-VOCAB = 256
-MAX_TEXT = 4 << 20
+# the helpers of lm_head_bigram.py, next to this file (also when this file is loaded by path from elsewhere)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import lm_head_bigram as bigram  # noqa: E402
 
-
-def load_text(min_bytes=20000):
-    """(bytes, description): the repository's *.swift and *.md files (sorted, hidden folders and build outputs
-    skipped), else a generated text."""
-    root = pathlib.Path(__file__).resolve().parents[2]
-    parts, size = [], 0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("build", "node_modules"))
-        for f in sorted(files):
-            if f.endswith((".swift", ".md")) and size < MAX_TEXT:
-                try:
-                    data = pathlib.Path(folder, f).read_bytes()
-                except OSError:
-                    continue
-                parts.append(data)
-                size += len(data)
-    text = b"\n".join(parts)[:MAX_TEXT]
-    if len(text) >= min_bytes:
-        return text, f"the *.swift and *.md files under {root}"
-    rng = np.random.default_rng(0)
-    words = [b"the", b"softmax", b"cross", b"entropy", b"of", b"a", b"sharded", b"head", b"loss", b"gradient"]
-    return b" ".join(words[i] for i in rng.integers(0, len(words), size=50000)), "a generated text"
+VOCAB = bigram.VOCAB
+MAX_TEXT = 4 << 20  # what rank 0 broadcasts at most
 
 
 def split(vocab, size):
@@ -80,26 +61,22 @@ def train(
     ``log_every`` = 0: silent."""
     rank, size = comm.Get_rank(), comm.Get_size()
     dtype = np.dtype(dtype)
-    if text is None:
-        text, source = comm.bcast(load_text() if rank == 0 else None, root=0)
-    else:
-        source = "the given text"
-    data = np.frombuffer(text, np.uint8).astype(np.int64)
+
+    def load():  # rank 0 reads the text, every rank gets it
+        return comm.bcast(bigram.load_text(limit=MAX_TEXT) if rank == 0 else None, root=0)
+
+    data, source = bigram.byte_data(text, load)
     bounds = split(VOCAB, size)
     c0, c1 = bounds[rank], bounds[rank + 1]
 
     # every rank draws the whole model from the same seed and keeps its rows of the head
     rng = np.random.default_rng(seed)
-    E = (rng.standard_normal((VOCAB, dim)) * 0.1).astype(dtype)
-    W = np.ascontiguousarray((rng.standard_normal((VOCAB, dim)) * 0.1 / np.sqrt(dim)).astype(dtype)[c0:c1])
+    E, W = bigram.init_params(rng, dim, dtype)
+    W = np.ascontiguousarray(W[c0:c1])
     b = np.zeros(c1 - c0, dtype)
     velocity = [np.zeros_like(p) for p in (E, W, b)]
     gE = np.zeros_like(E)
-
-    def log(*args):
-        if log_every and rank == 0:
-            print(*args, flush=True)
-
+    log = bigram.logger(log_every and rank == 0)
     item = dtype.itemsize
     stats_bytes = batch * xent.STATS_DTYPE.itemsize
     hidden_bytes = (batch * dim + 1) * item  # grad_hidden and the one element of the failure flag
@@ -118,8 +95,7 @@ def train(
     losses = []
     t0 = MPI.Wtime()
     for step in range(1, steps + 1):
-        pos = rng.integers(1, len(data), size=batch)  # the same batch on every rank (the same generator state)
-        prev, nxt = data[pos - 1], data[pos]
+        prev, nxt = bigram.sample_pairs(rng, data, batch)  # the same batch on every rank (the same generator state)
         hidden = E[prev]
         res = xent.mpi.linear_cross_entropy(
             comm, hidden, W, nxt, col_offset=c0, total_cols=VOCAB, bias_shard=b, grad=True, num_threads=num_threads
@@ -131,13 +107,11 @@ def train(
             v += g
             p -= lr * v
         losses.append(float(res.loss))
-        if log_every and (step == 1 or step % log_every == 0 or step == steps):
-            log(f"step {step:4d}  loss {losses[-1]:.4f}  perplexity {np.exp(losses[-1]):7.2f}")
+        bigram.log_step(log, step, steps, losses[-1], log_every)
     elapsed = MPI.Wtime() - t0
 
     # the single-process check: the whole head gathered on rank 0, the fused call on one more batch
-    pos = rng.integers(1, len(data), size=batch)
-    prev, nxt = data[pos - 1], data[pos]
+    prev, nxt = bigram.sample_pairs(rng, data, batch)
     loss = xent.mpi.linear_cross_entropy(
         comm, E[prev], W, nxt, col_offset=c0, total_cols=VOCAB, bias_shard=b, grad=False
     )
@@ -148,35 +122,16 @@ def train(
         whole = xent.linear_cross_entropy(E[prev], W_all, nxt, bias=b_all)
         ulp = abs(float(loss) - float(whole)) / float(np.spacing(np.abs(whole)))
         log(
-            f"done: {steps} steps in {elapsed:.2f} s ({1e3 * elapsed / max(steps, 1):.1f} ms/step); on a new batch "
-            f"the sharded loss {float(loss):.6f}, the single-process fused call {float(whole):.6f} ({ulp:.0f} ulp)"
+            bigram.timing(steps, elapsed) + f"on a new batch the sharded loss {float(loss):.6f}, the single-process "
+            f"fused call {float(whole):.6f} ({ulp:.0f} ulp)"
         )
     return losses
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--batch", type=int, default=2048)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2.0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--threads", type=int, default=1, help="num_threads of every call on each rank (0: automatic)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=5)
-    a = p.parse_args(argv)
-    losses = train(
-        MPI.COMM_WORLD,
-        steps=a.steps,
-        batch=a.batch,
-        dim=a.dim,
-        lr=a.lr,
-        dtype=a.dtype,
-        seed=a.seed,
-        log_every=a.log_every,
-        num_threads=a.threads,
-    )
-    return 0 if losses[-1] < losses[0] else 1
+    threads_help = "num_threads of every call on each rank (0: automatic)"
+    p = bigram.arguments(__doc__, steps=40, batch=2048, lr=2.0, threads=1, threads_help=threads_help, log_every=5)
+    return bigram.exit_status(train(MPI.COMM_WORLD, **bigram.train_options(p.parse_args(argv))))
 
 
 if __name__ == "__main__":

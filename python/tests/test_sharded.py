@@ -9,6 +9,7 @@ import pytest
 
 import xent
 from _reference import assert_close
+from _sharding import fold_left
 from helpers import DTYPES, REDUCTIONS, fake_library, raises_xent, run_python
 
 pytestmark = pytest.mark.skipif(
@@ -47,13 +48,6 @@ def shard_views(x, bounds):
     return [x[:, b0:b1] for b0, b1 in zip(bounds, bounds[1:])]
 
 
-def left_fold(parts):
-    acc = parts[0].copy()
-    for p in parts[1:]:
-        xent.merge_stats(acc, p, out=acc)
-    return acc
-
-
 def sharded(
     x, labels, bounds, *, reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_scale=1.0, grad_into=None
 ):
@@ -63,7 +57,7 @@ def sharded(
         xent.partial_stats(v, labels, col_offset=b0, total_cols=total, ignore_index=ignore_index)
         for v, b0 in zip(shard_views(x, bounds), bounds)
     ]
-    st = left_fold(parts)
+    st = fold_left(parts)
     options = dict(reduction=reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
     loss, lse = xent.finalize_stats(st, labels, total_cols=total, dtype=x.dtype, return_lse=True, **options)
     grad = np.full(x.shape, 7.0, x.dtype) if grad_into is None else grad_into

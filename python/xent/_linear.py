@@ -47,6 +47,10 @@ def _operand(a, name, dtype=None):
     return _matrix(a, name)
 
 
+def _ptr_or_none(a):
+    return _ptr(a) if a is not None else None
+
+
 def _bias(bias, dtype, classes):
     _float_dtype(bias, "bias")
     if bias.dtype != dtype:
@@ -56,6 +60,21 @@ def _bias(bias, dtype, classes):
     if not bias.flags.aligned or (classes > 1 and bias.strides[0] != bias.itemsize):
         raise ValueError(f"bias must be contiguous and aligned (strides {bias.strides}); it is never copied")
     return bias
+
+
+def _operands(hidden, weight, bias, no_class):
+    """Check ``hidden`` (rows, dim), ``weight`` (classes, dim) and ``bias`` (classes,) or None (one dtype):
+    (rows, dim, hidden row stride, classes, weight row stride, bias). ``no_class``: the end of the message when
+    ``weight`` has no rows."""
+    rows, dim, hidden_stride = _operand(hidden, "hidden")
+    classes, wdim, weight_stride = _operand(weight, "weight", hidden.dtype)
+    if wdim != dim:
+        raise ValueError(f"weight has shape {weight.shape}: its rows must have hidden's dim = {dim}")
+    if classes == 0:
+        raise ValueError(f"weight has no rows: {no_class}")
+    if bias is not None:
+        bias = _bias(bias, hidden.dtype, classes)
+    return rows, dim, hidden_stride, classes, weight_stride, bias
 
 
 def _grad_names(grad, has_bias):
@@ -81,22 +100,42 @@ def _grad_names(grad, has_bias):
     return set(names)
 
 
-def _out_arrays(out):
-    """``out`` as {key: array} (keys of _OUT_KEYS, None values dropped)."""
+def _out_arrays(out, keys=_OUT_KEYS, tuple_ok=False):
+    """``out`` as {key: array} (keys of ``keys``, None values dropped); ``tuple_ok``: a tuple of one array (or None)
+    per key is accepted too."""
     if out is None:
         return {}
     if isinstance(out, LinearCrossEntropyResult):
-        items = {k: getattr(out, k) for k in _OUT_KEYS}
+        items = {k: getattr(out, k) for k in keys}
     elif isinstance(out, Mapping):
-        unknown = set(out) - set(_OUT_KEYS)
+        unknown = set(out) - set(keys)
         if unknown:
-            raise ValueError(f"out: unknown key(s) {sorted(map(str, unknown))}; the keys are {list(_OUT_KEYS)}")
+            raise ValueError(f"out: unknown key(s) {sorted(map(str, unknown))}; the keys are {list(keys)}")
         items = dict(out)
+    elif tuple_ok and isinstance(out, tuple) and len(out) == len(keys):
+        items = dict(zip(keys, out))
     else:
-        raise TypeError(
-            f"out must be a dict (keys {list(_OUT_KEYS)}) or a LinearCrossEntropyResult, got {type(out).__name__}"
-        )
+        forms = f"a dict (keys {list(keys)})" + (f", a ({', '.join(keys)}) tuple" if tuple_ok else "")
+        raise TypeError(f"out must be {forms} or a LinearCrossEntropyResult, got {type(out).__name__}")
     return {k: v for k, v in items.items() if v is not None}
+
+
+def _requested(want, given, has_bias, accumulate):
+    """``want`` (names of _GRAD_NAMES) with the gradients whose arrays ``given`` (out=) holds added; with
+    ``accumulate``, out must hold the weight and bias gradients requested (ValueError)."""
+    for name, key in _GRAD_NAMES.items():
+        if key in given:
+            if name == "bias" and not has_bias:
+                raise ValueError("out has 'grad_bias' but no bias was given")
+            want.add(name)
+    if accumulate:
+        missing = [_GRAD_NAMES[n] for n in ("weight", "bias") if n in want and _GRAD_NAMES[n] not in given]
+        if missing:
+            raise ValueError(
+                f"accumulate=True adds into out's {' and '.join(missing)}: pass the arrays to add into as "
+                f"out={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
+            )
+    return want
 
 
 def _matrix_out(a, name, dtype, shape):
@@ -117,6 +156,21 @@ def _grad_matrix(given, wanted, key, dtype, shape):
     if a is not None:
         return a, _matrix_out(a, key, dtype, shape)
     return (np.empty(shape, dtype) if wanted else None), shape[1]
+
+
+def _grad_outputs(given, want, dtype, rows, dim, classes):
+    """The requested gradients' arrays, given in out (checked) or new: (grad_hidden, its row stride, grad_weight,
+    its row stride, grad_bias), None for what ``want`` does not name."""
+    grad_hidden, gh_stride = _grad_matrix(given, "hidden" in want, "grad_hidden", dtype, (rows, dim))
+    grad_weight, gw_stride = _grad_matrix(given, "weight" in want, "grad_weight", dtype, (classes, dim))
+    grad_bias = None
+    if "bias" in want:
+        grad_bias = given.get("grad_bias")
+        if grad_bias is None:
+            grad_bias = np.empty(classes, dtype)
+        else:
+            _vector_out(grad_bias, "out['grad_bias']", dtype, classes, False)
+    return grad_hidden, gh_stride, grad_weight, gw_stride, grad_bias
 
 
 @keywords(
@@ -173,15 +227,10 @@ def linear_cross_entropy(hidden, weight, labels, o):
         o.accumulate,
         o.out,
     )
-    rows, dim, hidden_stride = _operand(hidden, "hidden")
+    rows, dim, hidden_stride, classes, weight_stride, bias = _operands(
+        hidden, weight, bias, "there must be at least one class"
+    )
     dtype = hidden.dtype
-    classes, wdim, weight_stride = _operand(weight, "weight", dtype)
-    if wdim != dim:
-        raise ValueError(f"weight has shape {weight.shape}: its rows must have hidden's dim = {dim}")
-    if classes == 0:
-        raise ValueError("weight has no rows: there must be at least one class")
-    if bias is not None:
-        bias = _bias(bias, dtype, classes)
     red = _reduction(reduction)
     labels = _labels(labels, rows, False)
     weights = _class_weights(class_weights, classes) if class_weights is not None else None
@@ -190,18 +239,7 @@ def linear_cross_entropy(hidden, weight, labels, o):
     return_z_loss = _flag(return_z_loss, "return_z_loss")
     accumulate = _flag(accumulate, "accumulate")
     given = _out_arrays(out)
-    for name, key in _GRAD_NAMES.items():
-        if key in given:
-            if name == "bias" and bias is None:
-                raise ValueError("out has 'grad_bias' but no bias was given")
-            want.add(name)
-    if accumulate:
-        missing = [_GRAD_NAMES[n] for n in ("weight", "bias") if n in want and _GRAD_NAMES[n] not in given]
-        if missing:
-            raise ValueError(
-                f"accumulate=True adds into out's {' and '.join(missing)}: pass the arrays to add into as "
-                f"out={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
-            )
+    want = _requested(want, given, bias is not None, accumulate)
 
     opts = _options(_lib.OPTIONS_SIZE, red, ignore_index, label_smoothing, grad_scale, num_threads)
     _set_options_1_1(opts, _real(z_loss, "z_loss"), _real(soft_cap, "soft_cap"), weights)
@@ -209,15 +247,7 @@ def linear_cross_entropy(hidden, weight, labels, o):
     opts.accumulate = int(accumulate)
 
     # outputs: given in out (checked), or new
-    grad_bias = None
-    grad_hidden, gh_stride = _grad_matrix(given, "hidden" in want, "grad_hidden", dtype, (rows, dim))
-    grad_weight, gw_stride = _grad_matrix(given, "weight" in want, "grad_weight", dtype, (classes, dim))
-    if "bias" in want:
-        grad_bias = given.get("grad_bias")
-        if grad_bias is None:
-            grad_bias = np.empty(classes, dtype)
-        else:
-            _vector_out(grad_bias, "out['grad_bias']", dtype, classes, False)
+    grad_hidden, gh_stride, grad_weight, gw_stride, grad_bias = _grad_outputs(given, want, dtype, rows, dim, classes)
     lse = given.get("lse")
     if lse is not None:
         _vector_out(lse, "out['lse']", dtype, rows, False)
@@ -228,9 +258,6 @@ def linear_cross_entropy(hidden, weight, labels, o):
     loss = np.empty(n_loss, dtype)
     zl = _z_loss_out(opts, n_loss, return_z_loss)
 
-    def p(a):
-        return _ptr(a) if a is not None else None
-
     name = f"xent_linear_cross_entropy_{_SUFFIX[dtype]}"
     status = _function(name)(
         _ptr(hidden),
@@ -240,16 +267,16 @@ def linear_cross_entropy(hidden, weight, labels, o):
         _ptr(weight),
         classes,
         weight_stride,
-        p(bias),
+        _ptr_or_none(bias),
         _ptr(labels),
         ctypes.byref(opts),
         _ptr(loss),
-        p(grad_hidden),
+        _ptr_or_none(grad_hidden),
         gh_stride,
-        p(grad_weight),
+        _ptr_or_none(grad_weight),
         gw_stride,
-        p(grad_bias),
-        p(lse),
+        _ptr_or_none(grad_bias),
+        _ptr_or_none(lse),
     )
     _check(name, status)
 

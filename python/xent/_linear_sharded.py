@@ -12,16 +12,14 @@ The steps (``xent.mpi.linear_cross_entropy`` runs them with two ``Allreduce``)::
 """
 
 import ctypes
-from collections.abc import Mapping
 
 import numpy as np
 
-from ._args import _SUFFIX, _labels, _ptr, _real, _size, _vector_out
+from ._args import _SUFFIX, _labels, _ptr, _real, _size
 from ._errors import _all_available, _check, _require_function
 from ._keywords import keywords
-from ._linear import _GRAD_NAMES, _bias, _flag, _grad_matrix, _grad_names, _operand
+from ._linear import _GRAD_NAMES, _flag, _grad_names, _grad_outputs, _operands, _out_arrays, _ptr_or_none, _requested
 from ._options import _set_options_1_1, _stats_options
-from ._result import LinearCrossEntropyResult
 from ._sharded import STATS_DTYPE, _stats_array
 
 _LINEAR_SHARDED_FUNCTIONS = tuple(
@@ -41,29 +39,35 @@ def _function(name):
 
 
 def _shard(hidden, weight, bias, labels, col_offset, total_cols):
-    """Check the arguments every sharded linear call takes: (rows, dim, hidden stride, cols, weight stride, bias,
-    labels as contiguous int64, col_offset, total_cols). Whether the shard lies inside ``[0, total_cols)`` and the
-    labels in range is the library's check (XentError)."""
-    rows, dim, hidden_stride = _operand(hidden, "hidden")
-    cols, wdim, weight_stride = _operand(weight, "weight", hidden.dtype)
-    if wdim != dim:
-        raise ValueError(f"weight has shape {weight.shape}: its rows must have hidden's dim = {dim}")
-    if cols == 0:
-        raise ValueError("weight has no rows: a shard holds at least one class")
-    if bias is not None:
-        bias = _bias(bias, hidden.dtype, cols)
+    """Check the arguments every sharded linear call takes: (rows, dim, cols, bias, labels as contiguous int64, the
+    call's leading arguments: hidden, rows, dim, its row stride, weight, cols, its row stride, col_offset, total_cols,
+    bias, labels). The caller keeps the returned labels (maybe a converted copy, whose address the arguments hold)
+    until the call. Whether the shard lies inside ``[0, total_cols)`` and the labels in range is the library's check
+    (XentError)."""
+    rows, dim, hidden_stride, cols, weight_stride, bias = _operands(
+        hidden, weight, bias, "a shard holds at least one class"
+    )
     labels = _labels(labels, rows, False)
-    return (
+    col_offset, total_cols = _size(col_offset, "col_offset"), _size(total_cols, "total_cols")
+    args = (
+        _ptr(hidden),
         rows,
         dim,
         hidden_stride,
+        _ptr(weight),
         cols,
         weight_stride,
-        bias,
-        labels,
-        _size(col_offset, "col_offset"),
-        _size(total_cols, "total_cols"),
+        col_offset,
+        total_cols,
+        _ptr_or_none(bias),
+        _ptr(labels),
     )
+    return rows, dim, cols, bias, labels, args
+
+
+def _no_gradient(grad):
+    """True when ``grad`` asks for no gradient (False or None)."""
+    return grad is None or (isinstance(grad, (bool, np.bool_)) and not grad)
 
 
 def _shard_options(o, reduction="mean", label_smoothing=0.0, grad_scale=1.0, z_loss=0.0):
@@ -94,9 +98,7 @@ def linear_partial_stats(hidden, weight, labels, o, *, col_offset, total_cols):
     ``col_offset + cols > total_cols`` or a label is outside ``[0, total_cols)``, ``TypeError``/``ValueError`` for
     bad arguments; on error nothing has been written.
     """
-    rows, dim, hidden_stride, cols, weight_stride, bias, labels, col_offset, total_cols = _shard(
-        hidden, weight, o.bias, labels, col_offset, total_cols
-    )
+    rows, _, _, _, labels, args = _shard(hidden, weight, o.bias, labels, col_offset, total_cols)
     opts = _shard_options(o)
     if o.out is None:
         stats = np.empty(rows, STATS_DTYPE)
@@ -104,44 +106,9 @@ def linear_partial_stats(hidden, weight, labels, o, *, col_offset, total_cols):
         _stats_array(o.out, "out", rows, writable=True)
         stats = o.out
     name = f"xent_linear_partial_stats_{_SUFFIX[hidden.dtype]}"
-    status = _function(name)(
-        _ptr(hidden),
-        rows,
-        dim,
-        hidden_stride,
-        _ptr(weight),
-        cols,
-        weight_stride,
-        col_offset,
-        total_cols,
-        _ptr(bias) if bias is not None else None,
-        _ptr(labels),
-        ctypes.byref(opts),
-        _ptr(stats),
-    )
+    status = _function(name)(*args, ctypes.byref(opts), _ptr(stats))
     _check(name, status)
     return stats
-
-
-def _out_arrays(out):
-    """``out`` of :func:`linear_grad_from_stats` as {key: array} (keys of _GRAD_KEYS, None values dropped)."""
-    if out is None:
-        return {}
-    if isinstance(out, LinearCrossEntropyResult):
-        items = {k: getattr(out, k) for k in _GRAD_KEYS}
-    elif isinstance(out, Mapping):
-        unknown = set(out) - set(_GRAD_KEYS)
-        if unknown:
-            raise ValueError(f"out: unknown key(s) {sorted(map(str, unknown))}; the keys are {list(_GRAD_KEYS)}")
-        items = dict(out)
-    elif isinstance(out, tuple) and len(out) == len(_GRAD_KEYS):
-        items = dict(zip(_GRAD_KEYS, out))
-    else:
-        raise TypeError(
-            f"out must be a dict (keys {list(_GRAD_KEYS)}), a (grad_hidden, grad_weight, grad_bias) tuple or a "
-            f"LinearCrossEntropyResult, got {type(out).__name__}"
-        )
-    return {k: v for k, v in items.items() if v is not None}
 
 
 @keywords(
@@ -177,69 +144,34 @@ def linear_grad_from_stats(hidden, weight, labels, stats, o, *, col_offset, tota
     ``TypeError``/``ValueError`` for bad arguments and :class:`XentError` for library errors; on error no output has
     been written.
     """
-    rows, dim, hidden_stride, cols, weight_stride, bias, labels, col_offset, total_cols = _shard(
-        hidden, weight, o.bias, labels, col_offset, total_cols
-    )
+    rows, dim, cols, bias, labels, args = _shard(hidden, weight, o.bias, labels, col_offset, total_cols)
     dtype = hidden.dtype
     _stats_array(stats, "stats", rows)
     opts = _shard_options(o, o.reduction, o.label_smoothing, o.grad_scale, o.z_loss)
-    if grad is None or (isinstance(grad, (bool, np.bool_)) and not grad):
+    if _no_gradient(grad):
         raise ValueError(
             f"grad={grad!r} asks for no gradient: linear_grad_from_stats computes only gradients (the loss and the "
             "lse come from xent.finalize_stats); pass True or names from ['bias', 'hidden', 'weight']"
         )
     want = _grad_names(grad, bias is not None)
     accumulate = _flag(o.accumulate, "accumulate")
-    given = _out_arrays(o.out)
-    for name, key in _GRAD_NAMES.items():
-        if key in given:
-            if name == "bias" and bias is None:
-                raise ValueError("out has 'grad_bias' but no bias was given")
-            want.add(name)
+    given = _out_arrays(o.out, _GRAD_KEYS, tuple_ok=True)
+    want = _requested(want, given, bias is not None, accumulate)
     if not want:
         raise ValueError(f"grad={grad!r} names no gradient; the names are {sorted(_GRAD_NAMES)}")
-    if accumulate:
-        missing = [_GRAD_NAMES[n] for n in ("weight", "bias") if n in want and _GRAD_NAMES[n] not in given]
-        if missing:
-            raise ValueError(
-                f"accumulate=True adds into out's {' and '.join(missing)}: pass the arrays to add into as "
-                f"out={{{', '.join(repr(k) + ': ...' for k in missing)}}}"
-            )
     opts.accumulate = int(accumulate)
-
-    grad_hidden, gh_stride = _grad_matrix(given, "hidden" in want, "grad_hidden", dtype, (rows, dim))
-    grad_weight, gw_stride = _grad_matrix(given, "weight" in want, "grad_weight", dtype, (cols, dim))
-    grad_bias = None
-    if "bias" in want:
-        grad_bias = given.get("grad_bias")
-        if grad_bias is None:
-            grad_bias = np.empty(cols, dtype)
-        else:
-            _vector_out(grad_bias, "out['grad_bias']", dtype, cols, False)
-
-    def p(a):
-        return _ptr(a) if a is not None else None
+    grad_hidden, gh_stride, grad_weight, gw_stride, grad_bias = _grad_outputs(given, want, dtype, rows, dim, cols)
 
     name = f"xent_linear_grad_from_stats_{_SUFFIX[dtype]}"
     status = _function(name)(
-        _ptr(hidden),
-        rows,
-        dim,
-        hidden_stride,
-        _ptr(weight),
-        cols,
-        weight_stride,
-        col_offset,
-        total_cols,
-        p(bias),
-        _ptr(labels),
+        *args,
         _ptr(stats),
         ctypes.byref(opts),
-        p(grad_hidden),
+        _ptr_or_none(grad_hidden),
         gh_stride,
-        p(grad_weight),
+        _ptr_or_none(grad_weight),
         gw_stride,
-        p(grad_bias),
+        _ptr_or_none(grad_bias),
     )
     _check(name, status)
     return grad_hidden, grad_weight, grad_bias

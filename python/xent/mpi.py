@@ -52,8 +52,10 @@ import xent
 
 from . import _lib
 from ._args import _ptr
+from ._collective import merged_stats, summed_gradient
 from ._keywords import keywords
 from ._linear import _grad_names
+from ._linear_sharded import _no_gradient
 from ._result import LinearCrossEntropyResult
 from ._sharded import _optional, _stats_array
 
@@ -183,10 +185,6 @@ def sharded_cross_entropy(comm, logits_shard, labels, o, *, col_offset, total_co
     return res, grad
 
 
-def _no_gradient(grad):
-    return grad is None or (isinstance(grad, (bool, np.bool_)) and not grad)
-
-
 @keywords(
     "reduction ignore_index label_smoothing grad_scale z_loss soft_cap num_threads workspace_bytes return_lse "
     "return_z_loss"
@@ -255,18 +253,12 @@ def linear_cross_entropy(
 
     # 1. the shard's statistics, merged over the ranks. A shard refused here still joins the Allreduce, with
     # statistics whose count is NaN: finalize then fails on every other rank instead of leaving them waiting.
-    failure = None
-    try:
-        stats = xent.linear_partial_stats(hidden, weight_shard, labels, **shard)
-    except (TypeError, ValueError) as e:
-        if not (isinstance(hidden, np.ndarray) and hidden.ndim == 2):
-            raise  # no batch to take part with (hidden is the same on every rank: they all fail here)
-        failure = e
-        stats = np.zeros(hidden.shape[0], xent.STATS_DTYPE)
-        stats["count"] = np.nan
-    allreduce_stats(comm, stats, out=stats, method=method, commute=commute)
-    if failure is not None:
-        raise failure
+    stats = merged_stats(
+        lambda: xent.linear_partial_stats(hidden, weight_shard, labels, **shard),
+        (TypeError, ValueError),
+        hidden.shape[0] if isinstance(hidden, np.ndarray) and hidden.ndim == 2 else None,  # else no batch to join with
+        lambda s: allreduce_stats(comm, s, out=s, method=method, commute=commute),
+    )
     res = xent.finalize_stats(
         stats,
         labels,
@@ -290,34 +282,20 @@ def linear_cross_entropy(
     if "hidden" in want and rows:
         buf = np.empty(rows * dim + 1, hidden.dtype)
         out = {"grad_hidden": buf[:-1].reshape(rows, dim)}
-    try:
-        grad_hidden, grad_weight, grad_bias = xent.linear_grad_from_stats(
-            hidden,
-            weight_shard,
-            labels,
-            stats,
-            grad=want,
-            grad_scale=o.grad_scale,
-            out=out,
-            **shard,
-            **options,
+
+    def gradients():
+        return xent.linear_grad_from_stats(
+            hidden, weight_shard, labels, stats, grad=want, grad_scale=o.grad_scale, out=out, **shard, **options
         )
-    except (TypeError, ValueError) as e:
-        if buf is None:
-            raise
-        failure = e
-        buf[:] = 0
-        buf[-1] = 1
+
+    if buf is None:
+        grad_hidden, grad_weight, grad_bias = gradients()
     else:
-        if buf is not None:
-            buf[-1] = 0
-    if buf is not None:
-        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        if failure is not None:
-            raise failure
-        if buf[-1] != 0:
-            raise RuntimeError(
-                f"xent.mpi.linear_cross_entropy: the gradient failed on {int(buf[-1])} other rank(s) (they raised "
-                "the error); grad_hidden is incomplete"
-            )
+        grad_hidden, grad_weight, grad_bias = summed_gradient(
+            gradients,
+            (TypeError, ValueError),
+            buf,
+            lambda b: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM),
+            "xent.mpi.linear_cross_entropy",
+        )
     return LinearCrossEntropyResult(loss, grad_hidden, grad_weight, grad_bias, lse, z)

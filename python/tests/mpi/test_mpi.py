@@ -17,6 +17,7 @@ xent.mpi.allreduce_stats, and checks against the single-process results it compu
 Rank 0 prints "N passed, M failed"; every rank exits 1 when any check failed anywhere.
 """
 
+import pathlib
 import sys
 import traceback
 
@@ -25,6 +26,21 @@ from mpi4py import MPI
 
 import xent
 import xent.mpi as xm
+
+# the helpers shared with the pytest suite, in python/tests (this file runs as a script, from a scratch directory)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _sharding import (  # noqa: E402
+    against_left_fold,
+    bounds_for,
+    fold_left,
+    fold_right,
+    fold_tree,
+    grouping_of,
+    job_line,
+    same_everywhere,
+    tally,
+    ulps,
+)
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -36,52 +52,6 @@ ulps_seen = {}
 
 def check(name, cond, detail=""):
     results.append((name, bool(cond), detail))
-
-
-def bounds_for(cols, size, seed):
-    """Uneven shard bounds: rank 0 gets one column, the others random cut points (deterministic)."""
-    if size == 1:
-        return [0, cols]
-    rng = np.random.default_rng(seed)
-    cuts = np.sort(rng.choice(np.arange(2, cols), size=size - 2, replace=False)) if size > 2 else []
-    return [0, 1, *list(cuts), cols]
-
-
-def fold_left(parts):
-    acc = parts[0].copy()
-    for p in parts[1:]:
-        xent.merge_stats(acc, p, out=acc)
-    return acc
-
-
-def fold_right(parts):
-    acc = parts[-1].copy()
-    for p in parts[-2::-1]:
-        xent.merge_stats(p, acc, out=acc)
-    return acc
-
-
-def fold_tree(parts):
-    level = [p.copy() for p in parts]
-    while len(level) > 1:
-        nxt = [xent.merge_stats(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
-
-
-def ulps(a, b, dtype):
-    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
-    fin = np.isfinite(b)
-    if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(
-        a[~fin & ~np.isnan(b)], b[~fin & ~np.isnan(b)]
-    ):
-        return np.inf
-    if not fin.any():
-        return 0.0
-    sp = np.spacing(np.abs(b[fin]).astype(dtype)).astype(np.float64)
-    return float(np.max(np.abs(a[fin] - b[fin]) / sp))
 
 
 def close(a, b, tol, scale):
@@ -114,11 +84,8 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
 
     # 1. Allreduce with the user operation
     merged = xm.allreduce_stats(comm, local)
-    everyone = comm.allgather(merged.tobytes())
-    check(f"{name}: allreduce stats identical on all ranks", all(e == everyone[0] for e in everyone))
-    grouping = next(
-        (g for g, v in (("left", left), ("tree", tree), ("right", right)) if v.tobytes() == merged.tobytes()), None
-    )
+    check(f"{name}: allreduce stats identical on all ranks", same_everywhere(comm, merged))
+    grouping = grouping_of(merged, left, tree, right)
     groupings_seen.setdefault(grouping, []).append(name)
     check(
         f"{name}: allreduce stats bit-identical to an in-process merge of the same shards (grouping {grouping})",
@@ -126,14 +93,7 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
     )
     if size == 2:
         check(f"{name}: 2 ranks: allreduce stats bit-identical to the left fold", grouping == "left")
-    exact = all(
-        np.array_equal(merged[f], left[f], equal_nan=True) for f in ("max", "count", "label_logit", "label_seen")
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = max(
-            float(np.nanmax(np.where(merged[f] == left[f], 0, np.abs(merged[f] - left[f]) / np.abs(left[f]))))
-            for f in ("sum_exp", "sum_x")
-        )
+    exact, rel = against_left_fold(merged, left)
     check(
         f"{name}: allreduce stats vs left fold: max/count/label exact, sums within 1e-15",
         exact and rel <= 1e-15,
@@ -182,8 +142,7 @@ def case(name, x, labels, *, reduction="mean", ignore_index=-100, smoothing=0.0,
         f"max |diff|/s {r:.3g}",
     )
     check(f"{name}: gradient shard shape/dtype", grad.shape == shard.shape and grad.dtype == dtype)
-    losses = comm.allgather(np.asarray(loss).tobytes())
-    check(f"{name}: same loss on all ranks", all(v == losses[0] for v in losses))
+    check(f"{name}: same loss on all ranks", same_everywhere(comm, loss))
 
 
 def main():
@@ -236,20 +195,11 @@ if __name__ == "__main__":
     all_groupings = comm.gather(groupings_seen, root=0)
     failed_any = 0
     if rank == 0:
-        passed = sum(ok for r in all_results for _, ok, _ in r)
-        failed = sum(not ok for r in all_results for _, ok, _ in r)
-        for rk, r in enumerate(all_results):
-            for name, ok, detail in r:
-                if not ok:
-                    print(f"FAIL rank {rk}: {name} {detail}", flush=True)
+        passed, failed = tally(all_results)
         g = {k: len(v) for k, v in all_groupings[0].items()}
         worst = max((v[0] for k, v in ulps_seen.items() if " none " not in k), default=0)
         worst2 = max((v[1] for k, v in ulps_seen.items() if np.isfinite(v[1]) and " none " not in k), default=0)
-        print(
-            f"test_mpi: {size} ranks, library {xent.library_version()} ({xent.isa()}), MPI "
-            f"{MPI.Get_library_version().splitlines()[0][:40]}",
-            flush=True,
-        )
+        print(job_line("test_mpi", size), flush=True)
         print(
             f"test_mpi: Allreduce grouping per case: {g}; loss vs single-process sharded (left fold) max {worst} ulp, "
             f"vs xent.cross_entropy max {worst2} ulp (mean/sum losses)",

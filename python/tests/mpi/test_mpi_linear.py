@@ -32,6 +32,22 @@ import traceback
 
 import numpy as np
 
+# the helpers shared with the pytest suite, in python/tests (this file runs as a script, from a scratch directory)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _sharding import (  # noqa: E402
+    against_left_fold,
+    bounds_for,
+    fold_left,
+    fold_right,
+    fold_tree,
+    grouping_of,
+    job_line,
+    rel_diff,
+    same_everywhere,
+    tally,
+    ulps,
+)
+
 TOL = {np.dtype(np.float32): 2e-7, np.dtype(np.float64): 1e-14}
 GRAD_RTOL = {np.dtype(np.float32): 4e-6, np.dtype(np.float64): 1e-12}
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "linear_mpi.py"
@@ -51,69 +67,6 @@ class Run:
 
     def measured(self, key, value):
         self.worst[key] = max(self.worst.get(key, 0.0), float(value))
-
-
-def bounds_for(classes, size, seed):
-    """Uneven shard bounds: rank 0 one class, the others random cut points (the same on every rank)."""
-    if size == 1:
-        return [0, classes]
-    rng = np.random.default_rng(seed)
-    cuts = np.sort(rng.choice(np.arange(2, classes), size=size - 2, replace=False)) if size > 2 else []
-    return [0, 1, *[int(c) for c in cuts], classes]
-
-
-def fold_left(xent, parts):
-    acc = parts[0].copy()
-    for p in parts[1:]:
-        xent.merge_stats(acc, p, out=acc)
-    return acc
-
-
-def fold_right(xent, parts):
-    acc = parts[-1].copy()
-    for p in parts[-2::-1]:
-        xent.merge_stats(p, acc, out=acc)
-    return acc
-
-
-def fold_tree(xent, parts):
-    level = [p.copy() for p in parts]
-    while len(level) > 1:
-        nxt = [xent.merge_stats(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
-
-
-def ulps(a, b, dtype):
-    """max |a - b| in units of the spacing of b in ``dtype`` (0 when equal, inf when specials differ)."""
-    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
-    if same.all():
-        return 0.0
-    if not np.isfinite(b[~same]).all() or not np.isfinite(a[~same]).all():
-        return np.inf
-    sp = np.spacing(np.abs(b[~same]).astype(dtype)).astype(np.float64)
-    return float(np.max(np.abs(a[~same] - b[~same]) / sp))
-
-
-def rel_diff(a, b):
-    """max |a - b| / max |b| (finite elements; specials must match; inf when they do not)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        return np.inf
-    fin = np.isfinite(b)
-    if not np.array_equal(a[~fin], b[~fin], equal_nan=True):
-        return np.inf
-    d = np.abs(a[fin] - b[fin]).max(initial=0.0)
-    m = np.abs(b[fin]).max(initial=0.0)
-    return 0.0 if d == 0 else (d / m if m else np.inf)
-
-
-def same_everywhere(comm, a):
-    data = comm.allgather(np.asarray(a).tobytes())
-    return all(d == data[0] for d in data)
 
 
 def problem(seed, rows, dim, classes, dtype):
@@ -141,7 +94,7 @@ def case(run, xent, xm, name, h, w, b, labels, *, reduction="mean", smoothing=0.
         xent.linear_partial_stats(h, w[a:z], labels, col_offset=a, total_cols=classes, bias=b[a:z])
         for a, z in zip(bounds, bounds[1:])
     ]
-    left, right, tree = fold_left(xent, parts), fold_right(xent, parts), fold_tree(xent, parts)
+    left, right, tree = fold_left(parts), fold_right(parts), fold_tree(parts)
     unsharded = xent.linear_cross_entropy(
         h, w, labels, bias=b, grad=True, return_lse=True, grad_scale=grad_scale, **options
     )
@@ -157,23 +110,12 @@ def case(run, xent, xm, name, h, w, b, labels, *, reduction="mean", smoothing=0.
     run.check(f"{name}: own partial stats", local.tobytes() == parts[rank].tobytes())
     merged = xm.allreduce_stats(comm, local)
     run.check(f"{name}: allreduce stats identical on all ranks", same_everywhere(comm, merged))
-    grouping = next(
-        (g for g, v in (("left", left), ("tree", tree), ("right", right)) if v.tobytes() == merged.tobytes()), None
-    )
+    grouping = grouping_of(merged, left, tree, right)
     run.groupings.setdefault(grouping, []).append(name)
     run.check(f"{name}: allreduce stats = an in-process merge of the same shards ({grouping})", grouping is not None)
     if size <= 2:
         run.check(f"{name}: {size} ranks: allreduce stats bit-identical to the left fold", grouping == "left")
-    exact = all(
-        np.array_equal(merged[f], left[f], equal_nan=True) for f in ("max", "count", "label_logit", "label_seen")
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = max(
-            float(
-                np.nanmax(np.where(merged[f] == left[f], 0, np.abs(merged[f] - left[f]) / np.abs(left[f])), initial=0.0)
-            )
-            for f in ("sum_exp", "sum_x")
-        )
+    exact, rel = against_left_fold(merged, left)
     run.measured("stats allreduce vs left fold (relative)", rel)
     run.check(f"{name}: allreduce stats vs left fold: exact fields, sums within 1e-15", exact and rel <= 1e-15, rel)
     gathered = xm.allreduce_stats(comm, local, method="allgather")
@@ -307,9 +249,8 @@ def failures(run, xent, xm):
     else:
         ok = isinstance(e, xent.XentError) and e.status == xent.ERR_INVALID_SHAPE and "row" in e.detail
     run.check(f"a shard refused on rank {bad} raises on every rank", ok, repr(e))
-    # the gradient fails on rank `bad` only (a workspace with room for one row of logits, not the bias sums)
-    one_row = 10 * 4 + 64 + 128
-    e = attempt(col_offset=c0, workspace_bytes=one_row if rank == bad else 0)
+    # the gradient fails on rank `bad` only (a grad_scale the library refuses: read by the gradient call alone)
+    e = attempt(col_offset=c0, grad_scale=float("inf") if rank == bad else 1.0)
     if rank == bad:
         ok = isinstance(e, xent.XentError) and e.status == xent.ERR_INVALID_OPTION
     else:
@@ -380,30 +321,17 @@ def main(run):
 
 
 def report(run):
-    from mpi4py import MPI
-
-    import xent
-
     comm = run.comm
     all_results = comm.gather(run.results, root=0)
     all_worst = comm.gather(run.worst, root=0)
     failed_any = 0
     if run.rank == 0:
-        passed = sum(ok for r in all_results for _, ok, _ in r)
-        failed = sum(not ok for r in all_results for _, ok, _ in r)
-        for rk, r in enumerate(all_results):
-            for name, ok, detail in r:
-                if not ok:
-                    print(f"FAIL rank {rk}: {name} {detail}", flush=True)
+        passed, failed = tally(all_results)
         worst = {}
         for w in all_worst:
             for k, v in w.items():
                 worst[k] = max(worst.get(k, 0.0), v)
-        print(
-            f"test_mpi_linear: {run.size} ranks, library {xent.library_version()} ({xent.isa()}), MPI "
-            f"{MPI.Get_library_version().splitlines()[0][:40]}",
-            flush=True,
-        )
+        print(job_line("test_mpi_linear", run.size), flush=True)
         print(f"test_mpi_linear: Allreduce grouping per case: { {k: len(v) for k, v in run.groupings.items()} }")
         print("test_mpi_linear: largest differences: " + "; ".join(f"{k} {v:.3g}" for k, v in sorted(worst.items())))
         print(f"{passed} passed, {failed} failed", flush=True)

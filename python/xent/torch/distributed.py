@@ -87,6 +87,7 @@ import torch
 import torch.distributed as dist
 
 import xent
+from xent._collective import merged_stats, summed_gradient
 
 from . import _tensors as tt
 from ._cross_entropy_op import no_double_backward
@@ -205,30 +206,27 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
         # 1. this rank's statistics, merged over the ranks. A shard the library refuses still joins the
         # all_reduces, with a count of NaN: finalize then fails on every rank instead of leaving them waiting.
-        failure = None
-        try:
-            stats = tt.translate_errors(
-                lambda: xent.linear_partial_stats(
-                    tt.view(h),
-                    tt.view(w),
-                    labels,
-                    bias=None if b is None else tt.view(b),
-                    soft_cap=soft_cap,
-                    **shard,
-                    **options,
-                ),
-                total_cols,
-                ignore_index,
+        def partial_stats():
+            return xent.linear_partial_stats(
+                tt.view(h),
+                tt.view(w),
+                labels,
+                bias=None if b is None else tt.view(b),
+                soft_cap=soft_cap,
+                **shard,
+                **options,
             )
-        except (xent.XentError, ValueError, IndexError) as e:
-            failure = e
-            stats = np.zeros(rows, xent.STATS_DTYPE)
-            stats["max"] = -np.inf
-            stats["count"] = np.nan
-        if rows:
-            _merge_over_ranks(stats, group)
-        if failure is not None:
-            raise failure
+
+        def merge(stats):
+            if rows:
+                _merge_over_ranks(stats, group)
+
+        stats = merged_stats(
+            lambda: tt.translate_errors(partial_stats, total_cols, ignore_index),
+            (xent.XentError, ValueError, IndexError),
+            rows,
+            merge,
+        )
         res = xent.finalize_stats(
             stats,
             labels,
@@ -277,9 +275,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         gw = torch.empty((cols, dim), dtype=dtype) if need_weight else None
         gb = torch.empty(cols, dtype=dtype) if need_bias else None
         scale, g = _scale_of(grad_loss, reduction, target != ignore_index, dtype)
-        after = 1.0
-        failure = None
-        try:
+
+        def gradients():
+            """gh (this rank's contribution), gw and gb; returns the factor left to apply afterwards."""
             if scale is None:  # "none" with a per-row upstream gradient
                 _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw, gb)
             elif rows or need_weight or need_bias:
@@ -302,24 +300,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     **shard,
                     **options,
                 )
-        except (xent.XentError, ValueError) as e:
-            if buf is None or not rows:
-                raise
-            failure = e
-            buf.zero_()
-            buf[-1] = 1
-        else:
-            if buf is not None:
-                buf[-1] = 0
+                return after
+            return 1.0
+
         if buf is not None and rows:
-            dist.all_reduce(buf, op=dist.ReduceOp.SUM, group=group)
-            if failure is not None:
-                raise failure
-            if buf[-1].item() != 0:
-                raise RuntimeError(
-                    f"{_NAME}: the gradient failed on {int(buf[-1].item())} other rank(s) (they raised the error); "
-                    "grad_hidden is incomplete"
-                )
+            after = summed_gradient(
+                gradients,
+                (xent.XentError, ValueError),
+                buf,
+                lambda t: dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group),
+                _NAME,
+            )
+        else:
+            after = gradients()
         if after != 1.0:
             for t in (gh, gw, gb):
                 if t is not None:
@@ -327,19 +320,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (gh, gw, None, gb) + (None,) * 8
 
 
-def _check(
-    hidden,
-    weight_shard,
-    labels,
-    bias_shard,
-    col_offset,
-    total_cols,
-    reduction,
-    label_smoothing,
-    z_loss,
-    soft_cap,
-    group,
-):
+def _check_tensors(hidden, weight_shard, labels, bias_shard):
     if not all(isinstance(t, torch.Tensor) for t in (hidden, weight_shard, labels)):
         raise TypeError(f"{_NAME}: hidden, weight_shard and labels must be torch.Tensor")
     if bias_shard is not None and not isinstance(bias_shard, torch.Tensor):
@@ -371,6 +352,9 @@ def _check(
     if labels.dtype not in (torch.int64, torch.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {labels.dtype}")
     tt.check_batch(hidden, labels)
+
+
+def _check_options(col_offset, total_cols, reduction, label_smoothing, z_loss, soft_cap, group):
     for value, what in ((col_offset, "col_offset"), (total_cols, "total_cols")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{_NAME}: {what} must be an integer >= 0, got {value!r}")
@@ -419,19 +403,8 @@ def linear_cross_entropy(
     ``all_reduce`` in the forward (``8 * rows`` and ``40 * rows`` bytes), one in the backward (``(rows * dim + 1) *
     itemsize`` bytes); see :mod:`xent.torch.distributed` for the design, the collective rules and the errors.
     """
-    _check(
-        hidden,
-        weight_shard,
-        labels,
-        bias_shard,
-        col_offset,
-        total_cols,
-        reduction,
-        label_smoothing,
-        z_loss,
-        soft_cap,
-        group,
-    )
+    _check_tensors(hidden, weight_shard, labels, bias_shard)
+    _check_options(col_offset, total_cols, reduction, label_smoothing, z_loss, soft_cap, group)
     one = hidden.dim() == 1
     target = labels.long() if labels.dtype == torch.uint8 else labels
     loss = _LinearCrossEntropy.apply(

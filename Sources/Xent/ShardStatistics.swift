@@ -50,6 +50,25 @@ public struct ShardStatistics: Hashable, Sendable {
 }
 
 
+extension ShardStatistics {
+  /// The record of `cols` columns `x` (the shard's, from class `offset` on) from their statistics `st`
+  /// (taken with sums of x, relative to st.ref): with the row's label logit (capped like the statistics)
+  /// when the label lies among them.
+  init<T: SoftmaxScalar>(
+    _ st: RowStatistics<T>, row x: UnsafePointer<T>, cols: Int, offset: Int, label: Int64, ignore: Int64, cap: T
+  ) {
+    self.init()
+    max = Double(st.maximum)
+    sumExp = st.sumExp
+    sumX = st.sumX * sumXUnscale
+    count = Double(cols)
+    if label != ignore && label >= Int64(offset) && label < Int64(offset + cols) {
+      labelLogit = Double(T.capped(x[Int(label) - offset], cap).value)
+      labelSeen = 1
+    }
+  }
+}
+
 /// The column range of a shard and its check.
 package struct Shard {
   package var offset: Int

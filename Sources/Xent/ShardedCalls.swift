@@ -71,17 +71,7 @@ private struct PartialStatistics<T: SoftmaxScalar>: ExponentialSpecialized {
         T.blockedRowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, store: nil, blockLength: blockLength,
                                blocks: $0, threads: threads, cap: cap)
       } ?? T.rowStatistics(x, nil, count: cols, SmoothedStatistics<E>.self, cap: cap)
-      var s = ShardStatistics()
-      s.max = Double(st.maximum)
-      s.sumExp = st.sumExp
-      s.sumX = st.sumX * sumXUnscale
-      s.count = Double(cols)
-      let l = labels[i]
-      if l != ignore && l >= Int64(shard.offset) && l < Int64(shard.offset + cols) {
-        s.labelLogit = Double(T.capped(x[Int(l) - shard.offset], cap).value)
-        s.labelSeen = 1
-      }
-      out[i] = s
+      out[i] = ShardStatistics(st, row: x, cols: cols, offset: shard.offset, label: labels[i], ignore: ignore, cap: cap)
     }
   }
 }
@@ -207,31 +197,87 @@ private struct GradientFromStatistics<T: SoftmaxScalar>: ExponentialSpecialized 
   let counted: Int
 
   func run<E: VectorExponential>(_: E.Type) {
-    let cols = layout.cols, stride = layout.rowStride, eps = options.labelSmoothing
-    let denominator = options.reduction == .mean ? counted : 1
-    let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
-    let a = scale * (1 - eps), c = scale * eps / Double(shard.totalColumns)  // the global class count
+    let cols = layout.cols, stride = layout.rowStride
+    let rowGradient = ShardGradient<T>(
+      statistics: statistics, labels: labels, options: options, counted: counted, shard: shard)
     let cap = T(options.softCap)
     let blockLength = cols >= columnSplitThreshold ? columnBlockLength(cols) : cols
     let blockCount = (cols + blockLength - 1) / blockLength
     forEachRow(rows: layout.rows, cols: cols, requested: options.threads, T.self) { i, _, threads in
-      let x = logits + i * stride, g = gradient + i * gradientStride
-      let l = labels[i]
-      if l == options.ignoreIndex {
-        T.zeroRow(g, count: cols)
-        return
-      }
-      let s = statistics[i]
-      let f = shardGradientFactor(s, scale: scale, zLoss: options.zLoss)
-      // The cap's derivative at the label, read before the row is overwritten (in place).
-      let j = Int(l) - shard.offset
-      let capLabel = cap != 0 && j >= 0 && j < cols ? T.capped(x[j], cap).derivative : 1
       forEachBlock(count: blockCount, threads: threads) { k in
         let lo = k * blockLength
-        T.gradientRow(x + lo, nil, count: min(blockLength, cols - lo), ref: T(s.ref), f: T(f), a: T(a), c: T(c),
-                      grad: g + lo, bias: nil, cap: cap, PlainStatistics<E>.self)
+        rowGradient.apply(
+          logits + i * stride + lo, stride, gradient + i * gradientStride + lo, gradientStride, rows: i..<i + 1,
+          columns: lo..<min(lo + blockLength, cols), cap: cap, PlainStatistics<E>.self)
       }
-      if a != 0 && j >= 0 && j < cols { g[j] = T(Double(g[j]) - a * Double(capLabel)) }
+    }
+  }
+}
+
+/// G = s·(exp(x − lse) − t) of a shard's columns from statistics merged over all of them (the fused
+/// kernel's gradient, row by row): f = (s + s·2λ·lse) / Σexp (λ: the z-loss), c = s·ε/total (the global
+/// class count), a = s·(1 − ε) at the label (times the soft cap's derivative there); ignored rows get
+/// zeros. s = gradScale / the rows counted (MEAN) or gradScale.
+struct ShardGradient<T: SoftmaxScalar> {
+  /// The statistics and labels of row 0 (`starting(at:)` moves them).
+  var statistics: UnsafePointer<ShardStatistics>
+  var labels: UnsafePointer<Int64>
+  let ignore: Int64
+  /// The shard's first class.
+  let offset: Int
+  let scale, a, c, zLoss: Double
+  /// Σ_rows G, when wanted (entries at the shard's columns).
+  var bias: BiasSum? = nil
+
+  init(
+    statistics: UnsafePointer<ShardStatistics>, labels: UnsafePointer<Int64>, options: CrossEntropyOptions,
+    counted: Int, shard: Shard
+  ) {
+    let denominator = options.reduction == .mean ? counted : 1
+    let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
+    let eps = options.labelSmoothing
+    (self.statistics, self.labels, ignore, offset) = (statistics, labels, options.ignoreIndex, shard.offset)
+    (self.scale, a, c, zLoss) = (scale, scale * (1 - eps), scale * eps / Double(shard.totalColumns), options.zLoss)
+  }
+
+  /// The same for the rows from `row` on.
+  func starting(at row: Int) -> ShardGradient {
+    var g = self
+    g.statistics += row
+    g.labels += row
+    return g
+  }
+
+  /// Rows `rows`, the shard's columns `columns`: logits at `x` (row stride `xStride`, column
+  /// `columns.lowerBound` first), the gradient to `g` (`gStride`; may be `x`: each element is read before
+  /// it is written), and to `bias` when given.
+  @inline(__always)
+  func apply<M: StatisticsMode>(
+    _ x: UnsafePointer<T>, _ xStride: Int, _ g: UnsafeMutablePointer<T>, _ gStride: Int, rows: Range<Int>,
+    columns: Range<Int>, cap: T, _: M.Type
+  ) {
+    let n = columns.count
+    let bias = self.bias.map { $0 + columns.lowerBound }
+    for (i, r) in rows.enumerated() {
+      let xi = x + i * xStride, gi = g + i * gStride
+      let label = labels[r]
+      if label == ignore {
+        T.zeroRow(gi, count: n)
+        continue
+      }
+      let s = statistics[r]
+      let f = shardGradientFactor(s, scale: scale, zLoss: zLoss)
+      let j = Int(label) - offset - columns.lowerBound
+      let here = j >= 0 && j < n
+      // The cap's derivative at the label, read before the row is overwritten (in place).
+      let capLabel = cap != 0 && here ? T.capped(xi[j], cap).derivative : 1
+      T.gradientRow(xi, nil, count: n, ref: T(s.ref), f: T(f), a: T(a), c: T(c), grad: gi, bias: bias, cap: cap, M.self)
+      if a != 0 && here {
+        // The one-hot part, subtracted in Double (the bias sums stay Double), as the fused kernel does.
+        let one = a * Double(capLabel)
+        gi[j] = T(Double(gi[j]) - one)
+        bias?.add(-one, at: j)
+      }
     }
   }
 }

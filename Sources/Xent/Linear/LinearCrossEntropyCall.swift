@@ -219,7 +219,7 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let cap: T
   let threads: Int
   /// The gradient from merged statistics (a vocabulary shard's), instead of the statistics.
-  var gradient: TileGradient<T>? = nil
+  var gradient: ShardGradient<T>? = nil
 
   func run<E: VectorExponential>(_: E.Type) {
     if smoothing && gradient == nil { run(SmoothedStatistics<E>.self) } else { run(PlainStatistics<E>.self) }
@@ -227,25 +227,36 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
 
   private func run<M: StatisticsMode>(_: M.Type) {
     let rowTiles = (rows + linearTileRows - 1) / linearTileRows
-    // Tile-major: consecutive tasks share a slice of W.
-    forEachBlock(count: tiles * rowTiles, threads: threads) { task in
-      let t = task / rowTiles, r0 = (task % rowTiles) * linearTileRows
-      let m = min(linearTileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
-      let tile = logits + r0 * classes + c0
-      if let bias {
-        for i in 0..<m { (tile + i * classes).update(from: bias + c0, count: nc) }
+    // Tile-major: consecutive tasks share a slice of W. With a bias gradient's sums, a task takes a
+    // column of tiles whole: its sums then stay on one worker and add the rows in order.
+    let wholeColumns = gradient?.bias != nil
+    forEachBlock(count: wholeColumns ? tiles : tiles * rowTiles, threads: threads) { task in
+      if wholeColumns {
+        for r in 0..<rowTiles { tile(task, r * linearTileRows, M.self) }
+      } else {
+        tile(task / rowTiles, (task % rowTiles) * linearTileRows, M.self)
       }
-      Gemm<T>.call(
-        m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
-        b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
-        ldc: classes)
-      if let gradient {
-        gradient.apply(tile, rows: r0..<r0 + m, columns: c0..<c0 + nc, stride: classes, cap: cap, M.self)
-        return
-      }
-      for i in 0..<m {
-        statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
-      }
+    }
+  }
+
+  /// Tile `t` of the rows from `r0` on: its logits, then its statistics or its gradient.
+  @inline(__always)
+  private func tile<M: StatisticsMode>(_ t: Int, _ r0: Int, _: M.Type) {
+    let m = min(linearTileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
+    let tile = logits + r0 * classes + c0
+    if let bias {
+      for i in 0..<m { (tile + i * classes).update(from: bias + c0, count: nc) }
+    }
+    Gemm<T>.call(
+      m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
+      b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
+      ldc: classes)
+    if let gradient {
+      gradient.apply(tile, classes, tile, classes, rows: r0..<r0 + m, columns: c0..<c0 + nc, cap: cap, M.self)
+      return
+    }
+    for i in 0..<m {
+      statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
     }
   }
 }

@@ -57,18 +57,9 @@ package struct LinearShardCall<T: SoftmaxScalar> {
         let pre = PrecomputedStatistics(statistics: UnsafePointer(space.statistics), tiles: plan.tiles,
                                         tileLength: plan.tileLength)
         for i in 0..<n {
-          let st = pre.row(i, cols: cols, sumsX: true, soft: false)
-          var s = ShardStatistics()
-          s.max = Double(st.maximum)
-          s.sumExp = st.sumExp
-          s.sumX = st.sumX * sumXUnscale
-          s.count = Double(cols)
-          let label = l[start + i]
-          if label != ignore && label >= Int64(shard.offset) && label < Int64(shard.offset + cols) {
-            s.labelLogit = Double(T.capped(space.logits[i * cols + Int(label) - shard.offset], cap).value)
-            s.labelSeen = 1
-          }
-          o[start + i] = s
+          o[start + i] = ShardStatistics(
+            pre.row(i, cols: cols, sumsX: true, soft: false), row: space.logits + i * cols, cols: cols,
+            offset: shard.offset, label: l[start + i], ignore: ignore, cap: cap)
         }
       }
     }
@@ -112,26 +103,15 @@ package struct LinearShardCall<T: SoftmaxScalar> {
       return
     }
     try withWorkspace(plan, biasGradient: gradBias.address != nil) { space in
-      let denominator = options.reduction == .mean ? counted : 1
-      let scale = denominator == 0 ? 0 : options.gradScale / Double(denominator)
-      let eps = options.labelSmoothing
-      let tileGradient = TileGradient<T>(
-        statistics: statistics.pointer, labels: labels.pointer, ignore: options.ignoreIndex, offset: shard.offset,
-        scale: scale, a: scale * (1 - eps), c: scale * eps / Double(shard.totalColumns), zLoss: options.zLoss)
+      var gradient = ShardGradient<T>(
+        statistics: statistics.pointer, labels: labels.pointer, options: options, counted: counted, shard: shard)
+      gradient.bias = space.biasSum
       let backward = LinearBackward(
         hidden: hidden.pointer, hiddenStride: hiddenStride, weight: weight.pointer, weightStride: weightStride,
         dim: dim, classes: cols, gradHidden: gradHidden.optionalOutput, gradHiddenStride: gradHiddenStride,
         gradWeight: gradWeight.optionalOutput, gradWeightStride: gradWeightStride, accumulate: options.accumulate,
         plan: plan)
-      forEachRowBlock(plan, space, smoothing: false, gradient: tileGradient) { start, n in
-        if let biasSum = space.biasSum {
-          // Σ_rows G by column pieces, each piece's rows in order: the same sums for any thread count.
-          let piece = plan.tileLength, pieces = (cols + piece - 1) / piece
-          forEachBlock(count: pieces, threads: plan.threads) { k in
-            let lo = k * piece, m = min(piece, cols - lo)
-            for i in 0..<n { T.addRow(space.logits + i * cols + lo, count: m, to: biasSum + lo) }
-          }
-        }
+      forEachRowBlock(plan, space, smoothing: false, gradient: gradient) { start, n in
         backward.run(g: space.logits, rows: n, start: start)
       }
       if let biasSum = space.biasSum, let out = gradBias.optionalOutput {
@@ -189,7 +169,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
   /// For each row block: its logits tile by tile (with their statistics, or turned into G), then `body`
   /// with the block's first row and row count.
   private func forEachRowBlock(
-    _ plan: LinearPlan, _ space: LinearWorkspace<T>, smoothing: Bool, gradient: TileGradient<T>? = nil,
+    _ plan: LinearPlan, _ space: LinearWorkspace<T>, smoothing: Bool, gradient: ShardGradient<T>? = nil,
     _ body: (Int, Int) -> Void
   ) {
     var start = 0
@@ -204,66 +184,6 @@ package struct LinearShardCall<T: SoftmaxScalar> {
       options.exponential.specialize(capped: options.softCap != 0, tiles)
       body(start, n)
       start += n
-    }
-  }
-}
-
-/// G = s·(exp(o − lse) − t) over a tile of a shard's logits, in place, from merged statistics (as
-/// `xent_grad_from_stats_*` forms it): f = (s + s·2λ·lse) / Σexp (λ: the z-loss), c = s·ε/total, a = s·(1 − ε) at the label (times the
-/// soft cap's derivative there); ignored rows get zeros.
-struct TileGradient<T: SoftmaxScalar> {
-  /// The block's first row's statistics and label.
-  let statistics: UnsafePointer<ShardStatistics>
-  let labels: UnsafePointer<Int64>
-  let ignore: Int64
-  /// The shard's first class.
-  let offset: Int
-  let scale, a, c, zLoss: Double
-
-  func starting(at row: Int) -> TileGradient {
-    TileGradient(statistics: statistics + row, labels: labels + row, ignore: ignore, offset: offset, scale: scale,
-                 a: a, c: c, zLoss: zLoss)
-  }
-
-  /// Rows `rows` of the block, the shard's columns `columns`, at `tile` (row stride `stride`).
-  @inline(__always)
-  func apply<M: StatisticsMode>(
-    _ tile: UnsafeMutablePointer<T>, rows: Range<Int>, columns: Range<Int>, stride: Int, cap: T, _: M.Type
-  ) {
-    let n = columns.count
-    for (i, r) in rows.enumerated() {
-      let x = tile + i * stride
-      let label = labels[r]
-      if label == ignore {
-        T.zeroRow(x, count: n)
-        continue
-      }
-      let s = statistics[r]
-      let f = shardGradientFactor(s, scale: scale, zLoss: zLoss)
-      let j = Int(label) - offset - columns.lowerBound
-      let here = j >= 0 && j < n
-      // The cap's derivative at the label, read before the row is overwritten.
-      let capLabel = cap != 0 && here ? T.capped(x[j], cap).derivative : 1
-      T.gradientRow(UnsafePointer(x), nil, count: n, ref: T(s.ref), f: T(f), a: T(a), c: T(c), grad: x, bias: nil,
-                    cap: cap, M.self)
-      if a != 0 && here { x[j] = T(Double(x[j]) - a * Double(capLabel)) }
-    }
-  }
-}
-
-extension SoftmaxScalar {
-  /// Adds `count` elements at `p` to the running sums `bias` (Double; TwoSum errors for Double).
-  @inline(__always)
-  static func addRow(_ p: UnsafePointer<Self>, count n: Int, to bias: BiasSum) {
-    let w = _lanes
-    var i = 0
-    while i + w <= n {
-      bias.add(load(p, i), at: i, Self.self)
-      i += w
-    }
-    while i < n {
-      bias.add(Double(p[i]), at: i)
-      i += 1
     }
   }
 }

@@ -102,11 +102,30 @@ def _(input, linear_weight, target, linear_bias, weight, reduction, ignore_index
     return loss, gi, gw, gb
 
 
-def _block_gradient(logits, grad, labels, options, classes, ignore_index):
-    """The rows of the ``"none"`` gradient (each with weight 1) of a block of logits, written into ``grad``."""
-    tt.translate_errors(
-        lambda: xent.cross_entropy(tt.view(logits), labels, grad_out=tt.view(grad), **options), classes, ignore_index
-    )
+def blockwise_gradients(h, w, b, g, gradient, gh=None, gw=None, gb64=None):
+    """The gradients of a ``"none"`` loss whose row i is scaled by ``g[i]``, by row blocks of at most
+    :data:`BLOCK_BYTES` of logits ``h @ w.T + b`` (one reused buffer): ``gradient(block, r0, r1)`` turns rows
+    ``r0:r1``'s logits into their rows of G in place, then ``gh[r0:r1] = (g G) w``, ``gw += (g G)^T h`` and
+    ``gb64 += sum_rows (g G)`` in float64 (each None when not wanted; ``gw``, ``gb64`` start as the caller's)."""
+    rows = h.shape[0]
+    block = max(1, BLOCK_BYTES // (w.shape[0] * h.element_size()))
+    buffer = torch.empty((min(block, rows), w.shape[0]), dtype=h.dtype)
+    for r0 in range(0, rows, block):
+        r1 = min(rows, r0 + block)
+        hb = h[r0:r1]
+        grad = buffer[: r1 - r0]
+        if b is None:
+            torch.mm(hb, w.t(), out=grad)
+        else:
+            torch.addmm(b, hb, w.t(), out=grad)
+        gradient(grad, r0, r1)
+        grad.mul_(g[r0:r1].unsqueeze(1))  # row i of G times g_i
+        if gh is not None:
+            torch.mm(grad, w, out=gh[r0:r1])
+        if gw is not None:
+            gw.addmm_(grad.t(), hb)
+        if gb64 is not None:
+            gb64 += grad.sum(0, dtype=torch.float64)
 
 
 @torch.library.custom_op("xent::linear_cross_entropy_none_backward", mutates_args=(), device_types="cpu")
@@ -133,18 +152,16 @@ def none_backward_op(
     gw = torch.zeros((classes, dim) if grad_weight else (0,), dtype=cdt)
     gb = torch.zeros((classes,) if grad_bias and b is not None else (0,), dtype=torch.float64)
     options = tt.library_options("none", ignore_index, floats, weight)
-    block = max(1, BLOCK_BYTES // (classes * h.element_size()))
-    buffer = torch.empty((min(block, rows), classes), dtype=cdt)  # one block of G, reused
-    for r0 in range(0, rows, block):
-        hb = h[r0 : r0 + block]
-        logits = torch.mm(hb, w.t()) if b is None else torch.addmm(b, hb, w.t())
-        grad = buffer[: hb.shape[0]]
-        _block_gradient(logits, grad, labels[r0 : r0 + block], options, classes, ignore_index)
-        grad.mul_(g[r0 : r0 + block].unsqueeze(1))  # row i of G times g_i
-        if grad_weight:
-            gw.addmm_(grad.t(), hb)
-        if gb.numel():
-            gb += grad.sum(0, dtype=torch.float64)
+
+    def gradient(block, r0, r1):  # the rows of the "none" gradient (each with weight 1), over the logits
+        logits = block.clone()  # read apart from the gradient: not every option set runs in place
+        tt.translate_errors(
+            lambda: xent.cross_entropy(tt.view(logits), labels[r0:r1], grad_out=tt.view(block), **options),
+            classes,
+            ignore_index,
+        )
+
+    blockwise_gradients(h, w, b, g, gradient, gw=gw if grad_weight else None, gb64=gb if gb.numel() else None)
     return gw, gb.to(cdt)
 
 

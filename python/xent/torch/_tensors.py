@@ -112,6 +112,17 @@ def nan_if_no_weight(loss, target, weight, ignore_index, reduction):
         loss.fill_(math.nan)
 
 
+def check_loss_options(name, reduction, label_smoothing, z_loss, soft_cap):
+    """The reduction and the float options, with PyTorch's exception types and wording where it has one."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    for value, what in ((z_loss, "z_loss"), (soft_cap, "soft_cap")):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}: {what} must be finite and >= 0, got {value}")
+
+
 def check_common(name, input, target, weight, reduction, label_smoothing, z_loss, soft_cap, classes):
     """The checks both functions share, with PyTorch's exception types and wording where it has one."""
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -128,13 +139,7 @@ def check_common(name, input, target, weight, reduction, label_smoothing, z_loss
         )
     if target.dtype not in (torch.int64, torch.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    for value, what in ((z_loss, "z_loss"), (soft_cap, "soft_cap")):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}: {what} must be finite and >= 0, got {value}")
+    check_loss_options(name, reduction, label_smoothing, z_loss, soft_cap)
     if weight is not None:
         if not weight.dtype.is_floating_point:
             raise RuntimeError(f"{name}: weight must be a floating-point tensor, got {weight.dtype}")

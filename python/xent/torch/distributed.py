@@ -91,11 +91,9 @@ from xent._collective import merged_stats, summed_gradient
 
 from . import _tensors as tt
 from ._cross_entropy_op import no_double_backward
+from ._linear_op import _uniform_scale, blockwise_gradients
 
 __all__ = ["linear_cross_entropy"]
-
-#: Bytes of logits one row block of the ``"none"`` backward with a non-uniform upstream gradient holds.
-BLOCK_BYTES = 32 << 20
 
 _NAME = "xent.torch.distributed.linear_cross_entropy"
 _DTYPES = (torch.float32, torch.float64)
@@ -123,13 +121,7 @@ def _scale_of(grad_loss, reduction, counted, dtype):
     if reduction != "none":
         return float(grad_loss), None
     g = torch.where(counted, grad_loss.to(dtype), 0)
-    on_counted = g[counted]
-    if on_counted.numel() == 0:
-        return 1.0, g  # every gradient is 0
-    first = on_counted[0]
-    if bool(torch.isfinite(first)) and bool((on_counted == first).all()):
-        return float(first), g
-    return None, g
+    return _uniform_scale(g, counted), g
 
 
 def _library_scale(s):
@@ -141,26 +133,14 @@ def _library_scale(s):
 
 
 def _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw, gb):
-    """``"none"`` with per-row factors ``g``: the shard's gradients, row block by row block of its logits (at most
-    :data:`BLOCK_BYTES`), into ``gh`` (this rank's contribution), ``gw`` and ``gb`` (each None when not wanted).
-    ``options`` carries the z-loss, ``soft_cap`` the cap (its chain rule included) to :func:`xent.grad_from_stats`."""
-    rows = h.shape[0]
-    cols = w.shape[0]
-    block = max(1, BLOCK_BYTES // (cols * h.element_size()))
-    buffer = torch.empty((min(block, rows), cols), dtype=h.dtype)
-    if gw is not None:
-        gw.zero_()
-    gb64 = torch.zeros(cols, dtype=torch.float64) if gb is not None else None
-    for r0 in range(0, rows, block):
-        r1 = min(rows, r0 + block)
-        hb = h[r0:r1]
-        grad = buffer[: r1 - r0]
-        if b is None:
-            torch.mm(hb, w.t(), out=grad)
-        else:
-            torch.addmm(b, hb, w.t(), out=grad)
+    """``"none"`` with per-row factors ``g``: the shard's gradients by row blocks of its logits
+    (:func:`blockwise_gradients`), each block's G from :func:`xent.grad_from_stats` (``options``: the z-loss,
+    ``soft_cap``: the cap and its chain rule), into ``gh`` (this rank's contribution), ``gw`` and ``gb`` (each None
+    when not wanted)."""
+
+    def gradient(block, r0, r1):
         xent.grad_from_stats(
-            tt.view(grad),
+            tt.view(block),
             labels[r0:r1],
             stats[r0:r1],
             grad_out="inplace",
@@ -169,13 +149,11 @@ def _block_gradients(h, w, b, labels, stats, g, shard, options, soft_cap, gh, gw
             **shard,
             **options,
         )
-        grad.mul_(g[r0:r1].unsqueeze(1))  # row i of G times g_i
-        if gh is not None:
-            torch.mm(grad, w, out=gh[r0:r1])
-        if gw is not None:
-            gw.addmm_(grad.t(), hb)
-        if gb64 is not None:
-            gb64 += grad.sum(0, dtype=torch.float64)
+
+    if gw is not None:
+        gw.zero_()
+    gb64 = torch.zeros(w.shape[0], dtype=torch.float64) if gb is not None else None
+    blockwise_gradients(h, w, b, g, gradient, gh, gw, gb64)
     if gb is not None:
         gb.copy_(gb64)
 
@@ -358,13 +336,7 @@ def _check_options(col_offset, total_cols, reduction, label_smoothing, z_loss, s
     for value, what in ((col_offset, "col_offset"), (total_cols, "total_cols")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{_NAME}: {what} must be an integer >= 0, got {value!r}")
-    if reduction not in tt.REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    for value, what in ((z_loss, "z_loss"), (soft_cap, "soft_cap")):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{_NAME}: {what} must be finite and >= 0, got {value}")
+    tt.check_loss_options(_NAME, reduction, label_smoothing, z_loss, soft_cap)
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError(f"{_NAME}: torch.distributed is not initialized (call dist.init_process_group first)")
     if group is not None and not isinstance(group, dist.ProcessGroup):

@@ -24,23 +24,39 @@
 #include <cblas.h>
 
 /* The unfused float32 pipeline (the f32 bound's yardstick); the double one is only used for symmetry. */
-static void xt_lin_gemm_f32(int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+void xt_lin_gemm_f32(int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
                             size_t ldb, float *c, size_t ldc)
 {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
 }
-static void xt_lin_gemm_f64(int ta, int tb, size_t m, size_t n, size_t k, const double *a, size_t lda,
+void xt_lin_gemm_f64(int ta, int tb, size_t m, size_t n, size_t k, const double *a, size_t lda,
                             const double *b, size_t ldb, double *c, size_t ldc)
 {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
 }
 
-/* The measured outputs (the f32 bound covers the first five). */
-enum { XT_LIN_LOSS, XT_LIN_LSE, XT_LIN_GH, XT_LIN_GW, XT_LIN_GB, XT_LIN_Z, XT_LIN_NOUT };
-static const char *const xt_lin_out_name[XT_LIN_NOUT] = {"loss",        "lse",       "grad_hidden",
-                                                         "grad_weight", "grad_bias", "z_loss_out"};
+const char *const xt_lin_out_name[XT_LIN_NOUT] = {"loss",        "lse",       "grad_hidden",
+                                                  "grad_weight", "grad_bias", "z_loss_out"};
+
+const char *xt_lin_basic_case(int cfg, xent_options *o, int64_t *labels, size_t rows)
+{
+    size_t i;
+    switch (cfg) {
+    case 0: return "MEAN";
+    case 1: o->reduction = XENT_REDUCTION_SUM; return "SUM";
+    case 2: o->reduction = XENT_REDUCTION_NONE; return "NONE";
+    case 3:
+        o->ignore_index = 3;
+        for (i = 0; i < rows; i++)
+            if (labels[i] == -100 || i % 4 == 0) labels[i] = 3;
+        return "ignore_index 3";
+    case 4: o->label_smoothing = 0.1f; return "smoothing 0.1";
+    case 5: o->grad_scale = 2.5f, o->reduction = XENT_REDUCTION_SUM; return "grad_scale 2.5, SUM";
+    default: return NULL;
+    }
+}
 
 /* XENT_TEST_LINEAR_TABLE set: print the f32 fused and unfused errors of every checked call, and the growth table. */
 static int xt_lin_print = -1;
@@ -357,17 +373,12 @@ static void XT_FN(lin_options_sweep)(void)
                 XT_FN(lin_init)(&L, 37, 19, 45, pad, bias);
                 for (i = 0; i < L.rows; i += 5) L.labels[i] = -100;
                 switch (cfg) {
-                case 0: name = "MEAN"; break;
-                case 1: name = "SUM", L.opts.reduction = XENT_REDUCTION_SUM; break;
-                case 2: name = "NONE", L.opts.reduction = XENT_REDUCTION_NONE; break;
+                case 0:
+                case 1:
+                case 2:
                 case 3:
-                    name = "ignore_index 3";
-                    L.opts.ignore_index = 3;
-                    for (i = 0; i < L.rows; i++)
-                        if (L.labels[i] == -100 || i % 4 == 0) L.labels[i] = 3;
-                    break;
-                case 4: name = "smoothing 0.1", L.opts.label_smoothing = 0.1f; break;
-                case 5: name = "grad_scale 2.5, SUM", L.opts.grad_scale = 2.5f, L.opts.reduction = 1; break;
+                case 4:
+                case 5: name = xt_lin_basic_case(cfg, &L.opts, L.labels, L.rows); break;
                 case 6: name = "z-loss 1e-3 (z_loss_out), NONE", L.opts.z_loss = 1e-3f, L.opts.reduction = 0; break;
                 case 7: name = "z-loss 1e-2 (z_loss_out), MEAN", L.opts.z_loss = 1e-2f; break;
                 case 8: name = "soft cap 3", L.opts.soft_cap = 3.0f; break;

@@ -25,28 +25,11 @@
 
 #include <cblas.h>
 
-/* C = op(A) * op(B), row-major (ta, tb: transposed). */
-static void ls_gemm_f32(int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
-                        size_t ldb, float *c, size_t ldc)
-{
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
-}
-static void ls_gemm_f64(int ta, int tb, size_t m, size_t n, size_t k, const double *a, size_t lda, const double *b,
-                        size_t ldb, double *c, size_t ldc)
-{
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
-}
-
-enum { LS_LOSS, LS_LSE, LS_GH, LS_GW, LS_GB, LS_Z, LS_NOUT };
-static const char *const ls_out_name[LS_NOUT] = {"loss", "lse", "grad_hidden", "grad_weight", "grad_bias", "z_loss_out"};
-
 /* The largest values measured, per element type: against the unsharded call in units of the 1-ulp bound (ulp for
    f32, 1e-14 relative for f64) the reduced loss where the bound applies (and how often it did) and per-row loss and
    lse; every output's error x scale against the reference, sharded and unsharded. */
 typedef struct ls_seen_t {
-    double reduced, rows, err_s[LS_NOUT], err_u[LS_NOUT];
+    double reduced, rows, err_s[XT_LIN_NOUT], err_u[XT_LIN_NOUT];
     int applied;
 } ls_seen_t;
 static ls_seen_t ls_seen[2];
@@ -71,8 +54,8 @@ void xt_test_linear_sharded(void)
                "%.3g; error x scale sharded/unsharded:",
                xt_get_tag(), t ? "f64" : "f32", t ? s->reduced * 1e-14 : s->reduced, t ? "relative" : "ulp", s->applied,
                t ? s->rows * 1e-14 : s->rows);
-        for (k = 0; k < LS_NOUT; k++)
-            printf(" %s %.2g/%.2g%s", ls_out_name[k], s->err_s[k], s->err_u[k], k + 1 < LS_NOUT ? "," : "\n");
+        for (k = 0; k < XT_LIN_NOUT; k++)
+            printf(" %s %.2g/%.2g%s", xt_lin_out_name[k], s->err_s[k], s->err_u[k], k + 1 < XT_LIN_NOUT ? "," : "\n");
     }
 }
 
@@ -300,20 +283,20 @@ static void XT_FN(ls_measure)(const XT_FN(xt_ls) * L, const xt_ref_linear_out *r
     for (i = 0; i < nl; i++)
         sc[i] = fmaxl(fmaxl(1, fabsl(nl == R ? ref->ce.loss_rows[i] : ref->ce.loss_red)),
                       nl == R ? ref->o_abs[i] : L->opts.reduction == XENT_REDUCTION_SUM ? osum : omax);
-    e[LS_LOSS] = XT_FN(ls_err)(loss, nl, 1, 1, nl == R ? ref->ce.loss_rows : &ref->ce.loss_red, sc);
+    e[XT_LIN_LOSS] = XT_FN(ls_err)(loss, nl, 1, 1, nl == R ? ref->ce.loss_rows : &ref->ce.loss_red, sc);
     for (i = 0; i < R; i++) sc[i] = fmaxl(fmaxl(1, fabsl(ref->ce.lse[i])), ref->o_abs[i]);
-    e[LS_LSE] = XT_FN(ls_err)(lse, R, 1, 1, ref->ce.lse, sc);
-    e[LS_GH] = L->want_gh ? XT_FN(ls_err)(gh, R, L->dim, ghs, ref->gh, ref->gh_abs) : 0;
-    e[LS_GW] = L->want_gw ? XT_FN(ls_err)(gw, L->classes, L->dim, gws, ref->gw, ref->gw_abs) : 0;
-    e[LS_GB] = L->want_gb ? XT_FN(ls_err)(gb, 1, L->classes, L->classes, ref->ce.bias, ref->ce.bias_abs) : 0;
-    e[LS_Z] = 0;
+    e[XT_LIN_LSE] = XT_FN(ls_err)(lse, R, 1, 1, ref->ce.lse, sc);
+    e[XT_LIN_GH] = L->want_gh ? XT_FN(ls_err)(gh, R, L->dim, ghs, ref->gh, ref->gh_abs) : 0;
+    e[XT_LIN_GW] = L->want_gw ? XT_FN(ls_err)(gw, L->classes, L->dim, gws, ref->gw, ref->gw_abs) : 0;
+    e[XT_LIN_GB] = L->want_gb ? XT_FN(ls_err)(gb, 1, L->classes, L->classes, ref->ce.bias, ref->ce.bias_abs) : 0;
+    e[XT_LIN_Z] = 0;
     if (lam != 0) { /* z = lambda*lse^2 errs by 2*lambda*|lse| x the lse's error (test_linear.c); double, measured
                        at the element type's precision */
         for (i = 0; i < nl; i++) {
             zv[i] = (XT_REAL)z[i], zr[i] = nl == R ? ref->ce.z_rows[i] : ref->ce.z_red;
             sc[i] = fmaxl(fmaxl(1, fabsl(zr[i])), 2 * lam * lmax * (nl == R ? fmaxl(1, ref->o_abs[i]) : omax));
         }
-        e[LS_Z] = XT_FN(ls_err)(zv, nl, 1, 1, zr, sc);
+        e[XT_LIN_Z] = XT_FN(ls_err)(zv, nl, 1, 1, zr, sc);
     }
     free(sc), free(zv);
 }
@@ -329,13 +312,13 @@ static int XT_FN(ls_unfused)(const XT_FN(xt_ls) * L, const xt_ref_linear_out *re
     xent_options opts = L->opts;
     xent_status st;
     opts.z_loss_out = z, opts.accumulate = 0;
-    XT_FN(ls_gemm)(0, 1, R, C, D, L->h, L->hs, L->w, L->ws, o, C);
+    XT_FN(xt_lin_gemm)(0, 1, R, C, D, L->h, L->hs, L->w, L->ws, o, C);
     for (i = 0; i < R && L->b; i++)
         for (j = 0; j < C; j++) o[i * C + j] += L->b[j];
     st = XT_FN(xent_cross_entropy_ex)(o, R, C, C, L->labels, &opts, loss, g, C, lse, gb);
     if (st == XENT_OK) {
-        XT_FN(ls_gemm)(0, 0, R, D, C, g, C, L->w, L->ws, gh, D);
-        XT_FN(ls_gemm)(1, 0, C, D, R, g, C, L->h, L->hs, gw, D);
+        XT_FN(xt_lin_gemm)(0, 0, R, D, C, g, C, L->w, L->ws, gh, D);
+        XT_FN(xt_lin_gemm)(1, 0, C, D, R, g, C, L->h, L->hs, gw, D);
         XT_FN(ls_measure)(L, ref, loss, lse, gh, D, gw, D, gb, z, e);
     }
     free(o), free(z);
@@ -349,9 +332,9 @@ static int XT_FN(ls_same_logits)(const XT_FN(xt_ls) * L)
     size_t R = L->rows, C = L->classes;
     XT_REAL *all = (XT_REAL *)xt_alloc(sizeof(XT_REAL) * (2 * R * C + 1)), *parts = all + R * C;
     int k, same;
-    XT_FN(ls_gemm)(0, 1, R, C, L->dim, L->h, L->hs, L->w, L->ws, all, C);
+    XT_FN(xt_lin_gemm)(0, 1, R, C, L->dim, L->h, L->hs, L->w, L->ws, all, C);
     for (k = 0; k < L->shards; k++)
-        XT_FN(ls_gemm)(0, 1, R, L->cut[k + 1] - L->cut[k], L->dim, L->h, L->hs, L->w + L->cut[k] * L->ws, L->ws,
+        XT_FN(xt_lin_gemm)(0, 1, R, L->cut[k + 1] - L->cut[k], L->dim, L->h, L->hs, L->w + L->cut[k] * L->ws, L->ws,
                        parts + L->cut[k], C);
     same = memcmp(all, parts, sizeof(XT_REAL) * R * C) == 0;
     free(all);
@@ -379,7 +362,7 @@ static void XT_FN(ls_ref)(const XT_FN(xt_ls) * L, xt_ref_linear_out *ref)
 static void XT_FN(ls_verify)(XT_FN(xt_ls) * L, const char *name)
 {
     ls_seen_t *seen = &ls_seen[sizeof(XT_REAL) == sizeof(double)];
-    double es[LS_NOUT], eu[LS_NOUT], ef[LS_NOUT], worst = 0;
+    double es[XT_LIN_NOUT], eu[XT_LIN_NOUT], ef[XT_LIN_NOUT], worst = 0;
     size_t i, j, R = L->rows, C = L->classes, nloss = L->opts.reduction == XENT_REDUCTION_NONE ? R : 1;
     int k, pad_ok = 1, z = L->opts.z_loss != 0;
     char cuts[64];
@@ -418,15 +401,15 @@ static void XT_FN(ls_verify)(XT_FN(xt_ls) * L, const char *name)
     XT_FN(ls_measure)(L, &L->ref, L->uloss, L->ulse, L->ugh, L->ghs, L->ugw, L->gws, L->ugb, L->uz, eu);
     if (sizeof(XT_REAL) == sizeof(float) && !xt_check(XT_FN(ls_unfused)(L, &L->ref, ef), "the unfused pipeline failed"))
         return;
-    for (k = 0; k < LS_NOUT; k++) {
+    for (k = 0; k < XT_LIN_NOUT; k++) {
         if (es[k] < INFINITY && es[k] > seen->err_s[k]) seen->err_s[k] = es[k];
         if (eu[k] < INFINITY && eu[k] > seen->err_u[k]) seen->err_u[k] = eu[k];
         if (sizeof(XT_REAL) == sizeof(double))
-            xt_check(es[k] <= 1e-12, "%s: error %.3g (x scale) > 1e-12", ls_out_name[k], es[k]);
+            xt_check(es[k] <= 1e-12, "%s: error %.3g (x scale) > 1e-12", xt_lin_out_name[k], es[k]);
         else
-            xt_check((k == LS_Z || es[k] <= 2 * ef[k] + FLT_EPSILON) && es[k] <= 1e-4,
+            xt_check((k == XT_LIN_Z || es[k] <= 2 * ef[k] + FLT_EPSILON) && es[k] <= 1e-4,
                      "%s: error %.3g (x scale) > 2 x the unfused pipeline's %.3g + FLT_EPSILON (or 1e-4)",
-                     ls_out_name[k], es[k], ef[k]);
+                     xt_lin_out_name[k], es[k], ef[k]);
     }
     if (!L->keep_ref) xt_ref_linear_free(&L->ref), L->have_ref = 0;
 }
@@ -444,17 +427,12 @@ static void XT_FN(ls_sweep)(void)
             XT_FN(ls_init)(&L, 37, 19, 45, cfg % 2, cfg != 7, cfg % 3 == 2);
             for (i = 0; i < L.rows; i += 5) L.labels[i] = -100;
             switch (cfg) {
-            case 0: name = "MEAN"; break;
-            case 1: name = "SUM", L.opts.reduction = XENT_REDUCTION_SUM; break;
-            case 2: name = "NONE", L.opts.reduction = XENT_REDUCTION_NONE; break;
+            case 0:
+            case 1:
+            case 2:
             case 3:
-                name = "ignore_index 3";
-                L.opts.ignore_index = 3;
-                for (i = 0; i < L.rows; i++)
-                    if (L.labels[i] == -100 || i % 4 == 0) L.labels[i] = 3;
-                break;
-            case 4: name = "smoothing 0.1", L.opts.label_smoothing = 0.1f; break;
-            case 5: name = "grad_scale 2.5, SUM", L.opts.grad_scale = 2.5f, L.opts.reduction = 1; break;
+            case 4:
+            case 5: name = xt_lin_basic_case(cfg, &L.opts, L.labels, L.rows); break;
             case 6: name = "soft cap 3", L.opts.soft_cap = 3.0f; break;
             case 7:
                 name = "smoothing 0.2, soft cap 2, z-loss 1e-3, grad_scale 0.5, NONE";
@@ -620,7 +598,7 @@ static void XT_FN(ls_blocks_threads)(void)
                 if (t == 1) memcpy(base[k], outs[k], sizeof(XT_REAL) * sizes[k]);
                 else
                     XT_CHECK(memcmp(base[k], outs[k], sizeof(XT_REAL) * sizes[k]) == 0,
-                             "%s differs from num_threads 1 (must be bit-identical)", ls_out_name[k]);
+                             "%s differs from num_threads 1 (must be bit-identical)", xt_lin_out_name[k]);
             }
         }
     }

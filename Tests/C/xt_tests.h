@@ -56,6 +56,17 @@ void xt_test_linear_refusals(void);
 void xt_test_linear_sharded(void);
 void xt_linear_growth_table(void);
 
+/* Shared by test_linear.c and test_linear_sharded.c: C = op(A) * op(B) by the BLAS, row-major (ta, tb: transposed);
+   the measured outputs and their names; option case cfg 0..5 of their sweeps (the reduction, ignore_index 3 with
+   its labels, smoothing, grad_scale) applied to o and labels, its name returned (NULL for another cfg). */
+void xt_lin_gemm_f32(int ta, int tb, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                     size_t ldb, float *c, size_t ldc);
+void xt_lin_gemm_f64(int ta, int tb, size_t m, size_t n, size_t k, const double *a, size_t lda, const double *b,
+                     size_t ldb, double *c, size_t ldc);
+enum { XT_LIN_LOSS, XT_LIN_LSE, XT_LIN_GH, XT_LIN_GW, XT_LIN_GB, XT_LIN_Z, XT_LIN_NOUT };
+extern const char *const xt_lin_out_name[XT_LIN_NOUT];
+const char *xt_lin_basic_case(int cfg, xent_options *o, int64_t *labels, size_t rows);
+
 /* The canary of the typed tests: outputs are filled with it, and what must stay unwritten still holds it. */
 #define XT_CANARY ((XT_REAL)777.25)
 

@@ -138,11 +138,16 @@ typedef struct xent_options {
                                  otherwise); it is never added to loss; default NULL */
     /* Since 1.2.0, read only by xent_linear_cross_entropy_* (other functions ignore them): */
     size_t  workspace_bytes;  /* upper bound of the one block a linear cross-entropy call allocates; 0 = the
-                                 default, XENT_LINEAR_WORKSPACE_DEFAULT. A row block of R rows takes
-                                 R * (classes * sizeof(T) + 64 * ceil(classes / 2048)) bytes (classes * sizeof(T)
-                                 twice with soft cap, class weights, smoothing and a gradient), plus 8 * classes
-                                 (f32) or 16 * classes (f64) with grad_bias, plus 128; it must hold R = 1 (else
-                                 XENT_ERR_INVALID_OPTION). Results may differ in the last bits between bounds. */
+                                 default, XENT_LINEAR_WORKSPACE_DEFAULT. With t = ceil(classes / 2048), a row
+                                 block of R rows takes R * (classes * sizeof(T) + 64 * (t + 1) + (min(t, 4) - 1)
+                                 * dim * sizeof(T)) bytes (classes * sizeof(T) twice with soft cap, class
+                                 weights and smoothing together), plus 8 * classes (f32) or 16 * classes (f64)
+                                 for the bias gradient's sums, plus 192; it must hold R = 1 (else
+                                 XENT_ERR_INVALID_OPTION). R does not depend on which gradients are asked for, so
+                                 the loss and lse have the same bits with and without them; a call without
+                                 gradients allocates less where it can (one min(R, 512) x min(classes, 2048)
+                                 tile per thread instead of R x classes logits). Results may differ in the last
+                                 bits between bounds. */
     int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
                                  (gradient accumulation over micro-batches); default 0 */
 } xent_options;
@@ -579,8 +584,9 @@ XENT_API xent_status xent_cross_entropy_bf16(const uint16_t *logits, size_t rows
 /*
  * The cross-entropy of the logits of a linear layer, o = hidden * weight^T + bias, with its gradients, without
  * the rows x classes logits ever existing whole: row blocks of the logits are formed in the workspace by the
- * system BLAS (cblas_sgemm / cblas_dgemm), turned into the gradient G = dl/do in place by the kernel of
- * xent_cross_entropy_ex_*, then multiplied out:
+ * system BLAS (cblas_sgemm / cblas_dgemm) with their statistics taken tile by tile, the loss and each row's
+ * gradient coefficients computed by the kernel of xent_cross_entropy_ex_*, then the gradient G = dl/do formed
+ * in place column by column of the block (2048 classes) and multiplied out while each column is in cache:
  *
  *   grad_hidden = G * weight          (rows x dim)
  *   grad_weight = G^T * hidden        (classes x dim; += with opts->accumulate)

@@ -85,17 +85,23 @@ func sumOverRowChunks<A: AdditiveArithmetic>(
 /// Runs `body(k)` for every `k` in `0..<count` on `threads` workers (each takes the next k as it
 /// comes free). `body` must write disjoint memory for different k.
 func forEachBlock(count: Int, threads: Int, _ body: (Int) -> Void) {
+  forEachBlockOnWorkers(count: count, threads: threads) { k, _ in body(k) }
+}
+
+/// `forEachBlock` that also tells `body` which worker runs it (in `0..<min(threads, count)`), for
+/// per-worker scratch memory.
+func forEachBlockOnWorkers(count: Int, threads: Int, _ body: (_ k: Int, _ worker: Int) -> Void) {
   if threads <= 1 || count <= 1 {
-    for k in 0..<count { body(k) }
+    for k in 0..<count { body(k, 0) }
     return
   }
   let workers = min(threads, count)
   withChunkCounter { next in
     withoutActuallyEscaping(body) { body in
       let shared = UncheckedSendable(value: (body, next))
-      DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      DispatchQueue.concurrentPerform(iterations: workers) { worker in
         let (body, next) = shared.value
-        while case let k = xentshim_next_index(next), k < count { body(k) }
+        while case let k = xentshim_next_index(next), k < count { body(k, worker) }
       }
     }
   }

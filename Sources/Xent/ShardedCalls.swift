@@ -256,29 +256,21 @@ struct ShardGradient<T: SoftmaxScalar> {
     _ x: UnsafePointer<T>, _ xStride: Int, _ g: UnsafeMutablePointer<T>, _ gStride: Int, rows: Range<Int>,
     columns: Range<Int>, cap: T, _: M.Type
   ) {
-    let n = columns.count
     let bias = self.bias.map { $0 + columns.lowerBound }
     for (i, r) in rows.enumerated() {
-      let xi = x + i * xStride, gi = g + i * gStride
-      let label = labels[r]
-      if label == ignore {
-        T.zeroRow(gi, count: n)
-        continue
-      }
-      let s = statistics[r]
-      let f = shardGradientFactor(s, scale: scale, zLoss: zLoss)
-      let j = Int(label) - offset - columns.lowerBound
-      let here = j >= 0 && j < n
-      // The cap's derivative at the label, read before the row is overwritten (in place).
-      let capLabel = cap != 0 && here ? T.capped(xi[j], cap).derivative : 1
-      T.gradientRow(xi, nil, count: n, ref: T(s.ref), f: T(f), a: T(a), c: T(c), grad: gi, bias: bias, cap: cap, M.self)
-      if a != 0 && here {
-        // The one-hot part, subtracted in Double (the bias sums stay Double), as the fused kernel does.
-        let one = a * Double(capLabel)
-        gi[j] = T(Double(gi[j]) - one)
-        bias?.add(-one, at: j)
-      }
+      coefficients(r).apply(x + i * xStride, g + i * gStride, columns: columns, weights: nil, bias: bias, cap: cap, M.self)
     }
+  }
+
+  /// Row `r`'s gradient coefficients (its label's column relative to the shard).
+  @inline(__always)
+  func coefficients(_ r: Int) -> GradientCoefficients<T> {
+    let label = labels[r]
+    if label == ignore { return .ignored }
+    let s = statistics[r]
+    return GradientCoefficients(
+      ref: T(s.ref), f: T(shardGradientFactor(s, scale: scale, zLoss: zLoss)), c: T(c), label: Int(label) - offset,
+      oneHot: a != 0 ? a : nil)
   }
 }
 

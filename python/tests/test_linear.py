@@ -338,9 +338,11 @@ def test_small_workspace(dtype, with_bias):
     h, w, b, labels = problem(rng, rows, 12, classes, dtype, bias=with_bias)
     labels[3] = -100
     item = np.dtype(dtype).itemsize
-    # The header's workspace formula: per row, the logits and 64 bytes per 2048-class tile; the bias sums; 128.
-    sums = ((2 if dtype == np.float64 else 1) * classes * 8 if with_bias else 0) + 128
-    item_row = classes * item + 64 * -(-classes // 2048)
+    # The header's workspace formula: per row, the logits, 64 bytes per 2048-class tile and 64 more, and
+    # min(tiles, 4) - 1 rows of dim (the parts of grad_hidden); the bias sums; 192.
+    sums = (2 if dtype == np.float64 else 1) * classes * 8 + 192
+    tiles = -(-classes // 2048)
+    item_row = classes * item + 64 * (tiles + 1) + (min(tiles, 4) - 1) * 12 * item
     opts = dict(label_smoothing=0.1, z_loss=0.01)
     one_block = xent.linear_cross_entropy(h, w, labels, bias=b, grad=True, return_lse=True, **opts)
     rtol = RTOL[np.dtype(dtype)]
@@ -371,6 +373,23 @@ def test_threads_bit_identical(dtype):
             assert np.array_equal(got, want)
     none = [xent.linear_cross_entropy(h, w, labels, reduction="none", num_threads=n, **kw) for n in (1, 2)]
     assert all(np.array_equal(x, y) for x, y in zip(*none))
+
+
+@sweep(dtype=DTYPES, options=list(OPTION_SETS))
+def test_loss_only_same_bits(dtype, options):
+    """A call without gradients (its tiles in a scratch tile per thread, keeping only their statistics and the
+    labels' logits) returns the loss, lse and z-loss of the call with every gradient, bit for bit: the same row
+    blocks, the same logits; also with a workspace of a few rows, with several threads and tile columns."""
+    rng = np.random.default_rng(12)
+    h, w, b, labels = problem(rng, 531, 24, 4200, dtype)
+    for reduction in REDUCTIONS:
+        opts = options_for(options, reduction, rng, 4200, labels)
+        kw = dict(bias=b, return_lse=True, return_z_loss=True, **opts)
+        for extra in (dict(), dict(num_threads=1), dict(workspace_bytes=40 * 4200 * h.itemsize + 300000)):
+            full = xent.linear_cross_entropy(h, w, labels, grad=True, **kw, **extra)
+            alone = xent.linear_cross_entropy(h, w, labels, **kw, **extra)
+            for got, want in ((alone.loss, full.loss), (alone.lse, full.lse), (alone.z_loss, full.z_loss)):
+                assert np.array_equal(got, want, equal_nan=True), (reduction, extra)
 
 
 @sweep(dtype=DTYPES)

@@ -20,7 +20,9 @@ extension CrossEntropyCall {
     let reduction = options.reduction
     let eps = options.labelSmoothing
     let ignore = options.ignoreIndex
-    let wantsGradient = gradOut != nil || biasOut != nil
+    // The linear driver may take each row's gradient as coefficients instead, to form it tile by tile.
+    let coefficientsOut = precomputed?.coefficients
+    let wantsGradient = gradOut != nil || biasOut != nil || coefficientsOut != nil
     let weights = classWeights.address?.assumingMemoryBound(to: Double.self)
     let zOut = zLoss.address.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Double.self)) }
     let lambda = options.zLoss
@@ -88,6 +90,7 @@ extension CrossEntropyCall {
             lseOut[i] = T(st.logSumExp)
           }
           if let g { T.zeroRow(g, count: cols) }
+          coefficientsOut?[i] = .ignored
           if reduction == .none {
             lossOut[i] = 0
             zOut?[i] = 0
@@ -121,7 +124,7 @@ extension CrossEntropyCall {
       // With precomputed tile statistics nothing is stored: the output pass recomputes exp(x − ref).
       let st = pre?.row(i, cols: cols, sumsX: M.sumsX, soft: M.soft)
         ?? statistics(x, y, cap == 0 ? g : nil, M.self, blocks: blocks, columnThreads: columnThreads, next: next)
-      let capLabel = M.soft || readFirst ? early : T.capped(x[label], cap)
+      let capLabel = M.soft || readFirst ? early : T.capped(pre?.labelLogits.map { $0[i] } ?? x[label], cap)
       let xLabel = Double(capLabel.value)
       let logSum = scalarLog(st.sumExp)  // once per row: −inf for Σexp = 0, NaN for NaN
       let lse = Double(st.ref) + logSum
@@ -152,6 +155,12 @@ extension CrossEntropyCall {
         // ŷ·Σt = exp(x − ref)·(Σt / Σexp); an all −inf row has ŷ = 0.
         let zTerm = lambda == 0 ? 0 : zScale * 2 * lambda * lse
         let f = st.sumExp == 0 ? 0 : (scale * targetSum + zTerm) / st.sumExp
+        if let coefficientsOut {
+          coefficientsOut[i] = GradientCoefficients(
+            ref: st.ref, f: T(f), c: T(c), label: label, oneHot: !M.soft && a != 0 ? a * w : nil,
+            classWeighted: weights != nil && M.sumsX ? scale * eps / Double(cols) : nil)
+          return LossSums(loss: loss, z: z)
+        }
         forEachBlock(count: blocks == nil ? 1 : blockCount, threads: columnThreads) { k in
           let lo = k * blockLength, n = blocks == nil ? cols : min(blockLength, cols - lo)
           if let g, cap == 0, pre == nil {

@@ -348,6 +348,11 @@ struct PrecomputedStatistics<T: SoftmaxScalar> {
   let statistics: UnsafePointer<RowStatistics<T>>
   let tiles: Int
   let tileLength: Int
+  /// When set, the kernel forms no gradient: it writes each row's coefficients here, and the caller
+  /// applies them tile by tile while each tile is in cache (`GradientCoefficients.apply`).
+  var coefficients: UnsafeMutablePointer<GradientCoefficients<T>>? = nil
+  /// When set, each row's logit at its label (the caller kept no logits): read here, not from the row.
+  var labelLogits: UnsafePointer<T>? = nil
 
   /// Row `i`'s statistics over its `cols` columns: the tiles merged in order (as `blockedRowStatistics`
   /// merges blocks; deterministic).

@@ -81,6 +81,10 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
 
     let space = LinearWorkspace<T>(workspace, plan, classes: classes, biasGradient: gradBias.address != nil)
     let logits = space.logits, g = space.gradient, tileStatistics = space.statistics, biasSum = space.biasSum
+    // Without kept logits, the rows' label logits take the coefficients' room.
+    let coefficients = space.coefficients!
+    let labelLogits = plan.keepsLogits ? nil
+      : UnsafeMutableRawPointer(coefficients).bindMemory(to: T.self, capacity: plan.blockRows)
 
     let none = options.reduction == .none
     var batch = BlockedReduction<T>(options: options, counts: counts, weighted: buffers.classWeights.address != nil)
@@ -98,27 +102,41 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       let n = min(plan.blockRows, rows - start)
       let h = h0 + start * hiddenStride
       // 1. logits = H·Wᵀ (+ b) and their statistics, tile by tile.
-      options.exponential.specialize(
-        capped: options.softCap != 0,
-        LogitTiles(
-          hidden: h, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride, bias: b0, rows: n,
-          dim: dim, classes: classes, logits: logits, statistics: tileStatistics, tiles: plan.tiles,
-          tileLength: plan.tileLength, smoothing: options.labelSmoothing > 0, cap: T(options.softCap),
-          threads: threads))
-      // 2. loss, lse and G = ∂l/∂o, in place (or into the gradient tile).
-      batch.run(biasSum: biasSum) { blockLoss, blockZ in
+      var tiles = LogitTiles(
+        hidden: h, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride, bias: b0, rows: n,
+        dim: dim, classes: classes, logits: logits, statistics: tileStatistics, tiles: plan.tiles,
+        tileLength: plan.tileLength, smoothing: options.labelSmoothing > 0, cap: T(options.softCap),
+        threads: threads)
+      if let labelLogits {
+        let ld = min(plan.tileLength, classes)
+        tiles.scratch = (elements: min(linearTileRows, plan.blockRows) * ld, ld: ld)
+        tiles.labelLogits = LabelLogits(labels: labelBase + start, ignore: options.ignoreIndex, out: labelLogits)
+      }
+      options.exponential.specialize(capped: options.softCap != 0, tiles)
+      // 2. loss, lse, and each row's gradient coefficients from the merged statistics.
+      batch.run { blockLoss, blockZ in
         var call = CrossEntropyCall<T>(
           logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
           targets: .labels(Buffer(labelBase + start)), options: blockOptions,
-          loss: Buffer(none ? lossOut + start : blockLoss), grad: Buffer(wantsGradient ? g : nil), gradStride: classes,
-          lse: Buffer(lseOut.map { $0 + start }), classWeights: buffers.classWeights,
-          zLoss: Buffer(zOut.map { none ? $0 + start : blockZ }))
+          loss: Buffer(none ? lossOut + start : blockLoss), lse: Buffer(lseOut.map { $0 + start }),
+          classWeights: buffers.classWeights, zLoss: Buffer(zOut.map { none ? $0 + start : blockZ }))
         call.precomputed = PrecomputedStatistics(
-          statistics: UnsafePointer(tileStatistics), tiles: plan.tiles, tileLength: plan.tileLength)
+          statistics: UnsafePointer(tileStatistics), tiles: plan.tiles, tileLength: plan.tileLength,
+          coefficients: wantsGradient ? coefficients : nil, labelLogits: labelLogits.map { UnsafePointer($0) })
         return call
       }
-      // 3. and 4. ∂l/∂H = G·W for the block's rows, ∂l/∂W (+)= Gᵀ·H over them.
-      backward.run(g: g, rows: n, start: start)
+      guard wantsGradient else {
+        start += n
+        continue
+      }
+      // 3. G = ∂l/∂o column by column of tiles, in place (or into the gradient region), and while each
+      // column is in cache, its part of ∂l/∂W = Gᵀ·H and of ∂l/∂H = G·W.
+      options.exponential.specialize(
+        capped: options.softCap != 0,
+        GradientTiles(
+          logits: logits, gradient: g, coefficients: coefficients, rows: n, start: start, classes: classes,
+          weights: buffers.classWeights.address?.assumingMemoryBound(to: Double.self), bias: biasSum,
+          cap: T(options.softCap), backward: backward, partials: space.partials!))
       start += n
     }
 
@@ -130,17 +148,29 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
 }
 
 /// The regions of a call's one workspace block: a row block's logits, then (when the kernel cannot run in
-/// place) its gradient, then the tiles' statistics, then the bias gradient's running sums (zeroed).
+/// place) its gradient, then the tiles' statistics and the rows' gradient coefficients, then the parts of
+/// ∂l/∂H, then the bias gradient's running sums (zeroed).
 struct LinearWorkspace<T: SoftmaxScalar> {
   let logits, gradient: UnsafeMutablePointer<T>
   let statistics: UnsafeMutablePointer<RowStatistics<T>>
+  /// With `plan.gradientTiles`: the rows' gradient coefficients, and the parts of ∂l/∂H of the
+  /// class-tile groups after the first (blockRows × dim each).
+  let coefficients: UnsafeMutablePointer<GradientCoefficients<T>>?
+  let partials: UnsafeMutablePointer<T>?
   let biasSum: BiasSum?
 
   init(_ workspace: UnsafeMutableRawPointer, _ plan: LinearPlan, classes: Int, biasGradient: Bool) {
-    logits = workspace.bindMemory(to: T.self, capacity: plan.blockRows * classes)
+    logits = workspace.bindMemory(to: T.self, capacity: plan.tileBytes / MemoryLayout<T>.stride)
     gradient = plan.separateGradient ? logits + plan.blockRows * classes : logits
     statistics = (workspace + plan.tileBytes).bindMemory(to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
-    let sums = (workspace + plan.tileBytes + plan.statisticsBytes).bindMemory(to: Double.self, capacity: plan.biasDoubles)
+    coefficients = !plan.gradientTiles ? nil
+      : (workspace + plan.tileBytes + plan.blockRows * plan.tiles * linearStatisticsBytes)
+        .bindMemory(to: GradientCoefficients<T>.self, capacity: plan.blockRows)
+    partials = !plan.gradientTiles ? nil
+      : (workspace + plan.tileBytes + plan.statisticsBytes)
+        .bindMemory(to: T.self, capacity: plan.partialBytes / MemoryLayout<T>.stride)
+    let sums = (workspace + plan.tileBytes + plan.statisticsBytes + plan.partialBytes)
+      .bindMemory(to: Double.self, capacity: plan.biasDoubles)
     if biasGradient {
       sums.initialize(repeating: 0, count: plan.biasDoubles)
       biasSum = BiasSum(sum: sums, errors: plan.biasDoubles > classes ? sums + classes : nil)
@@ -187,18 +217,57 @@ struct LinearBackward<T: SoftmaxScalar> {
   let plan: LinearPlan
 
   func run(g: UnsafePointer<T>, rows n: Int, start: Int) {
+    hiddenGradient(g: g, rows: n, start: start)
+    if gradWeight != nil {
+      forEachBlock(count: (classes + plan.classBlock - 1) / plan.classBlock, threads: plan.threads) { p in
+        let lo = p * plan.classBlock
+        weightGradient(g: g, rows: n, start: start, columns: lo..<min(lo + plan.classBlock, classes))
+      }
+    }
+  }
+
+  /// ∂l/∂H = G·W for the block's rows, when wanted.
+  func hiddenGradient(g: UnsafePointer<T>, rows n: Int, start: Int) {
     if let gh = gradHidden {
       Gemm<T>.product(
         m: n, n: dim, k: classes, a: g, lda: classes, transposeA: false, b: weight, ldb: weightStride,
         transposeB: false, beta: 0, c: gh + start * gradHiddenStride, ldc: gradHiddenStride,
         split: n >= dim ? .rows(plan.rowBlock) : .columns(plan.dimBlock), threads: plan.threads)
     }
-    if let gw = gradWeight {
-      Gemm<T>.product(
-        m: classes, n: dim, k: n, a: g, lda: classes, transposeA: true, b: hidden + start * hiddenStride,
-        ldb: hiddenStride, transposeB: false, beta: start == 0 && !accumulate ? 0 : 1, c: gw, ldc: gradWeightStride,
-        split: .rows(plan.classBlock), threads: plan.threads)
+  }
+
+  /// The part of ∂l/∂H = G·W over the classes `columns` for the block's rows, when wanted: into the
+  /// rows of grad_hidden (`part` nil) or a part of `rows × dim`; `first`: overwrite, else add.
+  @inline(__always)
+  func hiddenGradient(g: UnsafePointer<T>, rows n: Int, start: Int, columns: Range<Int>, part: UnsafeMutablePointer<T>?, first: Bool) {
+    guard let gh = gradHidden else { return }
+    Gemm<T>.call(
+      m: n, n: dim, k: columns.count, a: g + columns.lowerBound, lda: classes, transposeA: false,
+      b: weight + columns.lowerBound * weightStride, ldb: weightStride, transposeB: false, beta: first ? 0 : 1,
+      c: part ?? gh + start * gradHiddenStride, ldc: part == nil ? gradHiddenStride : dim)
+  }
+
+  /// grad_hidden's rows of the block += the parts, in order, rows `rows` of them.
+  func addHiddenParts(_ parts: UnsafePointer<T>, count: Int, rows n: Int, start: Int, threads: Int) {
+    guard let gh = gradHidden, count > 0 else { return }
+    forEachBlock(count: n, threads: threads) { i in
+      let out = gh + (start + i) * gradHiddenStride
+      for k in 0..<count {
+        let p = parts + (k * n + i) * dim
+        for j in 0..<dim { out[j] += p[j] }
+      }
     }
+  }
+
+  /// ∂l/∂W (+)= Gᵀ·H over the block's rows for the classes `columns`, when wanted: one BLAS call on the
+  /// calling thread.
+  @inline(__always)
+  func weightGradient(g: UnsafePointer<T>, rows n: Int, start: Int, columns: Range<Int>) {
+    guard let gw = gradWeight else { return }
+    Gemm<T>.call(
+      m: columns.count, n: dim, k: n, a: g + columns.lowerBound, lda: classes, transposeA: true,
+      b: hidden + start * hiddenStride, ldb: hiddenStride, transposeB: false, beta: start == 0 && !accumulate ? 0 : 1,
+      c: gw + columns.lowerBound * gradWeightStride, ldc: gradWeightStride)
   }
 }
 
@@ -220,6 +289,10 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let threads: Int
   /// The gradient from merged statistics (a vocabulary shard's), instead of the statistics.
   var gradient: ShardGradient<T>? = nil
+  /// When set, the logits are not kept: worker w forms its tiles at `logits + w·elements` (leading
+  /// dimension `ld`), and the rows' label logits are kept by `labelLogits`.
+  var scratch: (elements: Int, ld: Int)? = nil
+  var labelLogits: LabelLogits<T>? = nil
 
   func run<E: VectorExponential>(_: E.Type) {
     if smoothing && gradient == nil { run(SmoothedStatistics<E>.self) } else { run(PlainStatistics<E>.self) }
@@ -230,33 +303,49 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
     // Tile-major: consecutive tasks share a slice of W. With a bias gradient's sums, a task takes a
     // column of tiles whole: its sums then stay on one worker and add the rows in order.
     let wholeColumns = gradient?.bias != nil
-    forEachBlock(count: wholeColumns ? tiles : tiles * rowTiles, threads: threads) { task in
+    forEachBlockOnWorkers(count: wholeColumns ? tiles : tiles * rowTiles, threads: threads) { task, worker in
       if wholeColumns {
-        for r in 0..<rowTiles { tile(task, r * linearTileRows, M.self) }
+        for r in 0..<rowTiles { tile(task, r * linearTileRows, worker, M.self) }
       } else {
-        tile(task / rowTiles, (task % rowTiles) * linearTileRows, M.self)
+        tile(task / rowTiles, (task % rowTiles) * linearTileRows, worker, M.self)
       }
     }
   }
 
   /// Tile `t` of the rows from `r0` on: its logits, then its statistics or its gradient.
   @inline(__always)
-  private func tile<M: StatisticsMode>(_ t: Int, _ r0: Int, _: M.Type) {
+  private func tile<M: StatisticsMode>(_ t: Int, _ r0: Int, _ worker: Int, _: M.Type) {
     let m = min(linearTileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
-    let tile = logits + r0 * classes + c0
+    // In the block, or in the worker's scratch tile.
+    let (tile, ld) = scratch.map { (logits + worker * $0.elements, $0.ld) } ?? (logits + r0 * classes + c0, classes)
     if let bias {
-      for i in 0..<m { (tile + i * classes).update(from: bias + c0, count: nc) }
+      for i in 0..<m { (tile + i * ld).update(from: bias + c0, count: nc) }
     }
     Gemm<T>.call(
       m: m, n: nc, k: dim, a: hidden + r0 * hiddenStride, lda: hiddenStride, transposeA: false,
-      b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile,
-      ldc: classes)
+      b: weight + c0 * weightStride, ldb: weightStride, transposeB: true, beta: bias == nil ? 0 : 1, c: tile, ldc: ld)
     if let gradient {
-      gradient.apply(tile, classes, tile, classes, rows: r0..<r0 + m, columns: c0..<c0 + nc, cap: cap, M.self)
+      gradient.apply(tile, ld, tile, ld, rows: r0..<r0 + m, columns: c0..<c0 + nc, cap: cap, M.self)
       return
     }
     for i in 0..<m {
-      statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * classes), nil, count: nc, M.self, cap: cap)
+      statistics[(r0 + i) * tiles + t] = T.rowStatistics(UnsafePointer(tile + i * ld), nil, count: nc, M.self, cap: cap)
+    }
+    labelLogits?.take(tile, ld, rows: r0..<r0 + m, columns: c0..<c0 + nc)
+  }
+}
+
+/// The logit at each row's label, taken from the tile that holds it (ignored rows: none).
+struct LabelLogits<T: SoftmaxScalar> {
+  let labels: UnsafePointer<Int64>
+  let ignore: Int64
+  let out: UnsafeMutablePointer<T>
+
+  @inline(__always)
+  func take(_ tile: UnsafePointer<T>, _ ld: Int, rows: Range<Int>, columns: Range<Int>) {
+    for (i, r) in rows.enumerated() {
+      let label = labels[r]
+      if label != ignore && columns.contains(Int(label)) { out[r] = tile[i * ld + Int(label) - columns.lowerBound] }
     }
   }
 }

@@ -6,7 +6,7 @@
 struct LinearPlan {
   /// Rows per block (each block's logits live in the workspace); the bytes of the block's logits (and
   /// of the separate gradient tile when there is one); columns per statistics tile, tiles per row and the
-  /// bytes of their statistics (blockRows × tiles); the whole block.
+  /// bytes of their statistics (blockRows × tiles) and of the rows' gradient coefficients; the whole block.
   var blockRows, tileBytes, tileLength, tiles, statisticsBytes, bytes: Int
   /// The kernel writes G beside the logits instead of over them: a soft cap with class weights and
   /// smoothing reads the logits again after G is written.
@@ -18,7 +18,20 @@ struct LinearPlan {
   /// Fixed GEMM pieces (functions of the shape alone, so results do not depend on `threads`): classes
   /// per piece, rows per piece, dim columns per piece.
   var classBlock, rowBlock, dimBlock: Int
+  /// Groups of class tiles whose parts of ∂l/∂H = G·W are summed apart (the first into grad_hidden, the
+  /// others in the workspace: the bytes of those), then added in group order.
+  var hiddenGroups, partialBytes: Int
+  /// The workspace holds each row's gradient coefficients (after the tiles' statistics) and the parts.
+  var gradientTiles: Bool
+  /// The row blocks' logits are kept in the workspace; else (a call that needs only their statistics
+  /// and label logits) each worker forms its tiles in a scratch tile of its own,
+  /// `min(linearTileRows, blockRows) × min(tileLength, classes)`, and the label logits take the
+  /// coefficients' room.
+  var keepsLogits: Bool
 }
+
+/// At most this many groups of class tiles for ∂l/∂H (`LinearPlan.hiddenGroups`).
+let linearHiddenGroups = 4
 
 /// The default workspace bound: 256 MiB (XENT_LINEAR_WORKSPACE_DEFAULT).
 let linearWorkspaceDefault = 256 << 20
@@ -28,7 +41,8 @@ let linearWorkspaceDefault = 256 << 20
 /// cache, so the statistics pass costs no memory traffic.
 let linearTileLength = 2048
 let linearTileRows = 512
-/// Bytes of workspace per row and tile for its statistics (MemoryLayout<RowStatistics<T>>.stride ≤ 64).
+/// Bytes of workspace per row and tile for its statistics, and per row for its gradient coefficients
+/// (MemoryLayout<RowStatistics<T>>.stride and MemoryLayout<GradientCoefficients<T>>.stride ≤ 64).
 let linearStatisticsBytes = 64
 
 extension LinearCrossEntropyCall {
@@ -78,13 +92,15 @@ extension LinearCrossEntropyCall {
     return (counts, plan)
   }
 
-  /// The workspace of this call (see `LinearPlan.init`).
+  /// The workspace of this call (see `LinearPlan.init`): the same row blocks whichever gradients are
+  /// asked for (the room of a separate gradient and of the bias sums is reserved either way), so that the
+  /// BLAS forms the same logits and the loss has the same bits with and without gradients.
   private func plan() throws(XentError) -> LinearPlan {
     try LinearPlan(
       T.self, rows: rows, dim: dim, classes: classes, workspaceBytes: options.workspaceBytes,
-      separateGradient: wantsGradient && options.softCap != 0 && options.labelSmoothing > 0
-        && buffers.classWeights.address != nil,
-      biasGradient: gradBias.address != nil, requestedThreads: options.threads)
+      separateGradient: options.softCap != 0 && options.labelSmoothing > 0 && buffers.classWeights.address != nil,
+      biasGradient: true, requestedThreads: options.threads, gradientTiles: true,
+      mayDropLogits: !wantsGradient && !(options.labelSmoothing > 0 && buffers.classWeights.address != nil))
   }
 }
 
@@ -93,17 +109,20 @@ extension LinearPlan {
   /// above 16 rows.
   init<T: SoftmaxScalar>(
     _: T.Type, rows: Int, dim: Int, classes: Int, workspaceBytes: Int, separateGradient separate: Bool,
-    biasGradient: Bool, requestedThreads: Int
+    biasGradient: Bool, requestedThreads: Int, gradientTiles: Bool = false, mayDropLogits: Bool = false
   ) throws(XentError) {
     let element = MemoryLayout<T>.stride
     let tileLength = linearTileLength, tiles = (classes + tileLength - 1) / tileLength
-    // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less).
+    // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less); with
+    // `gradientTiles` (the unsharded call), 64 for the row's gradient coefficients and its parts of ∂l/∂H.
     let statisticsStride = linearStatisticsBytes
-    let rowBytes = classes * element * (separate ? 2 : 1) + tiles * statisticsStride
+    let hiddenGroups = gradientTiles ? min(tiles, linearHiddenGroups) : 1
+    let slots = tiles + (gradientTiles ? 1 : 0)
+    let rowBytes = classes * element * (separate ? 2 : 1) + slots * statisticsStride + (hiddenGroups - 1) * dim * element
     let biasDoubles = biasGradient ? (T.self == Double.self ? 2 : 1) * classes : 0
     let bound = workspaceBytes == 0 ? linearWorkspaceDefault : workspaceBytes
-    // The three regions start at multiples of 64 bytes: up to 2 × 63 bytes of padding.
-    let available = bound - biasDoubles * 8 - 128
+    // The regions start at multiples of 64 bytes: up to 63 bytes of padding before each.
+    let available = bound - biasDoubles * 8 - (gradientTiles ? 192 : 128)
     if available < rowBytes {
       throw .invalidOption(
         "workspace bound \(bound) bytes holds no row of logits (\(rowBytes) bytes) beside the bias gradient's sums")
@@ -111,17 +130,23 @@ extension LinearPlan {
     var blockRows = min(max(rows, 1), available / rowBytes)
     if blockRows > 16 { blockRows = blockRows / 16 * 16 }
     @inline(__always) func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
-    let statisticsBytes = aligned(blockRows * tiles * statisticsStride)
-    let tileBytes = aligned(blockRows * classes * element * (separate ? 2 : 1))
+    let statisticsBytes = aligned(blockRows * slots * statisticsStride)
     let threads = workerCount(
       requested: requestedThreads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
       limit: 64)
+    // The row blocks are planned as if the logits were kept either way: the same blocks, the same bits.
+    // Without them, a scratch tile per worker, when that is less.
+    let scratch = threads * min(linearTileRows, blockRows) * min(tileLength, classes)
+    let keepsLogits = !mayDropLogits || scratch > blockRows * classes
+    let tileBytes = aligned((keepsLogits ? blockRows * classes * (separate ? 2 : 1) : scratch) * element)
+    let partialBytes = keepsLogits ? aligned(blockRows * (hiddenGroups - 1) * dim * element) : 0
     self.init(
       blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
-      statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + biasDoubles * 8,
+      statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + partialBytes + biasDoubles * 8,
       separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
       classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
-      dimBlock: gemmPiece(dim, minimum: 128))
+      dimBlock: gemmPiece(dim, minimum: 128), hiddenGroups: hiddenGroups, partialBytes: partialBytes,
+      gradientTiles: gradientTiles, keepsLogits: keepsLogits)
   }
 }
 

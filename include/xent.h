@@ -85,9 +85,9 @@ extern "C" {
 
 #define XENT_VERSION_MAJOR 1
 #define XENT_VERSION_MINOR 3
-#define XENT_VERSION_PATCH 0
+#define XENT_VERSION_PATCH 1
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.3.0"
+#define XENT_VERSION_STRING "1.3.1"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 

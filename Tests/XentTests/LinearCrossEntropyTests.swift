@@ -166,6 +166,24 @@ struct LinearCrossEntropyTests {
     }
   }
 
+  @Test("The loss alone has the bits of the loss with every gradient: the same row blocks, the same logits")
+  func lossAlone() throws {
+    let p = problem(rows: 200, dim: 16, classes: 4200, seed: 12)
+    let weights = (0..<4200).map { Double($0 % 5) / 2 }
+    for (k, base) in [
+      CrossEntropyOptions(), CrossEntropyOptions(reduction: .sum, labelSmoothing: 0.1, zLoss: 0.01),
+      CrossEntropyOptions(reduction: .none, softCap: 4), CrossEntropyOptions(labelSmoothing: 0.1, classWeights: weights),
+    ].enumerated() {
+      for (threads, bytes) in [(0, 0), (2, 40 * 4200 * 4 + 300_000)] {
+        var o = base
+        o.threads = threads
+        o.workspaceBytes = bytes
+        let all = try fused(Float.self, p, options: o), alone = try fused(Float.self, p, options: o, grads: false)
+        #expect(all.loss == alone.loss && all.lse == alone.lse, "options \(k), threads \(threads), bound \(bytes)")
+      }
+    }
+  }
+
   @Test("accumulate adds the weight and bias gradients; rows == 0; every row ignored")
   func accumulateAndEdges() throws {
     let p = problem(rows: 12, dim: 6, classes: 11, seed: 4)

@@ -86,10 +86,18 @@ static size_t s_extent(size_t rows, size_t cols, size_t stride)
     return rows ? (rows - 1) * stride + cols : 0;
 }
 
+/* The header's bytes of one row of a block for cols classes: the logits, 64 per 2048-class tile and 64 more, the
+   parts of grad_hidden (min(tiles, 4) - 1 rows of dim). */
+static size_t s_row(const SSpec *s, size_t cols)
+{
+    size_t tiles = (cols + 2047) / 2048;
+    return cols * s->es + 64 * (tiles + 1) + ((tiles < 4 ? tiles : 4) - 1) * s->dim * s->es;
+}
+
 /* The header's least workspace for cols classes (the bias sums' room reserved by both functions). */
 static size_t s_least(const SSpec *s, size_t cols)
 {
-    return cols * s->es + 64 * ((cols + 2047) / 2048) + (s->f64 ? 16 : 8) * cols + 128;
+    return s_row(s, cols) + (s->f64 ? 16 : 8) * cols + 192;
 }
 
 static void s_set(const SSpec *s, uint8_t *p, size_t i, double v)
@@ -173,7 +181,7 @@ static void s_workspace(SSpec *s)
     size_t widest = 0, sel = s->workspace, row;
     for (int q = 0; q < s->k; q++)
         if (s->cut[q + 1] - s->cut[q] > widest) widest = s->cut[q + 1] - s->cut[q];
-    row = widest * s->es + 64 * ((widest + 2047) / 2048);
+    row = s_row(s, widest);
     switch (sel & 7) {
     case 1: s->workspace = s_least(s, widest); break;
     case 2:

@@ -651,9 +651,10 @@ XENT_API xent_status xent_linear_cross_entropy_f64(const double *hidden, size_t 
  * global class indices in [0, total_cols) or ignore_index; col_offset + cols <= total_cols; dim >= 1, cols >= 1,
  * rows >= 0; dim, cols and every stride below 2^31 (the BLAS's sizes). No output may overlap an input or another
  * output.
- * Options: ignore_index, soft_cap, num_threads and workspace_bytes (as xent_linear_cross_entropy_*: a row block of
- * R rows takes R * (cols * sizeof(T) + 64 * ceil(cols / 2048)) bytes, plus 8 * cols (f32) or 16 * cols (f64) for
- * the bias gradient's sums, reserved by both functions, plus 128; give both the same workspace_bytes: they then
+ * Options: ignore_index, soft_cap, num_threads and workspace_bytes (as xent_linear_cross_entropy_*: with t =
+ * ceil(cols / 2048), a row block of R rows takes R * (cols * sizeof(T) + 64 * (t + 1) + (min(t, 4) - 1) * dim *
+ * sizeof(T)) bytes, plus 8 * cols (f32) or 16 * cols (f64) for the bias gradient's sums, reserved by both
+ * functions, plus 192; give both the same workspace_bytes: they then
  * form the same row blocks, and the BLAS the same logits); xent_linear_grad_from_stats_* also reads reduction, label_smoothing (with the global class
  * count total_cols), grad_scale and accumulate (grad_weight and grad_bias are added to; grad_hidden is always
  * overwritten) and z_loss (its gradient, as xent_grad_from_stats_*; the z-loss value comes from

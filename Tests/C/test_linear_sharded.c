@@ -159,11 +159,14 @@ static void XT_FN(ls_split)(XT_FN(xt_ls) * L, int kind)
             if (L->labels[i] >= (int64_t)c[1] && L->labels[i] < (int64_t)c[2]) L->labels[i] -= (int64_t)c[1];
 }
 
-/* The header's least workspace for cols classes: one row of logits, its statistics, the bias sums (reserved by both
-   functions, with or without grad_bias, so that both form the same row blocks), 128 bytes. */
-static size_t XT_FN(ls_least)(size_t cols)
+/* The header's least workspace for cols classes and dim: one row of logits, its statistics (64 bytes per 2048-class
+   tile and 64 more), its parts of grad_hidden (min(tiles, 4) - 1 rows of dim), the bias sums (reserved by both
+   functions, with or without grad_bias, so that both form the same row blocks), 192 bytes. */
+static size_t XT_FN(ls_least)(size_t cols, size_t dim)
 {
-    return cols * sizeof(XT_REAL) + 64 * ((cols + 2047) / 2048) + (sizeof(XT_REAL) == 8 ? 16 : 8) * cols + 128;
+    size_t tiles = (cols + 2047) / 2048;
+    return cols * sizeof(XT_REAL) + 64 * (tiles + 1) + ((tiles < 4 ? tiles : 4) - 1) * dim * sizeof(XT_REAL) +
+           (sizeof(XT_REAL) == 8 ? 16 : 8) * cols + 192;
 }
 
 /* ---- The calls ------------------------------------------------------------------------------------------------ */
@@ -532,7 +535,7 @@ static void XT_FN(ls_edges)(void)
     XT_FN(ls_init)(&L, 50, 12, 30, 1, 1, 1);
     XT_FN(ls_cuts)(&L, 3, cut3);
     L.opts.label_smoothing = 0.1f;
-    L.opts.workspace_bytes = XT_FN(ls_least)(17) + 6 * (17 * sizeof(XT_REAL) + 64); /* 7 rows a block */
+    L.opts.workspace_bytes = XT_FN(ls_least)(17, L.dim) + 6 * (17 * sizeof(XT_REAL) + 128); /* 7 rows a block */
     XT_FN(ls_verify)(&L, "several row blocks, before accumulating");
     G = L.classes * L.gws;
     keep = (XT_REAL *)xt_alloc(sizeof(XT_REAL) * (2 * G + 2 * L.classes + L.rows * L.ghs));
@@ -579,7 +582,7 @@ static void XT_FN(ls_blocks_threads)(void)
     for (k = 0; k < 5; k++) base[k] = (XT_REAL *)xt_alloc(sizeof(XT_REAL) * sizes[k]);
     for (ws = 0; ws < 3; ws++) {
         /* the default (one block); 5 rows of the widest shard a block; the header's least for the widest shard */
-        L.opts.workspace_bytes = XT_FN(ls_least)(682) + (ws == 1 ? 4 * (682 * sizeof(XT_REAL) + 64) : 0);
+        L.opts.workspace_bytes = XT_FN(ls_least)(682, L.dim) + (ws == 1 ? 4 * (682 * sizeof(XT_REAL) + 128) : 0);
         if (ws == 0) L.opts.workspace_bytes = 0;
         for (t = 1; t <= 3; t++) {
             char name[96];
@@ -709,7 +712,7 @@ static xent_status XT_FN(ls_invalid)(XT_FN(ls_args) * a, int grad, int k, void *
     case 9: a->opts.struct_size = XENT_OPTIONS_V1_SIZE - 1; return XENT_ERR_INVALID_OPTION;
     case 10: a->p[SA_CW] = cw; return XENT_ERR_UNSUPPORTED;
     case 11: a->opts.workspace_bytes = 1; return XENT_ERR_INVALID_OPTION;
-    case 12: a->opts.workspace_bytes = XT_FN(ls_least)(a->cols) - 1; return XENT_ERR_INVALID_OPTION;
+    case 12: a->opts.workspace_bytes = XT_FN(ls_least)(a->cols, a->dim) - 1; return XENT_ERR_INVALID_OPTION;
     case 13: a->p[SA_GH] = a->p[SA_GW] = a->p[SA_GB] = NULL; return XENT_ERR_NULL_POINTER;
     case 14: a->ghs = a->dim - 1; return XENT_ERR_INVALID_SHAPE;
     case 15: a->gws = a->dim - 2; return XENT_ERR_INVALID_SHAPE;
@@ -789,7 +792,7 @@ static void XT_FN(ls_refusals)(void)
         a = g, a.opts.z_loss = 1e-3f;
         XT_EXPECT_OK(XT_FN(ls_args_call)(&a, grad));
         if (!grad) XT_CHECK(memcmp(g.p[SA_PST], part, sizeof part) == 0, "the z-loss changed the statistics");
-        a = g, a.opts.workspace_bytes = XT_FN(ls_least)(C);
+        a = g, a.opts.workspace_bytes = XT_FN(ls_least)(C, g.dim);
         XT_EXPECT_OK(XT_FN(ls_args_call)(&a, grad));
         a.p[SA_GB] = NULL; /* the same least without grad_bias: its sums' room is reserved all the same */
         if (grad) XT_EXPECT_OK(XT_FN(ls_args_call)(&a, grad));

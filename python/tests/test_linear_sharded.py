@@ -431,7 +431,8 @@ def test_workspace_bytes(dtype):
     h, w, b, labels = problem(rng, 9, 8, 3000, dtype)
     item = np.dtype(dtype).itemsize
     cols = 2000  # the shard [1000, 3000)
-    one_row = cols * item + 64 * -(-cols // 2048) + 128
+    tiles = -(-cols // 2048)
+    one_row = cols * item + 64 * (tiles + 1) + (min(tiles, 4) - 1) * 8 * item + 192
     bias_sums = (8 if dtype == np.float32 else 16) * cols
     compare(
         h, w, b, labels, [0, 1000, 3000], label_smoothing=0.1, sharded_only=dict(workspace_bytes=one_row + bias_sums)

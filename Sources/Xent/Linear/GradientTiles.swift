@@ -2,11 +2,8 @@
 // block from the rows' coefficients, and ∂l/∂W for each column while it is in cache.
 
 /// Step 3 of a row block: G = ∂l/∂o from each row's coefficients (in place, or into the gradient region),
-/// one column of statistics tiles at a time (`linearTileLength` classes), rows in order, so that the bias
-/// gradient's sums add the rows in order; then, while that column of G is in cache, its classes' rows of
-/// ∂l/∂W (+)= Gᵀ·H and its part of ∂l/∂H = G·W. The columns form `plan.hiddenGroups` fixed groups, one
-/// task each, whose parts of ∂l/∂H are summed apart (the first in grad_hidden) and added in group order:
-/// a fixed grid, so the results do not depend on the thread count.
+/// one column of statistics tiles at a time, rows in order (so that the bias gradient's sums add the rows
+/// in order), each column multiplied out while it is in cache (`LinearBackward.byColumns`).
 struct GradientTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let logits, gradient: UnsafeMutablePointer<T>
   let coefficients: UnsafePointer<GradientCoefficients<T>>
@@ -29,24 +26,13 @@ struct GradientTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   }
 
   func run<E: VectorExponential>(_: E.Type) {
-    let plan = backward.plan, width = plan.tileLength, groups = plan.hiddenGroups
-    let columns = (classes + width - 1) / width
-    forEachBlock(count: groups, threads: plan.threads) { group in
-      let part = group == 0 ? nil : partials + (group - 1) * rows * backward.dim
-      for t in group * columns / groups..<(group + 1) * columns / groups {
-        let c0 = t * width, nc = min(width, classes - c0)
-        let bias = self.bias.map { $0 + c0 }
-        for i in 0..<rows {
-          coefficients[i].apply(
-            logits + i * classes + c0, gradient + i * classes + c0, columns: c0..<c0 + nc, weights: weights,
-            bias: bias, cap: cap, PlainStatistics<E>.self)
-        }
-        let g = UnsafePointer(gradient), cs = c0..<c0 + nc
-        backward.weightGradient(g: g, rows: rows, start: start, columns: cs)
-        backward.hiddenGradient(
-          g: g, rows: rows, start: start, columns: cs, part: part, first: t == group * columns / groups)
+    backward.byColumns(g: UnsafePointer(gradient), rows: rows, start: start, partials: partials) { c0, nc in
+      let bias = self.bias.map { $0 + c0 }
+      for i in 0..<rows {
+        coefficients[i].apply(
+          logits + i * classes + c0, gradient + i * classes + c0, columns: c0..<c0 + nc, weights: weights, bias: bias,
+          cap: cap, PlainStatistics<E>.self)
       }
     }
-    backward.addHiddenParts(partials, count: groups - 1, rows: rows, start: start, threads: plan.threads)
   }
 }

@@ -202,7 +202,7 @@ extension BiasSum {
 }
 
 /// Steps 3 and 4 of a row block (G: `rows × classes`, contiguous): ∂l/∂H = G·W for its rows and
-/// ∂l/∂W (+)= Gᵀ·H over them, each when wanted, in the fixed GEMM pieces of the plan.
+/// ∂l/∂W (+)= Gᵀ·H over them, each when wanted, column by column of G.
 struct LinearBackward<T: SoftmaxScalar> {
   let hidden: UnsafePointer<T>
   let hiddenStride: Int
@@ -216,24 +216,28 @@ struct LinearBackward<T: SoftmaxScalar> {
   let accumulate: Bool
   let plan: LinearPlan
 
-  func run(g: UnsafePointer<T>, rows n: Int, start: Int) {
-    hiddenGradient(g: g, rows: n, start: start)
-    if gradWeight != nil {
-      forEachBlock(count: (classes + plan.classBlock - 1) / plan.classBlock, threads: plan.threads) { p in
-        let lo = p * plan.classBlock
-        weightGradient(g: g, rows: n, start: start, columns: lo..<min(lo + plan.classBlock, classes))
+  /// Steps 3 and 4 by columns of the block: for each `plan.tileLength`-class column, in
+  /// `plan.hiddenGroups` fixed groups of columns (one task each, its columns in order): `form(c0, count)`
+  /// (the column's G, where it is not formed yet), then, while the column is in cache, its classes' rows
+  /// of ∂l/∂W (+)= Gᵀ·H and its part of ∂l/∂H = G·W; the groups' parts of ∂l/∂H are summed apart (the
+  /// first in grad_hidden) and added in group order. A fixed grid: the results do not depend on the thread
+  /// count.
+  func byColumns(
+    g: UnsafePointer<T>, rows n: Int, start: Int, partials: UnsafeMutablePointer<T>, _ form: (Int, Int) -> Void
+  ) {
+    let width = plan.tileLength, groups = plan.hiddenGroups
+    let columns = (classes + width - 1) / width
+    forEachBlock(count: groups, threads: plan.threads) { group in
+      let part = group == 0 ? nil : partials + (group - 1) * n * dim
+      let first = group * columns / groups
+      for t in first..<(group + 1) * columns / groups {
+        let c0 = t * width, cs = c0..<min(c0 + width, classes)
+        form(c0, cs.count)
+        weightGradient(g: g, rows: n, start: start, columns: cs)
+        hiddenGradient(g: g, rows: n, start: start, columns: cs, part: part, first: t == first)
       }
     }
-  }
-
-  /// ∂l/∂H = G·W for the block's rows, when wanted.
-  func hiddenGradient(g: UnsafePointer<T>, rows n: Int, start: Int) {
-    if let gh = gradHidden {
-      Gemm<T>.product(
-        m: n, n: dim, k: classes, a: g, lda: classes, transposeA: false, b: weight, ldb: weightStride,
-        transposeB: false, beta: 0, c: gh + start * gradHiddenStride, ldc: gradHiddenStride,
-        split: n >= dim ? .rows(plan.rowBlock) : .columns(plan.dimBlock), threads: plan.threads)
-    }
+    addHiddenParts(partials, count: groups - 1, rows: n, start: start, threads: plan.threads)
   }
 
   /// The part of ∂l/∂H = G·W over the classes `columns` for the block's rows, when wanted: into the

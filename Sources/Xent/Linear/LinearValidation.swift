@@ -15,9 +15,6 @@ struct LinearPlan {
   var biasDoubles: Int
   /// Workers for the GEMMs and the softmax.
   var threads: Int
-  /// Fixed GEMM pieces (functions of the shape alone, so results do not depend on `threads`): classes
-  /// per piece, rows per piece, dim columns per piece.
-  var classBlock, rowBlock, dimBlock: Int
   /// Groups of class tiles whose parts of ∂l/∂H = G·W are summed apart (the first into grad_hidden, the
   /// others in the workspace: the bytes of those), then added in group order.
   var hiddenGroups, partialBytes: Int
@@ -144,8 +141,7 @@ extension LinearPlan {
       blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
       statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + partialBytes + biasDoubles * 8,
       separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
-      classBlock: gemmPiece(classes, minimum: 1024), rowBlock: gemmPiece(blockRows, minimum: 64),
-      dimBlock: gemmPiece(dim, minimum: 128), hiddenGroups: hiddenGroups, partialBytes: partialBytes,
+      hiddenGroups: hiddenGroups, partialBytes: partialBytes,
       gradientTiles: gradientTiles, keepsLogits: keepsLogits)
   }
 }
@@ -153,11 +149,4 @@ extension LinearPlan {
 /// The BLAS takes 32-bit sizes and leading dimensions.
 func blasSize(_ value: Int, _ name: StaticString, wanted: Bool = true) throws(XentError) {
   if wanted && value > Int(Int32.max) { throw .invalidShape("\(name) \(value) is above the BLAS's limit of 2^31 - 1") }
-}
-
-/// A fixed GEMM piece along a dimension of `extent`: at most 16 pieces, each at least `minimum` (a
-/// multiple of 16).
-private func gemmPiece(_ extent: Int, minimum: Int) -> Int {
-  let piece = (extent + 15) / 16
-  return max(minimum, (piece + 15) / 16 * 16)
 }

@@ -13,9 +13,9 @@
  *   1. the status equals an independent validation in the library's order: decodeOptions (struct_size, reduction)
  *      -> NULL hidden/weight/labels/loss -> dim 0, classes 0 -> shapes (stride < dim, extents) -> the options'
  *      values -> class weights -> overlap of byte ranges (every output against every input and output) -> the
- *      BLAS's 32-bit limit on dim, classes and strides -> the workspace (below one row of logits + the bias sums:
- *      refused; up to one more row + 4 KiB: the layout's overhead may refuse it too) -> labels outside
- *      [0, classes) that are not ignore_index;
+ *      BLAS's 32-bit limit on dim, classes and strides -> the workspace (below the header's least, one row of a
+ *      block + the bias sums + 192 bytes: refused; from it on: accepted) -> labels outside [0, classes) that are
+ *      not ignore_index;
  *   2. on error no byte of any buffer or of the options changed, and the message is non-empty;
  *   3. on success the message is "", inputs and stride padding are unchanged, and (small shapes) every output
  *      agrees with the long double reference (xt_ref_linear; accumulate: the previous values plus it);
@@ -126,6 +126,20 @@ static float pick_float(uint8_t v, const float *table, int n)
     return table[v % n];
 }
 
+/* The header's bytes of one row of a block (xent_options.workspace_bytes): the logits (twice with a separate
+   gradient), 64 per 2048-class tile and 64 more, min(tiles, 4) - 1 rows of dim for the parts of grad_hidden. */
+static size_t l_row_bytes(const LSpec *s, int separate)
+{
+    size_t tiles = (s->classes + 2047) / 2048;
+    return s->classes * s->es * (separate ? 2 : 1) + 64 * (tiles + 1) + ((tiles < 4 ? tiles : 4) - 1) * s->dim * s->es;
+}
+
+/* The bias gradient's sums (reserved with or without grad_bias) and the 192 bytes of alignment. */
+static size_t l_sums_bytes(const LSpec *s)
+{
+    return (s->f64 ? 16 : 8) * s->classes + 192;
+}
+
 static void decode_linear(LRd *r, LSpec *s, uint8_t tag)
 {
     static const float smo[] = {0, 0, 0.1f, 0.05f, 1, 1.5f, -0.1f, NAN};
@@ -180,9 +194,10 @@ static void decode_linear(LRd *r, LSpec *s, uint8_t tag)
     case 7: s->want[(asel & 1) ? L_LAB : L_LOSS] = 0; break;
     default: break;
     }
-    /* workspace: 0 default, the least, one byte less, a few rows, huge */
+    /* workspace: 0 default, the least (the header's formula, as if no separate gradient), one byte less, a few rows,
+       huge */
     {
-        size_t row = s->classes * s->es, sums = s->want[L_GB] ? (s->f64 ? 2 : 1) * s->classes * 8 : 0;
+        size_t row = l_row_bytes(s, 0), sums = l_sums_bytes(s);
         switch (wsel & 7) {
         case 1: s->workspace = row + sums; break;
         case 2: s->workspace = row + sums - 1; break;
@@ -393,8 +408,6 @@ static int l_overlap(LRange a, LRange b)
     return a.lo != a.hi && b.lo != b.hi && a.lo < b.hi && b.lo < a.hi;
 }
 
-/* Set by lin_expected when the workspace is near the least: XENT_ERR_INVALID_OPTION is then right too. */
-static int l_ambiguous;
 
 static int lin_expected(const LSpec *s, const char **why)
 {
@@ -408,7 +421,6 @@ static int lin_expected(const LSpec *s, const char **why)
     int64_t ign = s->opts_null ? -100 : s->ignore;
     const void *cw = v11 && !s->opts_null ? s->ptr[L_CW] : NULL;
     const void *z = v11 && !s->opts_null ? s->ptr[L_Z] : NULL;
-    l_ambiguous = 0;
     if (!s->opts_null) {
         if (s->struct_size < XF_OPTS_V1) return *why = "struct_size", XENT_ERR_INVALID_OPTION;
         if (red < 0 || red > 2) return *why = "reduction", XENT_ERR_INVALID_OPTION;
@@ -461,15 +473,13 @@ static int lin_expected(const LSpec *s, const char **why)
         (s->ptr[L_GH] && s->ghs > XF_BLAS_MAX) || (s->ptr[L_GW] && s->gws > XF_BLAS_MAX))
         return *why = "a size above the BLAS's 2^31 - 1", XENT_ERR_INVALID_SHAPE;
     {
+        /* The header's formula, exactly: one row of a block plus the bias sums (reserved with or without grad_bias)
+           plus 192 bytes is the least bound accepted. */
         size_t bound = workspace ? workspace : XENT_LINEAR_WORKSPACE_DEFAULT;
-        size_t sums = s->ptr[L_GB] ? (s->f64 ? 2 : 1) * s->classes * 8 : 0;
-        int separate = (s->ptr[L_GH] || s->ptr[L_GW] || s->ptr[L_GB]) && cap != 0 && smo > 0 && cw;
-        size_t row = s->classes * es * (separate ? 2 : 1);
+        size_t sums = l_sums_bytes(s), row = l_row_bytes(s, cap != 0 && smo > 0 && cw);
+        (void)es;
         if (bound > (size_t)INT64_MAX) bound = (size_t)INT64_MAX;
         if (bound < sums || bound - sums < row) return *why = "workspace too small", XENT_ERR_INVALID_OPTION;
-        /* The layout may add to one row + the sums (alignment, per-row statistics): up to one more row + 4 KiB
-           either status is right; beyond that the bound must be accepted. */
-        if (bound - sums - row < row + 4096) l_ambiguous = 1;
     }
     for (size_t i = 0; i < s->rows; i++) {
         int64_t l = ((const int64_t *)s->blk[L_LAB])[i];
@@ -695,9 +705,7 @@ int xf_linear(const uint8_t *data, size_t size)
     memcpy(opts_before, s.opts_bytes, sizeof opts_before);
     st = lin_call(&s, -1);
     if (xf_verbose) fprintf(stderr, "  got %d: \"%s\"\n", st, xent_last_error_message());
-    if (st != expect && !(l_ambiguous && st == XENT_ERR_INVALID_OPTION))
-        FAIL("status %d (\"%s\"), expected %d (%s%s)", st, xent_last_error_message(), expect, why,
-             l_ambiguous ? "; or XENT_ERR_INVALID_OPTION for a workspace near the least" : "");
+    if (st != expect) FAIL("status %d (\"%s\"), expected %d (%s)", st, xent_last_error_message(), expect, why);
     if (xent_status_string(st) == NULL) FAIL("no status string for %d", st);
     if (st != XENT_OK && xent_last_error_message()[0] == '\0') FAIL("empty message after status %d", st);
     if (st == XENT_OK && xent_last_error_message()[0] != '\0')

@@ -14,8 +14,7 @@
 // Options: shape=0..3 (or rows=,dim=,classes=), scale=k (rows and classes divided by k), R=, C=, passes=1|2,
 //   own=T (our pthreads), blas=T (BLAS threads), ng=G (fixed number of class groups, each with its own dH partial;
 //   0 = own threads, 1 = accumulate dH directly), reps=n, check=1 (print a hash of the outputs), gemm=1 (the
-//   variants' GEMM calls alone, without the softmax work: the cost of the tiling itself), wide=1 (loss-only
-//   tiles stored into an R×V block instead of a per-thread tile).
+//   variants' GEMM calls alone, without the softmax work: the cost of the tiling itself).
 //
 // Work decomposition: the grid of GEMM calls (row block × class block) and the order of every reduction depend
 // only on R, C and ng, never on the thread count; threads only choose which calls they make. With a
@@ -39,9 +38,6 @@
 // gemm=1: the calling pattern's GEMMs alone (no statistics, no G, no db): what the tiling costs before any
 // softmax work; the outputs are then meaningless.
 static int gemm_only;
-// wide=1: loss-only tiles are written into an R×V block (a row block's logits, as a one-pass call keeps them)
-// instead of each thread's own R×C tile: what the stores of logits that are never read again cost.
-static int wide_loss;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Max and Σ exp(x + b − max) of one row piece of n elements (b may be NULL). Float partial sums per lane are
@@ -139,7 +135,7 @@ typedef struct {
 
 static size_t workspace_bytes(const prob_t *p, cfg_t c, int nC, int ng) {
   size_t R = (size_t)c.R;
-  size_t tiles = (c.passes == 1 && (!c.loss_only || wide_loss)) ? R * (size_t)p->V : (size_t)c.own * R * (size_t)c.C;
+  size_t tiles = (c.passes == 1 && !c.loss_only) ? R * (size_t)p->V : (size_t)c.own * R * (size_t)c.C;
   size_t parts = ng > 1 ? (size_t)ng * R * (size_t)p->D : 0;
   return 4 * tiles + 4 * parts + R * (size_t)nC * 12 + R * 8;
 }
@@ -216,7 +212,7 @@ static void *fused_worker(void *arg) {
     for (int g = t; g < ng; g += T) {
       int cb0 = (int)((long)g * nC / ng), cb1 = (int)((long)(g + 1) * nC / ng);
       for (int cb = cb0; cb < cb1; cb++) {
-        if (f->c.passes == 1 && (!f->c.loss_only || wide_loss))
+        if (f->c.passes == 1 && !f->c.loss_only)
           forward_tile(f, r0, rn, cb, f->tiles + (size_t)cb * f->c.C, p->V, 1);
         else
           forward_tile(f, r0, rn, cb, mytile, f->c.C, 1);
@@ -269,7 +265,7 @@ static double run_fused(prob_t *p, cfg_t c, size_t *ws_out) {
   if (f.ng > f.nC) f.ng = f.nC;
   if (f.ng < c.own) f.ng = c.own < f.nC ? c.own : f.nC;
   size_t R = (size_t)f.c.R;
-  size_t tiles = (f.c.passes == 1 && (!c.loss_only || wide_loss)) ? R * p->V : (size_t)c.own * R * f.c.C;
+  size_t tiles = (f.c.passes == 1 && !c.loss_only) ? R * p->V : (size_t)c.own * R * f.c.C;
   f.tiles = xalloc(4 * tiles);
   f.bmax = xalloc(R * f.nC * 4);
   f.bsum = xalloc(R * f.nC * 8);
@@ -671,7 +667,6 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "rounds")) o.max_rounds = (int)v;  // compare: at most this many rounds (default 3×reps)
     else if (!strcmp(k, "maxws")) o.max_ws_mib = (int)v;  // skip one-pass variants whose R×V buffer is larger
     else if (!strcmp(k, "gemm")) gemm_only = (int)v;  // the pattern's GEMMs alone, no softmax work
-    else if (!strcmp(k, "wide")) wide_loss = (int)v;  // loss-only tiles stored in an R×V block
     else {
       fprintf(stderr, "unknown option %s\n", k);
       return 1;

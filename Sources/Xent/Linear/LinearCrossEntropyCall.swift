@@ -82,7 +82,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     let space = LinearWorkspace<T>(workspace, plan, classes: classes, biasGradient: gradBias.address != nil)
     let logits = space.logits, g = space.gradient, tileStatistics = space.statistics, biasSum = space.biasSum
     // Without kept logits, the rows' label logits take the coefficients' room.
-    let coefficients = space.coefficients!
+    let coefficients = space.coefficients
     let labelLogits = plan.keepsLogits ? nil
       : UnsafeMutableRawPointer(coefficients).bindMemory(to: T.self, capacity: plan.blockRows)
 
@@ -136,7 +136,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
         GradientTiles(
           logits: logits, gradient: g, coefficients: coefficients, rows: n, start: start, classes: classes,
           weights: buffers.classWeights.address?.assumingMemoryBound(to: Double.self), bias: biasSum,
-          cap: T(options.softCap), backward: backward, partials: space.partials!))
+          cap: T(options.softCap), backward: backward, partials: space.partials))
       start += n
     }
 
@@ -153,22 +153,20 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
 struct LinearWorkspace<T: SoftmaxScalar> {
   let logits, gradient: UnsafeMutablePointer<T>
   let statistics: UnsafeMutablePointer<RowStatistics<T>>
-  /// With `plan.gradientTiles`: the rows' gradient coefficients, and the parts of ∂l/∂H of the
-  /// class-tile groups after the first (blockRows × dim each).
-  let coefficients: UnsafeMutablePointer<GradientCoefficients<T>>?
-  let partials: UnsafeMutablePointer<T>?
+  /// The rows' gradient coefficients, and the parts of ∂l/∂H of the class-tile groups after the first
+  /// (blockRows × dim each).
+  let coefficients: UnsafeMutablePointer<GradientCoefficients<T>>
+  let partials: UnsafeMutablePointer<T>
   let biasSum: BiasSum?
 
   init(_ workspace: UnsafeMutableRawPointer, _ plan: LinearPlan, classes: Int, biasGradient: Bool) {
     logits = workspace.bindMemory(to: T.self, capacity: plan.tileBytes / MemoryLayout<T>.stride)
     gradient = plan.separateGradient ? logits + plan.blockRows * classes : logits
     statistics = (workspace + plan.tileBytes).bindMemory(to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
-    coefficients = !plan.gradientTiles ? nil
-      : (workspace + plan.tileBytes + plan.blockRows * plan.tiles * linearStatisticsBytes)
-        .bindMemory(to: GradientCoefficients<T>.self, capacity: plan.blockRows)
-    partials = !plan.gradientTiles ? nil
-      : (workspace + plan.tileBytes + plan.statisticsBytes)
-        .bindMemory(to: T.self, capacity: plan.partialBytes / MemoryLayout<T>.stride)
+    coefficients = (workspace + plan.tileBytes + plan.blockRows * plan.tiles * linearStatisticsBytes)
+      .bindMemory(to: GradientCoefficients<T>.self, capacity: plan.blockRows)
+    partials = (workspace + plan.tileBytes + plan.statisticsBytes)
+      .bindMemory(to: T.self, capacity: plan.partialBytes / MemoryLayout<T>.stride)
     let sums = (workspace + plan.tileBytes + plan.statisticsBytes + plan.partialBytes)
       .bindMemory(to: Double.self, capacity: plan.biasDoubles)
     if biasGradient {
@@ -237,7 +235,7 @@ struct LinearBackward<T: SoftmaxScalar> {
         hiddenGradient(g: g, rows: n, start: start, columns: cs, part: part, first: t == first)
       }
     }
-    addHiddenParts(partials, count: groups - 1, rows: n, start: start, threads: plan.threads)
+    addHiddenParts(partials, count: groups - 1, rows: n, start: start)
   }
 
   /// The part of ∂l/∂H = G·W over the classes `columns` for the block's rows, when wanted: into the
@@ -252,9 +250,9 @@ struct LinearBackward<T: SoftmaxScalar> {
   }
 
   /// grad_hidden's rows of the block += the parts, in order, rows `rows` of them.
-  func addHiddenParts(_ parts: UnsafePointer<T>, count: Int, rows n: Int, start: Int, threads: Int) {
+  func addHiddenParts(_ parts: UnsafePointer<T>, count: Int, rows n: Int, start: Int) {
     guard let gh = gradHidden, count > 0 else { return }
-    forEachBlock(count: n, threads: threads) { i in
+    forEachBlock(count: n, threads: plan.threads) { i in
       let out = gh + (start + i) * gradHiddenStride
       for k in 0..<count {
         let p = parts + (k * n + i) * dim

@@ -112,7 +112,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
         gradWeight: gradWeight.optionalOutput, gradWeightStride: gradWeightStride, accumulate: options.accumulate,
         plan: plan)
       forEachRowBlock(plan, space, smoothing: false, gradient: gradient) { start, n in
-        backward.byColumns(g: space.logits, rows: n, start: start, partials: space.partials!) { _, _ in }
+        backward.byColumns(g: space.logits, rows: n, start: start, partials: space.partials) { _, _ in }
       }
       if let biasSum = space.biasSum, let out = gradBias.optionalOutput {
         biasSum.round(into: out, count: cols, accumulate: options.accumulate)
@@ -150,7 +150,7 @@ package struct LinearShardCall<T: SoftmaxScalar> {
   private func plan() throws(XentError) -> LinearPlan {
     try LinearPlan(
       T.self, rows: rows, dim: dim, classes: cols, workspaceBytes: options.workspaceBytes, separateGradient: false,
-      biasGradient: true, requestedThreads: options.threads, gradientTiles: true)
+      biasGradient: true, requestedThreads: options.threads)
   }
 
   /// Takes the workspace (`.outOfMemory` before anything is written), runs `body` with the BLAS on one thread.

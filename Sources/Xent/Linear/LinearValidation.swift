@@ -18,8 +18,6 @@ struct LinearPlan {
   /// Groups of class tiles whose parts of ∂l/∂H = G·W are summed apart (the first into grad_hidden, the
   /// others in the workspace: the bytes of those), then added in group order.
   var hiddenGroups, partialBytes: Int
-  /// The workspace holds each row's gradient coefficients (after the tiles' statistics) and the parts.
-  var gradientTiles: Bool
   /// The row blocks' logits are kept in the workspace; else (a call that needs only their statistics
   /// and label logits) each worker forms its tiles in a scratch tile of its own,
   /// `min(linearTileRows, blockRows) × min(tileLength, classes)`, and the label logits take the
@@ -96,7 +94,7 @@ extension LinearCrossEntropyCall {
     try LinearPlan(
       T.self, rows: rows, dim: dim, classes: classes, workspaceBytes: options.workspaceBytes,
       separateGradient: options.softCap != 0 && options.labelSmoothing > 0 && buffers.classWeights.address != nil,
-      biasGradient: true, requestedThreads: options.threads, gradientTiles: true,
+      biasGradient: true, requestedThreads: options.threads,
       mayDropLogits: !wantsGradient && !(options.labelSmoothing > 0 && buffers.classWeights.address != nil))
   }
 }
@@ -106,20 +104,20 @@ extension LinearPlan {
   /// above 16 rows.
   init<T: SoftmaxScalar>(
     _: T.Type, rows: Int, dim: Int, classes: Int, workspaceBytes: Int, separateGradient separate: Bool,
-    biasGradient: Bool, requestedThreads: Int, gradientTiles: Bool = false, mayDropLogits: Bool = false
+    biasGradient: Bool, requestedThreads: Int, mayDropLogits: Bool = false
   ) throws(XentError) {
     let element = MemoryLayout<T>.stride
     let tileLength = linearTileLength, tiles = (classes + tileLength - 1) / tileLength
-    // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less); with
-    // `gradientTiles` (the unsharded call), 64 for the row's gradient coefficients and its parts of ∂l/∂H.
+    // 64 bytes of statistics per row and tile (the header's figure; a RowStatistics takes less), 64 for
+    // the row's gradient coefficients, and its parts of ∂l/∂H.
     let statisticsStride = linearStatisticsBytes
-    let hiddenGroups = gradientTiles ? min(tiles, linearHiddenGroups) : 1
-    let slots = tiles + (gradientTiles ? 1 : 0)
+    let hiddenGroups = min(tiles, linearHiddenGroups)
+    let slots = tiles + 1
     let rowBytes = classes * element * (separate ? 2 : 1) + slots * statisticsStride + (hiddenGroups - 1) * dim * element
     let biasDoubles = biasGradient ? (T.self == Double.self ? 2 : 1) * classes : 0
     let bound = workspaceBytes == 0 ? linearWorkspaceDefault : workspaceBytes
     // The regions start at multiples of 64 bytes: up to 63 bytes of padding before each.
-    let available = bound - biasDoubles * 8 - (gradientTiles ? 192 : 128)
+    let available = bound - biasDoubles * 8 - 192
     if available < rowBytes {
       throw .invalidOption(
         "workspace bound \(bound) bytes holds no row of logits (\(rowBytes) bytes) beside the bias gradient's sums")
@@ -142,7 +140,7 @@ extension LinearPlan {
       statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + partialBytes + biasDoubles * 8,
       separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
       hiddenGroups: hiddenGroups, partialBytes: partialBytes,
-      gradientTiles: gradientTiles, keepsLogits: keepsLogits)
+      keepsLogits: keepsLogits)
   }
 }
 

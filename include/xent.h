@@ -143,11 +143,14 @@ typedef struct xent_options {
                                  * dim * sizeof(T)) bytes (classes * sizeof(T) twice with soft cap, class
                                  weights and smoothing together), plus 8 * classes (f32) or 16 * classes (f64)
                                  for the bias gradient's sums, plus 192; it must hold R = 1 (else
-                                 XENT_ERR_INVALID_OPTION). R does not depend on which gradients are asked for, so
-                                 the loss and lse have the same bits with and without them; a call without
-                                 gradients allocates less where it can (one min(R, 512) x min(classes, 2048)
-                                 tile per thread instead of R x classes logits). Results may differ in the last
-                                 bits between bounds. */
+                                 XENT_ERR_INVALID_OPTION). R does not depend on which gradients are asked for.
+                                 A call without gradients keeps no logits where it can: it forms them in one
+                                 tile per thread of up to 8 MiB (up to 1024 rows f32, 512 f64, x min(classes,
+                                 2048)) over spans of several row blocks whose statistics take up to 16 MiB
+                                 (one span: 2048 rows at 128256 classes), within the same bound; its loss and
+                                 lse may then differ in the last bits from a call with gradients (the BLAS may
+                                 round a logit differently in a GEMM of another height; Debian's OpenBLAS has
+                                 not, in every test here). Results may differ in the last bits between bounds. */
     int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
                                  (gradient accumulation over micro-batches); default 0 */
 } xent_options;

@@ -84,7 +84,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     // Without kept logits, the rows' label logits take the coefficients' room.
     let coefficients = space.coefficients
     let labelLogits = plan.keepsLogits ? nil
-      : UnsafeMutableRawPointer(coefficients).bindMemory(to: T.self, capacity: plan.blockRows)
+      : UnsafeMutableRawPointer(coefficients).bindMemory(to: T.self, capacity: plan.spanRows)
 
     let none = options.reduction == .none
     var batch = BlockedReduction<T>(options: options, counts: counts, weighted: buffers.classWeights.address != nil)
@@ -99,45 +99,49 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
       gradWeightStride: gradWeightStride, accumulate: options.accumulate, plan: plan)
     var start = 0
     while start < rows {
-      let n = min(plan.blockRows, rows - start)
-      let h = h0 + start * hiddenStride
+      // A span of rows (one row block when the logits are kept; see `LinearPlan.spanRows`).
+      let span = min(plan.spanRows, rows - start)
       // 1. logits = H·Wᵀ (+ b) and their statistics, tile by tile.
       var tiles = LogitTiles(
-        hidden: h, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride, bias: b0, rows: n,
-        dim: dim, classes: classes, logits: logits, statistics: tileStatistics, tiles: plan.tiles,
-        tileLength: plan.tileLength, smoothing: options.labelSmoothing > 0, cap: T(options.softCap),
-        threads: threads)
+        hidden: h0 + start * hiddenStride, hiddenStride: hiddenStride, weight: w0, weightStride: weightStride,
+        bias: b0, rows: span, tileRows: plan.tileRows, dim: dim, classes: classes, logits: logits,
+        statistics: tileStatistics, tiles: plan.tiles, tileLength: plan.tileLength,
+        smoothing: options.labelSmoothing > 0, cap: T(options.softCap), threads: plan.tileWorkers)
       if let labelLogits {
         let ld = min(plan.tileLength, classes)
-        tiles.scratch = (elements: min(linearTileRows, plan.blockRows) * ld, ld: ld)
+        tiles.scratch = (elements: plan.tileRows * ld, ld: ld)
         tiles.labelLogits = LabelLogits(labels: labelBase + start, ignore: options.ignoreIndex, out: labelLogits)
       }
       options.exponential.specialize(capped: options.softCap != 0, tiles)
-      // 2. loss, lse, and each row's gradient coefficients from the merged statistics.
-      batch.run { blockLoss, blockZ in
-        var call = CrossEntropyCall<T>(
-          logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
-          targets: .labels(Buffer(labelBase + start)), options: blockOptions,
-          loss: Buffer(none ? lossOut + start : blockLoss), lse: Buffer(lseOut.map { $0 + start }),
-          classWeights: buffers.classWeights, zLoss: Buffer(zOut.map { none ? $0 + start : blockZ }))
-        call.precomputed = PrecomputedStatistics(
-          statistics: UnsafePointer(tileStatistics), tiles: plan.tiles, tileLength: plan.tileLength,
-          coefficients: wantsGradient ? coefficients : nil, labelLogits: labelLogits.map { UnsafePointer($0) })
-        return call
+      var offset = 0
+      while offset < span {
+        let n = min(plan.blockRows, span - offset), first = start + offset
+        // 2. loss, lse, and each row's gradient coefficients from the merged statistics.
+        batch.run { blockLoss, blockZ in
+          var call = CrossEntropyCall<T>(
+            logits: Buffer(UnsafePointer(logits)), layout: MatrixLayout(rows: n, cols: classes),
+            targets: .labels(Buffer(labelBase + first)), options: blockOptions,
+            loss: Buffer(none ? lossOut + first : blockLoss), lse: Buffer(lseOut.map { $0 + first }),
+            classWeights: buffers.classWeights, zLoss: Buffer(zOut.map { none ? $0 + first : blockZ }))
+          call.precomputed = PrecomputedStatistics(
+            statistics: UnsafePointer(tileStatistics + offset * plan.tiles), tiles: plan.tiles,
+            tileLength: plan.tileLength, coefficients: wantsGradient ? coefficients : nil,
+            labelLogits: labelLogits.map { UnsafePointer($0 + offset) })
+          return call
+        }
+        if wantsGradient {
+          // 3. G = ∂l/∂o column by column of tiles, in place (or into the gradient region), and while each
+          // column is in cache, its part of ∂l/∂W = Gᵀ·H and of ∂l/∂H = G·W.
+          options.exponential.specialize(
+            capped: options.softCap != 0,
+            GradientTiles(
+              logits: logits, gradient: g, coefficients: coefficients, rows: n, start: first, classes: classes,
+              weights: buffers.classWeights.address?.assumingMemoryBound(to: Double.self), bias: biasSum,
+              cap: T(options.softCap), backward: backward, partials: space.partials))
+        }
+        offset += n
       }
-      guard wantsGradient else {
-        start += n
-        continue
-      }
-      // 3. G = ∂l/∂o column by column of tiles, in place (or into the gradient region), and while each
-      // column is in cache, its part of ∂l/∂W = Gᵀ·H and of ∂l/∂H = G·W.
-      options.exponential.specialize(
-        capped: options.softCap != 0,
-        GradientTiles(
-          logits: logits, gradient: g, coefficients: coefficients, rows: n, start: start, classes: classes,
-          weights: buffers.classWeights.address?.assumingMemoryBound(to: Double.self), bias: biasSum,
-          cap: T(options.softCap), backward: backward, partials: space.partials))
-      start += n
+      start += span
     }
 
     batch.finish(loss: lossOut, zLoss: zOut)
@@ -162,9 +166,9 @@ struct LinearWorkspace<T: SoftmaxScalar> {
   init(_ workspace: UnsafeMutableRawPointer, _ plan: LinearPlan, classes: Int, biasGradient: Bool) {
     logits = workspace.bindMemory(to: T.self, capacity: plan.tileBytes / MemoryLayout<T>.stride)
     gradient = plan.separateGradient ? logits + plan.blockRows * classes : logits
-    statistics = (workspace + plan.tileBytes).bindMemory(to: RowStatistics<T>.self, capacity: plan.blockRows * plan.tiles)
-    coefficients = (workspace + plan.tileBytes + plan.blockRows * plan.tiles * linearStatisticsBytes)
-      .bindMemory(to: GradientCoefficients<T>.self, capacity: plan.blockRows)
+    statistics = (workspace + plan.tileBytes).bindMemory(to: RowStatistics<T>.self, capacity: plan.spanRows * plan.tiles)
+    coefficients = (workspace + plan.tileBytes + plan.spanRows * plan.tiles * linearStatisticsBytes)
+      .bindMemory(to: GradientCoefficients<T>.self, capacity: plan.spanRows)
     partials = (workspace + plan.tileBytes + plan.statisticsBytes)
       .bindMemory(to: T.self, capacity: plan.partialBytes / MemoryLayout<T>.stride)
     let sums = (workspace + plan.tileBytes + plan.statisticsBytes + plan.partialBytes)
@@ -273,7 +277,7 @@ struct LinearBackward<T: SoftmaxScalar> {
   }
 }
 
-/// Forms a row block's logits, o = H·Wᵀ + b, in tiles of `linearTileRows` × `tileLength` on the workers
+/// Forms a row block's logits, o = H·Wᵀ + b, in tiles of `tileRows` × `tileLength` on the workers
 /// (a fixed grid, so the results do not depend on the thread count), and takes each tile's row statistics
 /// while the tile is still in cache, or, given `gradient`, turns the tile into its gradient there.
 struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
@@ -282,7 +286,8 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let weight: UnsafePointer<T>
   let weightStride: Int
   let bias: UnsafePointer<T>?
-  let rows, dim, classes: Int
+  /// `rows` in tiles of `tileRows` rows (the last one shorter).
+  let rows, tileRows, dim, classes: Int
   let logits: UnsafeMutablePointer<T>
   let statistics: UnsafeMutablePointer<RowStatistics<T>>
   let tiles, tileLength: Int
@@ -301,15 +306,15 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   }
 
   private func run<M: StatisticsMode>(_: M.Type) {
-    let rowTiles = (rows + linearTileRows - 1) / linearTileRows
+    let rowTiles = (rows + tileRows - 1) / tileRows
     // Tile-major: consecutive tasks share a slice of W. With a bias gradient's sums, a task takes a
     // column of tiles whole: its sums then stay on one worker and add the rows in order.
     let wholeColumns = gradient?.bias != nil
     forEachBlockOnWorkers(count: wholeColumns ? tiles : tiles * rowTiles, threads: threads) { task, worker in
       if wholeColumns {
-        for r in 0..<rowTiles { tile(task, r * linearTileRows, worker, M.self) }
+        for r in 0..<rowTiles { tile(task, r * tileRows, worker, M.self) }
       } else {
-        tile(task / rowTiles, (task % rowTiles) * linearTileRows, worker, M.self)
+        tile(task / rowTiles, (task % rowTiles) * tileRows, worker, M.self)
       }
     }
   }
@@ -317,7 +322,7 @@ struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   /// Tile `t` of the rows from `r0` on: its logits, then its statistics or its gradient.
   @inline(__always)
   private func tile<M: StatisticsMode>(_ t: Int, _ r0: Int, _ worker: Int, _: M.Type) {
-    let m = min(linearTileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
+    let m = min(tileRows, rows - r0), c0 = t * tileLength, nc = min(tileLength, classes - c0)
     // In the block, or in the worker's scratch tile.
     let (tile, ld) = scratch.map { (logits + worker * $0.elements, $0.ld) } ?? (logits + r0 * classes + c0, classes)
     if let bias {

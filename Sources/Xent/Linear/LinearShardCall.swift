@@ -177,9 +177,9 @@ package struct LinearShardCall<T: SoftmaxScalar> {
       let n = min(plan.blockRows, rows - start)
       var tiles = LogitTiles(
         hidden: hidden.pointer + start * hiddenStride, hiddenStride: hiddenStride, weight: weight.pointer,
-        weightStride: weightStride, bias: bias.address == nil ? nil : bias.pointer, rows: n, dim: dim, classes: cols,
-        logits: space.logits, statistics: space.statistics, tiles: plan.tiles, tileLength: plan.tileLength,
-        smoothing: smoothing, cap: T(options.softCap), threads: plan.threads)
+        weightStride: weightStride, bias: bias.address == nil ? nil : bias.pointer, rows: n,
+        tileRows: plan.tileRows, dim: dim, classes: cols, logits: space.logits, statistics: space.statistics,
+        tiles: plan.tiles, tileLength: plan.tileLength, smoothing: smoothing, cap: T(options.softCap), threads: plan.threads)
       tiles.gradient = gradient.map { $0.starting(at: start) }
       options.exponential.specialize(capped: options.softCap != 0, tiles)
       body(start, n)

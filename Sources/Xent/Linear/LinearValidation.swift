@@ -4,6 +4,9 @@
 
 /// How a call uses its workspace and its threads.
 struct LinearPlan {
+  /// Rows per tile of logits (see `linearTileBytes`): the block's or, without kept logits, the span's
+  /// rows in the fewest tiles of equal height (the last one may be shorter).
+  var tileRows: Int
   /// Rows per block (each block's logits live in the workspace); the bytes of the block's logits (and
   /// of the separate gradient tile when there is one); columns per statistics tile, tiles per row and the
   /// bytes of their statistics (blockRows × tiles) and of the rows' gradient coefficients; the whole block.
@@ -13,16 +16,23 @@ struct LinearPlan {
   var separateGradient: Bool
   /// Doubles of the bias gradient's running sum (classes; twice that for Double, with TwoSum errors).
   var biasDoubles: Int
-  /// Workers for the GEMMs and the softmax.
-  var threads: Int
+  /// Workers for the GEMMs and the softmax; of those, workers forming tiles at once (fewer when the
+  /// scratch tiles of all would not fit the workspace).
+  var threads, tileWorkers: Int
   /// Groups of class tiles whose parts of ∂l/∂H = G·W are summed apart (the first into grad_hidden, the
   /// others in the workspace: the bytes of those), then added in group order.
   var hiddenGroups, partialBytes: Int
   /// The row blocks' logits are kept in the workspace; else (a call that needs only their statistics
   /// and label logits) each worker forms its tiles in a scratch tile of its own,
-  /// `min(linearTileRows, blockRows) × min(tileLength, classes)`, and the label logits take the
-  /// coefficients' room.
+  /// `tileRows × min(tileLength, classes)`, and the label logits take the coefficients' room.
   var keepsLogits: Bool
+  /// Rows whose tiles are formed in one pass over W (a multiple of `blockRows`, or `rows`): `blockRows`
+  /// when the logits are kept; without them, as many blocks as their statistics fit in
+  /// `linearSpanStatisticsBytes` and in the room the logits would take, in tiles as tall as `linearTileBytes` allows: the
+  /// BLAS packs each slice of W once per tile, and W is read from memory once per span. The logits of a
+  /// span's tiles may differ in the last bits from those of a block's tiles (the BLAS may round a row
+  /// differently in a GEMM of another height).
+  var spanRows: Int
 }
 
 /// At most this many groups of class tiles for ∂l/∂H (`LinearPlan.hiddenGroups`).
@@ -31,11 +41,16 @@ let linearHiddenGroups = 4
 /// The default workspace bound: 256 MiB (XENT_LINEAR_WORKSPACE_DEFAULT).
 let linearWorkspaceDefault = 256 << 20
 
-/// The logits are formed and their statistics taken in tiles of up to `linearTileRows` rows ×
-/// `linearTileLength` classes (4 MiB of float32): each tile's statistics are taken while it is still in
-/// cache, so the statistics pass costs no memory traffic.
+/// The logits are formed and their statistics taken in tiles of `LinearPlan.tileRows` rows ×
+/// `linearTileLength` classes, at most `linearTileBytes`: each tile's statistics are taken while it is
+/// still in cache (L3), so the statistics pass costs no memory traffic. The BLAS packs the tile's slice of
+/// W for each tile: that copy costs 1/(2·tileRows) of the tile's flops, so tiles are as tall as the
+/// bound allows: a row block is cut into the fewest tiles of equal height (a multiple of 16 rows).
 let linearTileLength = 2048
-let linearTileRows = 512
+let linearTileBytes = 8 << 20
+/// At most this many bytes of tile statistics per span of rows of a call that keeps no logits
+/// (`LinearPlan.spanRows`): 2048 rows at 128256 classes, 15420 at 32000.
+let linearSpanStatisticsBytes = 16 << 20
 /// Bytes of workspace per row and tile for its statistics, and per row for its gradient coefficients
 /// (MemoryLayout<RowStatistics<T>>.stride and MemoryLayout<GradientCoefficients<T>>.stride ≤ 64).
 let linearStatisticsBytes = 64
@@ -88,8 +103,8 @@ extension LinearCrossEntropyCall {
   }
 
   /// The workspace of this call (see `LinearPlan.init`): the same row blocks whichever gradients are
-  /// asked for (the room of a separate gradient and of the bias sums is reserved either way), so that the
-  /// BLAS forms the same logits and the loss has the same bits with and without gradients.
+  /// asked for (the room of a separate gradient and of the bias sums is reserved either way), so that a
+  /// call without gradients reduces the loss over the same blocks and stays within the same bound.
   private func plan() throws(XentError) -> LinearPlan {
     try LinearPlan(
       T.self, rows: rows, dim: dim, classes: classes, workspaceBytes: options.workspaceBytes,
@@ -125,22 +140,40 @@ extension LinearPlan {
     var blockRows = min(max(rows, 1), available / rowBytes)
     if blockRows > 16 { blockRows = blockRows / 16 * 16 }
     @inline(__always) func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
-    let statisticsBytes = aligned(blockRows * slots * statisticsStride)
     let threads = workerCount(
       requested: requestedThreads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
       limit: 64)
-    // The row blocks are planned as if the logits were kept either way: the same blocks, the same bits.
-    // Without them, a scratch tile per worker, when that is less.
-    let scratch = threads * min(linearTileRows, blockRows) * min(tileLength, classes)
-    let keepsLogits = !mayDropLogits || scratch > blockRows * classes
-    let tileBytes = aligned((keepsLogits ? blockRows * classes * (separate ? 2 : 1) : scratch) * element)
+    // The fewest tiles of equal height (16-row multiples) of at most `linearTileBytes`.
+    let maxTileRows = max(16, linearTileBytes / (tileLength * element))
+    func tileHeight(_ rows: Int) -> Int {
+      let count = (rows + maxTileRows - 1) / maxTileRows
+      return min(rows, ((rows + count - 1) / count + 15) / 16 * 16)
+    }
+    // The row blocks are planned as if the logits were kept either way (the same blocks, the same
+    // reduction). Without them, a scratch tile per worker and the statistics of a span of blocks (at most
+    // `linearSpanStatisticsBytes`), each in half the room of the logits and the ∂l/∂H parts. The span and
+    // its tiles do not depend on the thread count; only how many workers form tiles at once does.
+    var tileRows = tileHeight(blockRows), spanRows = blockRows, keepsLogits = true, tileWorkers = threads
+    let ld = min(tileLength, classes)
+    if mayDropLogits {
+      let half = blockRows * (classes * (separate ? 2 : 1) + (hiddenGroups - 1) * dim) * element / 2
+      let blockStatistics = blockRows * slots * statisticsStride
+      let tileFit = half / (ld * element)  // rows of one tile in half the room
+      var blocks = 1 + min(max(0, linearSpanStatisticsBytes - blockStatistics), half) / blockStatistics
+      if tileFit < maxTileRows { blocks = min(blocks, max(1, tileFit / blockRows)) }
+      let span = min(blocks * blockRows, max(rows, 1)), height = tileHeight(span)
+      if height <= tileFit {
+        (spanRows, tileRows, keepsLogits, tileWorkers) = (span, height, false, min(threads, tileFit / height))
+      }
+    }
+    let tileBytes = aligned((keepsLogits ? blockRows * classes * (separate ? 2 : 1) : tileWorkers * tileRows * ld) * element)
     let partialBytes = keepsLogits ? aligned(blockRows * (hiddenGroups - 1) * dim * element) : 0
+    let statisticsBytes = aligned(spanRows * slots * statisticsStride)
     self.init(
-      blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
+      tileRows: tileRows, blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
       statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + partialBytes + biasDoubles * 8,
-      separateGradient: separate, biasDoubles: biasDoubles, threads: threads,
-      hiddenGroups: hiddenGroups, partialBytes: partialBytes,
-      keepsLogits: keepsLogits)
+      separateGradient: separate, biasDoubles: biasDoubles, threads: threads, tileWorkers: tileWorkers,
+      hiddenGroups: hiddenGroups, partialBytes: partialBytes, keepsLogits: keepsLogits, spanRows: spanRows)
   }
 }
 

@@ -352,7 +352,8 @@ def row_for(shape, x, t, tf, xt=None, label=None):
         shape_name(shape) + (f" ({label})" if label else ""),
         fmt(lg), fmt(flops / lg / 1e6), fmt(fl), f"{lg / fl:.2f} ({paired(x, 'xent_lossgrad', 'gemm_floor'):.2f})",
         fmt(lo), f"{lo / one:.2f} ({paired(x, 'xent_loss', 'gemm_logits'):.2f})",
-        fmt(x["extra_mib"]["xent_lossgrad"]), fmt(4.0 * rows * classes / MIB),
+        f"{fmt(x['extra_mib']['xent_lossgrad'])} / {fmt(x['extra_mib']['xent_loss'])}",
+        fmt(4.0 * rows * classes / MIB),
     ]
     # xent.torch's step, and each PyTorch path's time over it (> 1: xent.torch is faster)
     xm = xt["ms"]["xent-torch_lossgrad"] if xt and label is None else None
@@ -370,7 +371,8 @@ def row_for(shape, x, t, tf, xt=None, label=None):
 HEADER = (
     "| rows×dim×classes | Xent loss+grads ms | GFLOP/s | GEMM floor ms | × floor (paired) | Xent loss ms "
     "| × 1 GEMM (paired) "
-    "| Xent extra MiB | logits MiB | xent.torch ms | xent.torch extra MiB | PyTorch ms | PyTorch extra MiB "
+    "| Xent extra MiB (loss+grads / loss) | logits MiB | xent.torch ms | xent.torch extra MiB "
+    "| PyTorch ms | PyTorch extra MiB "
     "| Xent speed-up | xent.torch speed-up | PyTorch fused ms | fused extra MiB | Xent speed-up "
     "| xent.torch speed-up |\n|" + "---|" * 19
 )

@@ -85,9 +85,9 @@ extern "C" {
 
 #define XENT_VERSION_MAJOR 1
 #define XENT_VERSION_MINOR 3
-#define XENT_VERSION_PATCH 1
+#define XENT_VERSION_PATCH 2
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.3.1"
+#define XENT_VERSION_STRING "1.3.2"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -148,9 +148,10 @@ typedef struct xent_options {
                                  tile per thread of up to 8 MiB (up to 1024 rows f32, 512 f64, x min(classes,
                                  2048)) over spans of several row blocks whose statistics take up to 16 MiB
                                  (one span: 2048 rows at 128256 classes), within the same bound; its loss and
-                                 lse may then differ in the last bits from a call with gradients (the BLAS may
-                                 round a logit differently in a GEMM of another height; Debian's OpenBLAS has
-                                 not, in every test here). Results may differ in the last bits between bounds. */
+                                 lse may then differ in the last bits from a call with gradients (a BLAS may
+                                 round a logit differently in a GEMM of another height; Debian's OpenBLAS gave
+                                 the same bits in every test here). Results may differ in the last bits
+                                 between bounds. */
     int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
                                  (gradient accumulation over micro-batches); default 0 */
 } xent_options;

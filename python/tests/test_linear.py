@@ -396,8 +396,9 @@ def test_loss_only(dtype, options):
                     for got, want in zip(other, alone[0]):
                         assert got is None or np.array_equal(got, want, equal_nan=True), (reduction, rows_bytes)
                 for got, want in ((alone[0].loss, full.loss), (alone[0].lse, full.lse), (alone[0].z_loss, full.z_loss)):
-                    np.testing.assert_allclose(got, want, rtol=4 * eps, atol=0, equal_nan=True,
-                                               err_msg=f"{reduction} {classes} {rows_bytes}")
+                    np.testing.assert_allclose(
+                        got, want, rtol=4 * eps, atol=0, equal_nan=True, err_msg=f"{reduction} {classes} {rows_bytes}"
+                    )
 
 
 @sweep(dtype=DTYPES)

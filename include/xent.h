@@ -150,7 +150,7 @@ typedef struct xent_options {
                                  (one span: 2048 rows at 128256 classes), within the same bound; its loss and
                                  lse may then differ in the last bits from a call with gradients (a BLAS may
                                  round a logit differently in a GEMM of another height; Debian's OpenBLAS gave
-                                 the same bits in every test here). Results may differ in the last bits
+                                 the same bits on the four benchmark shapes). Results may differ in the last bits
                                  between bounds. */
     int32_t accumulate;       /* nonzero: grad_weight and grad_bias are added to (+=) instead of overwritten
                                  (gradient accumulation over micro-batches); default 0 */

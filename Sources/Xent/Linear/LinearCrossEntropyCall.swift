@@ -277,9 +277,10 @@ struct LinearBackward<T: SoftmaxScalar> {
   }
 }
 
-/// Forms a row block's logits, o = H·Wᵀ + b, in tiles of `tileRows` × `tileLength` on the workers
-/// (a fixed grid, so the results do not depend on the thread count), and takes each tile's row statistics
-/// while the tile is still in cache, or, given `gradient`, turns the tile into its gradient there.
+/// Forms the logits of a row block (or of a span of blocks), o = H·Wᵀ + b, in tiles of `tileRows` ×
+/// `tileLength` on the workers (a fixed grid, so the results do not depend on the thread count), and takes
+/// each tile's row statistics while the tile is still in cache, or, given `gradient`, turns the tile into
+/// its gradient there.
 struct LogitTiles<T: SoftmaxScalar>: ExponentialSpecialized {
   let hidden: UnsafePointer<T>
   let hiddenStride: Int

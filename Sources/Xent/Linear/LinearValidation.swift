@@ -26,11 +26,10 @@ struct LinearPlan {
   /// and label logits) each worker forms its tiles in a scratch tile of its own,
   /// `tileRows × min(tileLength, classes)`, and the label logits take the coefficients' room.
   var keepsLogits: Bool
-  /// Rows whose tiles are formed in one pass over W (a multiple of `blockRows`, or `rows`): `blockRows`
-  /// when the logits are kept; without them, as many blocks as their statistics fit in
-  /// `linearSpanStatisticsBytes` and in the room the logits would take, in tiles as tall as `linearTileBytes` allows: the
-  /// BLAS packs each slice of W once per tile, and W is read from memory once per span. The logits of a
-  /// span's tiles may differ in the last bits from those of a block's tiles (the BLAS may round a row
+  /// Rows whose tiles are formed in one pass (a multiple of `blockRows`, or `rows`): `blockRows` when the
+  /// logits are kept; without them, as many blocks as their statistics fit in `linearSpanStatisticsBytes`
+  /// and in half the room the logits would take, so that the tiles can be as tall as `linearTileBytes`
+  /// allows. Their logits may differ in the last bits from a block's tiles' (a BLAS may round a row
   /// differently in a GEMM of another height).
   var spanRows: Int
 }

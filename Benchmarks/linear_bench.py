@@ -17,10 +17,12 @@ Xent and the GEMM floor run alternately in one process (floor, Xent loss+grads, 
 ratio comes from the same seconds of a shared machine; each PyTorch variant runs in its own process. Best of the
 repetitions after one warm-up round. GFLOP/s counts 6·rows·dim·classes flops for loss+grads.
 
-Peak memory "beyond inputs and outputs": before each timed call the process's peak RSS is reset
-(/proc/self/clear_refs) and its RSS read; after it, VmHWM − that RSS − the bytes of outputs the call allocates
-(PyTorch's .grad tensors; Xent writes into arrays made beforehand), the largest over the timed calls, in MiB.
-The rows×classes logits an unfused pipeline stores are shown beside it.
+Peak memory "beyond inputs and outputs": before a call the process's peak RSS is reset (/proc/self/clear_refs)
+and its RSS read; after it, VmHWM − that RSS − the bytes of outputs the call allocates (PyTorch's .grad tensors;
+Xent writes into arrays made beforehand), in MiB: for PyTorch the largest over the timed calls; for libxent (xent,
+xent-torch), which keeps its workspace between calls (resident before each timed call), one more call of each kind
+after xent.release_workspace(), so that its workspace is counted. The rows×classes logits an unfused pipeline
+stores are shown beside it.
 
 The shapes run with the environment as it is (this project's machines set OPENBLAS_CORETYPE=Haswell and
 OPENBLAS_L2_SIZE, which keep OpenBLAS on its AVX2 kernels), and Xent and the GEMM floor once more in the other
@@ -173,6 +175,11 @@ def worker(args):
         extra = peak.extra() - out_bytes
         return dt, v, extra
 
+    def cold_extra(xent, fn, out_bytes=0):
+        """The memory of a libxent call that allocates its workspace (the kept one released first)."""
+        xent.release_workspace()
+        return timed("cold", fn, out_bytes)[2]
+
     if args.peer == "xent":
         os.environ.setdefault("XENT_LIBRARY", LIBRARY)
         sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -188,15 +195,15 @@ def worker(args):
         lo = lambda: xent.linear_cross_entropy(h, w, labels, num_threads=args.threads)
         for r in range(args.warmup + args.reps):
             t = blas.floor(h, w, g, dh, dw)
-            dt_lg, loss, m_lg = timed("lossgrad", lg)
-            dt_lo, loss_lo, m_lo = timed("loss", lo)
+            dt_lg, loss, _ = timed("lossgrad", lg)
+            dt_lo, loss_lo, _ = timed("loss", lo)
             if r < args.warmup:
                 continue
             for k, v in (("gemm_logits", t[0]), ("gemm_dh", t[1]), ("gemm_dw", t[2]), ("gemm_floor", sum(t)),
                          ("xent_lossgrad", dt_lg), ("xent_loss", dt_lo)):
                 times.setdefault(k, []).append(v)
-            mem["xent_lossgrad"] = max(mem.get("xent_lossgrad", 0), m_lg)
-            mem["xent_loss"] = max(mem.get("xent_loss", 0), m_lo)
+        mem["xent_lossgrad"] = cold_extra(xent, lg)
+        mem["xent_loss"] = cold_extra(xent, lo)
         rec["loss"] = float(loss)
         rec["loss_only_loss"] = float(loss_lo)
         # Xent's gradients against the floor's from the same logits would need the softmax; the loss suffices
@@ -265,6 +272,10 @@ def worker(args):
                 times.setdefault("torch_gemm_floor", []).append(tf[1])
             times.setdefault(args.peer + "_lossgrad", []).append(dt)
             mem[args.peer + "_lossgrad"] = max(mem.get(args.peer + "_lossgrad", 0), m)
+        if args.peer == "xent-torch":
+            ht.grad = None
+            wt.grad = None
+            mem[args.peer + "_lossgrad"] = cold_extra(xent, step, out_bytes)
         rec["loss"] = float(loss)
     else:
         raise SystemExit("unknown implementation " + args.peer)

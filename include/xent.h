@@ -84,10 +84,10 @@ extern "C" {
 /* ---- Version ----------------------------------------------------------------------------------------------- */
 
 #define XENT_VERSION_MAJOR 1
-#define XENT_VERSION_MINOR 3
-#define XENT_VERSION_PATCH 2
+#define XENT_VERSION_MINOR 4
+#define XENT_VERSION_PATCH 0
 #define XENT_VERSION_NUMBER (XENT_VERSION_MAJOR * 10000 + XENT_VERSION_MINOR * 100 + XENT_VERSION_PATCH)
-#define XENT_VERSION_STRING "1.3.2"
+#define XENT_VERSION_STRING "1.4.0"
 
 /* ---- Status codes (fixed values; never renumbered) ------------------------------------------------------- */
 
@@ -137,8 +137,9 @@ typedef struct xent_options {
     double *z_loss_out;       /* NULL, or receives the z-loss, reduced like the loss (rows values for NONE, one
                                  otherwise); it is never added to loss; default NULL */
     /* Since 1.2.0, read only by xent_linear_cross_entropy_* (other functions ignore them): */
-    size_t  workspace_bytes;  /* upper bound of the one block a linear cross-entropy call allocates; 0 = the
-                                 default, XENT_LINEAR_WORKSPACE_DEFAULT. With t = ceil(classes / 2048), a row
+    size_t  workspace_bytes;  /* upper bound of the one block a linear cross-entropy call uses (kept for the next
+                                 call, see xent_release_workspace); 0 = the default,
+                                 XENT_LINEAR_WORKSPACE_DEFAULT. With t = ceil(classes / 2048), a row
                                  block of R rows takes R * (classes * sizeof(T) + 64 * (t + 1) + (min(t, 4) - 1)
                                  * dim * sizeof(T)) bytes (classes * sizeof(T) twice with soft cap, class
                                  weights and smoothing together), plus 8 * classes (f32) or 16 * classes (f64)
@@ -597,8 +598,9 @@ XENT_API xent_status xent_cross_entropy_bf16(const uint16_t *logits, size_t rows
  *   grad_bias   = sum over rows of G  (eq. 8; summed in double, rounded once; += with opts->accumulate)
  *
  * Every option means what it means for xent_cross_entropy_ex_* (reduction, ignore_index, label smoothing,
- * grad_scale, z-loss, soft cap, class weights); workspace_bytes bounds the one block the call allocates (row
- * blocks of the logits; rows x classes never exists) and accumulate makes grad_weight / grad_bias sums.
+ * grad_scale, z-loss, soft cap, class weights); workspace_bytes bounds the one block the call uses (row blocks of
+ * the logits; rows x classes never exists; the block is kept for the next call, see xent_release_workspace) and
+ * accumulate makes grad_weight / grad_bias sums.
  *
  * Shapes (strides in elements): hidden rows x dim (hidden_stride >= dim), weight classes x dim (weight_stride >=
  * dim), bias classes values or NULL (then o = hidden * weight^T), labels rows values in [0, classes) or
@@ -612,7 +614,8 @@ XENT_API xent_status xent_cross_entropy_bf16(const uint16_t *logits, size_t rows
  * for any thread count.
  * Errors: as xent_cross_entropy_ex_f32; a workspace too small for one row of logits is XENT_ERR_INVALID_OPTION;
  * a size the BLAS cannot take is XENT_ERR_INVALID_SHAPE; XENT_ERR_OUT_OF_MEMORY if the workspace cannot be
- * allocated. Nothing is written before every check has passed and the workspace is held.
+ * allocated (when the kept block is too small for it). Nothing is written before every check has passed and the
+ * workspace is held.
  * Special values: a -inf bias masks its class (probability 0; without label smoothing its grad_weight row and
  * grad_bias entry are exactly 0); a NaN in a row of hidden makes that row's loss, lse and grad_hidden row NaN and
  * leaves the other rows exact (grad_weight and grad_bias, sums over rows, become NaN).
@@ -634,6 +637,22 @@ XENT_API xent_status xent_linear_cross_entropy_f64(const double *hidden, size_t 
                                                    const xent_options *opts, double *loss, double *grad_hidden,
                                                    size_t grad_hidden_stride, double *grad_weight,
                                                    size_t grad_weight_stride, double *grad_bias, double *lse);
+
+/*
+ * The workspace a linear cross-entropy call (xent_linear_cross_entropy_*, xent_linear_shard_*) takes is kept for
+ * the next call when it returns: one block for the process, reused by every later call it is large enough for
+ * (a larger need replaces it), so that only the first call pays for touching fresh pages (a page fault and the
+ * kernel's zeroing for every page: for the default 256 MiB, a sizable part of a call). Its size is the largest
+ * workspace a call has needed since the last release (within that call's workspace_bytes).
+ * Concurrent calls each hold their own block; the last one returned is kept and the others are freed.
+ *
+ * xent_release_workspace frees the kept block (memory goes back to the system; the next call allocates again)
+ * and returns its size in bytes, 0 when none was kept. Safe to call from any thread at any time (a call in
+ * progress keeps its block until it returns).
+ *
+ * Since 1.4.0.
+ */
+XENT_API size_t xent_release_workspace(void);
 
 /* ---- Linear cross-entropy over a sharded vocabulary (tensor parallelism) ---------------------------------------- */
 

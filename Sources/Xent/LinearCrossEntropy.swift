@@ -1,3 +1,5 @@
+internal import _XentShims
+
 /// The cross-entropy of a linear layer's logits, `o = hidden·weightᵀ + bias`, with its gradients, without
 /// the `rows × classes` logits ever existing whole (row blocks of them live in one workspace of at most
 /// `options.workspaceBytes`, default 256 MiB):
@@ -13,7 +15,8 @@
 /// nothing): `loss` (`rows` values for `.none`, else one), `gradHidden` (`rows × gradHiddenStride`),
 /// `gradWeight` (`classes × gradWeightStride`), `gradBias`, `logSumExp` (`rows`). The GEMMs run on the
 /// system BLAS, on at most `options.threads` threads in all; results are bit-identical for any thread
-/// count. Bounds and special values: docs/numerics.md ("Linear cross-entropy").
+/// count. Bounds and special values: docs/numerics.md ("Linear cross-entropy"). The workspace is kept for
+/// the next call (see `releaseLinearWorkspace()`).
 public func linearCrossEntropy<T: SoftmaxScalar>(
   hidden: Span<T>, rows: Int, dim: Int, hiddenStride: Int? = nil, weight: Span<T>, classes: Int,
   weightStride: Int? = nil, bias: Span<T> = Span(), labels: Span<Int64>, options: CrossEntropyOptions = .init(),
@@ -62,3 +65,10 @@ public func linearCrossEntropy<T: SoftmaxScalar>(
       options: options, loss: &loss, gradHidden: &none1, gradWeight: &none2, gradBias: &none3, logSumExp: &none4)
   }
 }
+
+/// Frees the workspace block that the linear cross-entropy keeps between calls (one for the process: the
+/// largest a call has needed since the last release, reused by every call it is large enough for, so that
+/// later calls touch no fresh page) and returns its size in bytes, 0 when none was kept. The next call
+/// allocates again. Safe from any thread at any time: a call in progress keeps its block until it returns.
+@discardableResult
+public func releaseLinearWorkspace() -> Int { Int(xentshim_workspace_release()) }

@@ -39,3 +39,6 @@ private func linear<T: SoftmaxScalar>(
     ).run()
   }
 }
+
+@c @implementation
+public func xent_release_workspace() -> Int { releaseLinearWorkspace() }

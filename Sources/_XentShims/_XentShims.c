@@ -1,12 +1,10 @@
-/* The shim's only out-of-line code: a CPU feature query and one allocation. Vector-taking wrappers are all
-   static inline in the header, so they are compiled with the caller's ISA flags (see the header). */
+/* The shim's only out-of-line code: CPU feature queries, allocations and the kept workspace. Vector-taking
+   wrappers are all static inline in the header, so they are compiled with the caller's ISA flags (see the
+   header). */
 #include "_XentShims.h"
 
-#include <stdint.h>
+#include <stdatomic.h>
 #include <stdlib.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 int xentshim_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__)
@@ -32,18 +30,38 @@ float *xentshim_alloc_floats(unsigned long n) {
   return malloc(n ? n * sizeof(float) : 1);
 }
 
-void *xentshim_alloc_bytes(unsigned long n) {
-  void *p = malloc(n ? n : 1);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  /* A hint, for blocks of 8 MiB and more: the whole 2 MiB pages inside the block may be transparent huge
-     pages, so that its first touch costs a page fault per 2 MiB instead of per 4 KiB. */
-  const uintptr_t huge = (uintptr_t)2 << 20;
-  if (p && n >= ((unsigned long)8 << 20)) {
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-  }
-#endif
-  return p;
+/* The workspace kept between linear cross-entropy calls: one block, its usable size in the 64 bytes before it.
+   Taken by a call (the slot left empty, so that a concurrent call allocates its own) and given back after it,
+   so that calls after the first touch no fresh page: the first touch of a fresh page costs a page fault and
+   its zeroing by the kernel (4 KiB pages: ~0.4 s per GiB here; 2 MiB pages with the kernel's compaction:
+   several times more), which a 256 MiB block would pay on every call. */
+static _Atomic(unsigned char *) kept_workspace;
+enum { WORKSPACE_HEADER = 64 };
+
+static void workspace_free(unsigned char *block) {
+  if (block) free(block - WORKSPACE_HEADER);
+}
+
+void *xentshim_workspace_take(unsigned long n) {
+  unsigned char *block = atomic_exchange(&kept_workspace, NULL);
+  if (block && *(unsigned long *)(block - WORKSPACE_HEADER) >= n) return block;
+  workspace_free(block);
+  if (n > (unsigned long)-1 - WORKSPACE_HEADER) return NULL;
+  unsigned char *p = malloc(n + WORKSPACE_HEADER);
+  if (!p) return NULL;
+  *(unsigned long *)p = n;
+  return p + WORKSPACE_HEADER;
+}
+
+void xentshim_workspace_give(void *block) {
+  workspace_free(atomic_exchange(&kept_workspace, (unsigned char *)block));
+}
+
+unsigned long xentshim_workspace_release(void) {
+  unsigned char *block = atomic_exchange(&kept_workspace, NULL);
+  unsigned long n = block ? *(unsigned long *)(block - WORKSPACE_HEADER) : 0;
+  workspace_free(block);
+  return n;
 }
 
 double *xentshim_alloc_doubles(unsigned long n) {

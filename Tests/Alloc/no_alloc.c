@@ -7,9 +7,10 @@
    bfloat16 logits without grad_f32 (loss only, and with grad_bf16): exactly one float32 scratch tile per call; when
    it cannot be had, XENT_ERR_OUT_OF_MEMORY, nothing written, and the next call succeeds (in a child process: a
    library that traps instead fails that one check).
-   The linear cross-entropy: exactly one block (the workspace) per call with rows > 0, also with many row blocks,
-   none with rows == 0 (after a warm-up call; the first call's count, which includes the BLAS's one-time set-up, is
-   reported); when the workspace cannot be had, XENT_ERR_OUT_OF_MEMORY, nothing written, the next call succeeds.
+   The linear cross-entropy: its workspace is kept between calls, so after a warm-up call no allocation at all, also
+   with many row blocks and with rows == 0 (the first call's count, which includes the BLAS's one-time set-up, is
+   reported); after xent_release_workspace exactly one block per call until it is kept again; when the workspace
+   cannot be had, XENT_ERR_OUT_OF_MEMORY, nothing written, the next call succeeds.
    Prints "N passed, N failed" (Tests/CSupport/xt_check.h). */
 #include <xent.h>
 #include <stdio.h>
@@ -119,7 +120,7 @@ static void test_bf16_out_of_memory(void)
     }
 }
 
-/* ---- The linear cross-entropy: exactly one block (the workspace) per call ----------------------------------- */
+/* ---- The linear cross-entropy: one workspace block, kept between calls ---------------------------------------- */
 
 enum { LN_ROWS = 48, LN_DIM = 32, LN_CLASSES = 300 };
 static float ln_h[LN_ROWS * LN_DIM], ln_w[LN_CLASSES * LN_DIM], ln_b[LN_CLASSES];
@@ -184,7 +185,7 @@ static void test_linear_allocations(void)
                 n = counter_allocations() - before;
                 counter_arm(0);
                 XT_CHECK(ok, "a call failed: %s", xent_last_error_message());
-                XT_CHECK(n == 100, "%ld allocations in 100 calls (want exactly one workspace per call)", n);
+                XT_CHECK(n == 0, "%ld allocations in 100 calls (want none: the workspace is kept)", n);
                 /* rows == 0: no allocation at all */
                 counter_arm(1);
                 before = counter_allocations();
@@ -194,6 +195,32 @@ static void test_linear_allocations(void)
                 XT_CHECK(ok, "a rows-0 call failed: %s", xent_last_error_message());
                 XT_CHECK(n == 0, "%ld allocations in 100 calls with rows 0 (want none)", n);
             }
+    /* Released: the next call allocates its block (exactly one) and keeps it; releasing twice frees nothing more. */
+    {
+        size_t freed, again;
+        xt_set_case("linear: xent_release_workspace");
+        xent_release_workspace(); /* a larger block from the calls above would serve this one */
+        ok &= linear_call(0, LN_ROWS, 1, 1, 0, 0) == XENT_OK;
+        freed = xent_release_workspace();
+        again = xent_release_workspace();
+        XT_CHECK(freed > 0 && again == 0, "released %zu then %zu bytes (want > 0, then 0)", freed, again);
+        counter_arm(1);
+        before = counter_allocations();
+        for (k = 0; k < 10; k++) ok &= linear_call(0, LN_ROWS, 1, 1, 0, 0) == XENT_OK;
+        n = counter_allocations() - before;
+        counter_arm(0);
+        XT_CHECK(ok && n == 1, "%ld allocations in 10 calls after a release (want 1)", n);
+        counter_arm(1);
+        before = counter_allocations();
+        for (k = 0; k < 10; k++) {
+            ok &= xent_release_workspace() == freed; /* the block the previous call kept */
+            ok &= linear_call(0, LN_ROWS, 1, 1, 0, 0) == XENT_OK;
+        }
+        n = counter_allocations() - before;
+        counter_arm(0);
+        XT_CHECK(ok && n == 10, "%ld allocations in 10 calls, each released (want 10; or a size other than %zu)", n,
+                 freed);
+    }
     /* two threads: reported (the thread pool's handoffs may allocate) */
     ok &= linear_call(0, LN_ROWS, 2, 1, 0, 0) == XENT_OK;
     counter_arm(1);
@@ -204,8 +231,9 @@ static void test_linear_allocations(void)
     printf("note: linear f32 with num_threads 2: %ld allocations in 100 calls\n", n);
 }
 
-/* Out of memory on the workspace: XENT_ERR_OUT_OF_MEMORY, every output untouched (also with accumulate, which
-   would read them), a message; the next call succeeds. In a child process (a library that traps fails only this). */
+/* Out of memory on the workspace (none kept, or a smaller one): XENT_ERR_OUT_OF_MEMORY, every output untouched (also
+   with accumulate, which would read them), a message; the next call succeeds. In a child process (a library that
+   traps fails only this). */
 static void test_linear_out_of_memory(void)
 {
     int f64, acc;
@@ -214,7 +242,10 @@ static void test_linear_out_of_memory(void)
             xent_status st;
             int untouched;
             xt_set_case("linear %s: out of memory (accumulate %d)", f64 ? "f64" : "f32", acc);
-            linear_call(f64, LN_ROWS, 1, 1, 0, 0); /* warm */
+            /* so that the call below must allocate: no block kept, or one too small for it (5 rows) */
+            xent_release_workspace();
+            if (acc)
+                linear_call(f64, LN_ROWS, 1, 1, 5 * LN_CLASSES * sizeof(double) + 2 * LN_CLASSES * sizeof(double), 0);
             if (f64) {
                 xt_fill_canary(ln_lossd, sizeof ln_lossd), xt_fill_canary(ln_ghd, sizeof ln_ghd);
                 xt_fill_canary(ln_gwd, sizeof ln_gwd), xt_fill_canary(ln_gbd, sizeof ln_gbd);

@@ -14,8 +14,8 @@
  *        against a pipeline that is wrong in both.
  * Coverage: every option (reductions, ignore_index, smoothing, grad_scale, z-loss with z_loss_out, soft cap, class
  * weights), with and without bias, padded strides (padding untouched), class counts 1..33 and 70001, rows 0, every
- * row ignored, accumulate, a workspace of a few rows (many row blocks), num_threads 1/2/3 bit-identical, -inf bias
- * masking, a NaN hidden row. The refusals are in test_linear_refusals.c.
+ * row ignored, accumulate, a workspace of a few rows (many row blocks), num_threads 1/2/3 bit-identical, the kept
+ * workspace (a reused block gives the bits of a fresh one), -inf bias masking, a NaN hidden row. The refusals are in test_linear_refusals.c.
  * XENT_TEST_LINEAR_TABLE=1 also prints how the f32 grad_weight error grows with rows (fused and unfused).
  */
 #ifndef XT_REAL
@@ -594,6 +594,53 @@ static void XT_FN(lin_blocks_threads)(void)
     XT_FN(lin_free)(&L);
 }
 
+/* The kept workspace (1.4.0): a call that reuses the block another call kept -- larger, full of that call's
+   logits, gradients and sums, with NaN and infinities among them -- gives the same bits as a call with a fresh
+   block; xent_release_workspace returns the kept block's size, then 0. */
+static void XT_FN(lin_kept_workspace)(void)
+{
+    XT_FN(xt_lin) A, B;
+    XT_REAL *fresh[5], *outs[5];
+    size_t sizes[5], freed, again;
+    int k, round;
+    XT_FN(lin_init)(&B, 37, 12, 2100, 1, 1);
+    B.opts.label_smoothing = 0.1f, B.opts.soft_cap = 20, B.opts.class_weights = B.cw; /* G beside the logits */
+    B.opts.reduction = XENT_REDUCTION_NONE;
+    XT_FN(lin_init)(&A, 61, 7, 4200, 0, 1); /* a larger workspace than B's */
+    A.h[5 * A.hs + 3] = (XT_REAL)NAN, A.b[9] = (XT_REAL)INFINITY, A.b[10] = (XT_REAL)-INFINITY;
+    A.opts.label_smoothing = 0.2f;
+    sizes[0] = B.rows, sizes[1] = B.rows * B.ghs, sizes[2] = B.classes * B.gws, sizes[3] = B.classes;
+    sizes[4] = B.rows;
+    outs[0] = B.loss, outs[1] = B.gh, outs[2] = B.gw, outs[3] = B.gb, outs[4] = B.lse;
+    xt_set_case("linear %s: the kept workspace", XT_TYPE_NAME);
+    for (round = 0; round < 3; round++) {
+        /* round 0: a fresh block; 1: A's block, kept; 2: A's again after a loss-only call of A */
+        xent_release_workspace();
+        if (round > 0) XT_EXPECT_OK(XT_FN(lin_call)(&A));
+        if (round == 2) {
+            A.want_gh = A.want_gw = A.want_gb = 0;
+            XT_EXPECT_OK(XT_FN(lin_call)(&A));
+        }
+        XT_FN(lin_fill_outputs)(&B);
+        XT_EXPECT_OK(XT_FN(lin_call)(&B));
+        for (k = 0; k < 5; k++) {
+            if (round == 0) {
+                fresh[k] = (XT_REAL *)xt_alloc(sizeof(XT_REAL) * sizes[k]);
+                memcpy(fresh[k], outs[k], sizeof(XT_REAL) * sizes[k]);
+            } else
+                XT_CHECK(memcmp(fresh[k], outs[k], sizeof(XT_REAL) * sizes[k]) == 0,
+                         "round %d: output %d differs from the call with a fresh workspace", round, k);
+        }
+    }
+    freed = xent_release_workspace();
+    again = xent_release_workspace();
+    XT_CHECK(freed > 0 && again == 0, "xent_release_workspace returned %lu then %lu (want > 0, then 0)",
+             (unsigned long)freed, (unsigned long)again);
+    for (k = 0; k < 5; k++) free(fresh[k]);
+    XT_FN(lin_free)(&A);
+    XT_FN(lin_free)(&B);
+}
+
 /* ---- Special values ------------------------------------------------------------------------------------------ */
 
 static void XT_FN(lin_special)(void)
@@ -710,6 +757,7 @@ void XT_FN(xt_test_linear)(void)
     XT_FN(lin_class_tails)();
     XT_FN(lin_edges)();
     XT_FN(lin_blocks_threads)();
+    XT_FN(lin_kept_workspace)();
     XT_FN(lin_special)();
 }
 

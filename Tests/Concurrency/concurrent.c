@@ -8,7 +8,10 @@
  * must be bit-identical to the sequential one. Inputs: a batch (64 x 1000, row stride 1003, ignored rows) and
  * long rows (2 x 70000 >= 65536 classes: fixed column blocks). Functions: cross-entropy (plain, ex with
  * gradient + lse + bias gradient, in place on a private copy), soft cross-entropy (plain and ex), softmax,
- * log_softmax, logsumexp; f32 and f64; reductions NONE/SUM/MEAN, with and without label smoothing.
+ * log_softmax, logsumexp, and the linear cross-entropy with every output (hidden: 63 rows of the batch, weight:
+ * 139 x 1000 of the long rows; the default workspace, and one of a few rows a block: blocks of two sizes taken
+ * from and given back to the one kept workspace); f32 and f64; reductions NONE/SUM/MEAN, with and without label
+ * smoothing. Now and then a thread releases the kept workspace (xent_release_workspace) between its calls.
  *
  * Interleaved with them, each thread makes calls that fail (a label out of range at a row chosen by the
  * thread) and checks that xent_last_error_message() names its own row, also after yielding to the other
@@ -77,7 +80,7 @@ static void make_input(input_set *in, size_t rows, size_t cols, size_t stride)
 
 /* ---- Tasks ---------------------------------------------------------------------------------------------------- */
 
-enum { K_CE, K_CE_EX, K_CE_INPLACE, K_SOFT, K_SOFT_EX, K_SOFTMAX, K_LOG_SOFTMAX, K_LSE, K_COUNT };
+enum { K_CE, K_CE_EX, K_CE_INPLACE, K_SOFT, K_SOFT_EX, K_SOFTMAX, K_LOG_SOFTMAX, K_LSE, K_LINEAR, K_COUNT };
 static const char *const kind_name[K_COUNT] = {"cross_entropy",
                                                "cross_entropy_ex",
                                                "cross_entropy (in place)",
@@ -85,7 +88,13 @@ static const char *const kind_name[K_COUNT] = {"cross_entropy",
                                                "soft_cross_entropy_ex",
                                                "softmax",
                                                "log_softmax",
-                                               "logsumexp"};
+                                               "logsumexp",
+                                               "linear_cross_entropy"};
+
+/* The linear cross-entropy's problem: hidden = rows 1..63 of the batch (row 0 holds its -inf), weight = rows
+   1..139 of the long rows read as 1000-wide rows (the first holds its -inf), labels below 139. */
+enum { LIN_ROWS = BR - 1, LIN_DIM = BC, LIN_CLASSES = 139, LIN_FEW_ROWS_BYTES = 16384 };
+static int64_t lin_labels[LIN_ROWS];
 
 typedef struct {
     int kind, f64, threads, input, reduction;
@@ -104,6 +113,8 @@ static size_t result_bytes(const task *t)
 {
     const input_set *in = &inputs[t->input];
     const size_t el = t->f64 ? sizeof(double) : sizeof(float);
+    if (t->kind == K_LINEAR) /* [loss][lse][grad_bias][grad_hidden][grad_weight] */
+        return (2 * LIN_ROWS + LIN_CLASSES + LIN_ROWS * LIN_DIM + LIN_CLASSES * LIN_DIM) * el;
     return (2 * in->rows + in->cols + in->rows * in->stride) * el;
 }
 
@@ -128,6 +139,12 @@ static size_t result_bytes(const task *t)
             return xent_soft_cross_entropy_ex_##SFX(in->X, r, c, s, in->TG, s, &o, loss, NULL, 0, lse, bias);          \
         case K_SOFTMAX: return xent_softmax_##SFX(in->X, r, c, s, m, c);                                               \
         case K_LOG_SOFTMAX: return xent_log_softmax_##SFX(in->X, r, c, s, m, c);                                       \
+        case K_LINEAR:                                                                                                 \
+            loss = (T *)(void *)buf, lse = loss + LIN_ROWS, bias = lse + LIN_ROWS, m = bias + LIN_CLASSES;             \
+            if (t->input) o.workspace_bytes = LIN_FEW_ROWS_BYTES;                                                      \
+            return xent_linear_cross_entropy_##SFX(inputs[0].X + BS, LIN_ROWS, LIN_DIM, BS, inputs[1].X + LIN_DIM,     \
+                                                   LIN_CLASSES, LIN_DIM, NULL, lin_labels, &o, loss, m, LIN_DIM,       \
+                                                   m + LIN_ROWS * LIN_DIM, LIN_DIM, bias, lse);                        \
         default: return xent_logsumexp_##SFX(in->X, r, c, s, lse);                                                     \
         }                                                                                                              \
     } while (0)
@@ -151,9 +168,11 @@ static xent_status run_task(const task *t, unsigned char *buf, void *scratch)
 
 static void describe(const task *t, char *out, size_t n)
 {
+    const char *input = t->kind == K_LINEAR ? (t->input ? "workspace of a few rows" : "default workspace")
+                        : t->input          ? "long rows 2x70000"
+                                            : "batch 64x1000";
     snprintf(out, n, "%s_%s, num_threads %d, %s, reduction %d, smoothing %g", kind_name[t->kind],
-             t->f64 ? "f64" : "f32", t->threads, t->input ? "long rows 2x70000" : "batch 64x1000", t->reduction,
-             (double)t->smoothing);
+             t->f64 ? "f64" : "f32", t->threads, input, t->reduction, (double)t->smoothing);
 }
 
 /* ---- Worker ------------------------------------------------------------------------------------------------- */
@@ -231,6 +250,7 @@ static void *worker(void *p)
                     failing_call(w->id, it * ntasks + j, labels, buf);
                     w->failing_calls++;
                 }
+                if ((j + 3 * w->id) % 23 == 0) xent_release_workspace(); /* while other threads hold blocks */
             }
         }
     }
@@ -256,6 +276,7 @@ int main(int argc, char **argv)
 
     make_input(&inputs[0], BR, BC, BS);
     make_input(&inputs[1], LR, LC, LS);
+    for (i = 0; i < LIN_ROWS; i++) lin_labels[i] = i == 4 ? -100 : (int64_t)((i * 37) % LIN_CLASSES);
     scratch = malloc((size_t)LR * LS * sizeof(double));
 
     /* Every function x type x num_threads x input; reduction and smoothing vary with the task. */

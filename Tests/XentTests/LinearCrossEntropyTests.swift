@@ -197,6 +197,26 @@ struct LinearCrossEntropyTests {
     }
   }
 
+  @Test("A call that reuses the kept workspace, left full of another call's values, gives the bits of a fresh one")
+  func keptWorkspace() throws {
+    // Other tests run concurrently and take and give back blocks too: the bits must not depend on which block a
+    // call gets, whatever it holds.
+    let p = problem(rows: 37, dim: 12, classes: 2100, pad: 1, seed: 21)
+    var other = problem(rows: 61, dim: 7, classes: 4200, seed: 22)
+    other.hidden[5 * other.hiddenStride + 3] = .nan
+    (other.bias[9], other.bias[10]) = (.infinity, -.infinity)
+    let o = CrossEntropyOptions(reduction: .none, labelSmoothing: 0.1, softCap: 20)
+    releaseLinearWorkspace()
+    let fresh = try fused(Float.self, p, options: o)
+    for grads in [true, false] {
+      _ = try fused(Double.self, other, options: .init(labelSmoothing: 0.2), grads: grads)
+      let kept = try fused(Float.self, p, options: o)
+      #expect(kept.loss == fresh.loss && kept.lse == fresh.lse && kept.gradHidden == fresh.gradHidden)
+      #expect(kept.gradWeight == fresh.gradWeight && kept.gradBias == fresh.gradBias)
+    }
+    #expect(releaseLinearWorkspace() >= 0)
+  }
+
   @Test("accumulate adds the weight and bias gradients; rows == 0; every row ignored")
   func accumulateAndEdges() throws {
     let p = problem(rows: 12, dim: 6, classes: 11, seed: 4)

@@ -401,6 +401,26 @@ def test_loss_only(dtype, options):
                     )
 
 
+def test_release_workspace():
+    """The library keeps a call's workspace for the next call: a call that reuses a larger block, left full of
+    another problem's values (NaN and infinities among them), gives the bits of a call with a fresh block;
+    release_workspace() returns the kept block's size, then 0."""
+    rng = np.random.default_rng(14)
+    h, w, b, labels = problem(rng, 37, 12, 2100, np.float32)
+    kw = dict(bias=b, grad=True, return_lse=True, label_smoothing=0.1, soft_cap=20.0, reduction="none")
+    other_h, other_w, other_b, other_labels = problem(rng, 61, 7, 4200, np.float64)
+    other_h[5, 3], other_b[9], other_b[10] = np.nan, np.inf, -np.inf
+    xent.release_workspace()
+    fresh = xent.linear_cross_entropy(h, w, labels, **kw)
+    assert xent.release_workspace() > 0
+    assert xent.release_workspace() == 0
+    xent.linear_cross_entropy(other_h, other_w, other_labels, bias=other_b, grad=True, label_smoothing=0.2)
+    kept = xent.linear_cross_entropy(h, w, labels, **kw)
+    for got, want in zip(kept, fresh):
+        assert got is None or np.array_equal(got, want, equal_nan=True)
+    assert xent.release_workspace() > 0
+
+
 @sweep(dtype=DTYPES)
 def test_bad_labels(dtype):
     """A label outside [0, classes) raises XentError naming its row; nothing is written."""

@@ -68,9 +68,10 @@ num_threads=0, return_z_loss=False, workspace_bytes=0, accumulate=False, out=Non
     ``cross_entropy(hidden @ weight.T + bias, labels, ...)`` and the gradients ``grad_hidden = G @ weight``,
     ``grad_weight = G.T @ hidden``, ``grad_bias = G.sum(0)`` (``G`` the gradient with respect to the logits)
     without the ``rows x classes`` logits ever existing whole: the library forms row blocks of them in one
-    workspace of at most ``workspace_bytes`` (0 = 256 MiB) with the system BLAS. ``hidden`` ``(rows, dim)``,
-    ``weight`` ``(classes, dim)`` (both row-strided allowed, never copied), ``bias`` ``(classes,)`` or None, one
-    float dtype. ``grad``: ``False``, ``True`` (hidden, weight, and bias when there is one) or names from
+    workspace of at most ``workspace_bytes`` (0 = 256 MiB) with the system BLAS; the library keeps that block for
+    the next call (``release_workspace()`` frees it and returns its size; libxent >= 1.4.0). ``hidden``
+    ``(rows, dim)``, ``weight`` ``(classes, dim)`` (both row-strided allowed, never copied), ``bias`` ``(classes,)``
+    or None, one float dtype. ``grad``: ``False``, ``True`` (hidden, weight, and bias when there is one) or names from
     ``{"hidden", "weight", "bias"}``. Returns the loss alone, or
     ``LinearCrossEntropyResult(loss, grad_hidden, grad_weight, grad_bias, lse)`` (a sixth element ``z_loss`` with
     ``return_z_loss=True``). ``out={"grad_weight": gw, "grad_bias": gb, ...}`` (or a previous result) supplies the
@@ -228,7 +229,7 @@ from ._lib import (
     ERR_UNSUPPORTED,
     OK,
 )
-from ._linear import linear_cross_entropy, linear_cross_entropy_available
+from ._linear import linear_cross_entropy, linear_cross_entropy_available, release_workspace
 from ._linear_sharded import linear_grad_from_stats, linear_partial_stats, linear_sharded_available
 from ._options import _OPTIONS_SIZE, _REDUCTIONS, _reduction, _require_options_1_1, _stats_options
 from ._result import CrossEntropyResult, LinearCrossEntropyResult, _Fields, _result
@@ -270,6 +271,7 @@ __all__ = [
     "cross_entropy_bf16",
     "linear_cross_entropy",
     "linear_cross_entropy_available",
+    "release_workspace",
     "LinearCrossEntropyResult",
     "linear_partial_stats",
     "linear_grad_from_stats",

@@ -107,10 +107,11 @@ class Stats(ctypes.Structure):
     _fields_ = [(name, ctypes.c_double) for name in ("max", "sum_exp", "sum_x", "count", "label_logit", "label_seen")]
 
 
-# Functions added in 1.1.0 (sharded vocabulary, bfloat16), 1.2.0 (linear cross-entropy) and 1.3.0 (linear
-# cross-entropy over a sharded vocabulary). They are optional: the package still imports against an older library,
-# and optional_function() reports their absence only when one is used.
+# Functions added in 1.1.0 (sharded vocabulary, bfloat16), 1.2.0 (linear cross-entropy), 1.3.0 (linear
+# cross-entropy over a sharded vocabulary) and 1.4.0 (the kept workspace's release). They are optional: the package
+# still imports against an older library, and optional_function() reports their absence only when one is used.
 _OPTIONAL_SIGNATURES = {
+    "xent_release_workspace": (_sz, []),
     # a, b, out, rows
     "xent_merge_stats": (_st, [_p, _p, _p, _sz]),
     # logits (bfloat16 bits), rows, cols, row_stride, labels, opts, loss, grad_f32, grad_bf16, grad_stride, lse

@@ -24,6 +24,14 @@ def linear_cross_entropy_available():
     return _all_available(_LINEAR_FUNCTIONS)
 
 
+def release_workspace():
+    """Frees the workspace block the library keeps between linear cross-entropy calls (``xent_release_workspace``:
+    one block for the process, the largest a call has needed since the last release) and returns its size in bytes;
+    0 when none was kept (always, with a library older than 1.4.0, which keeps none)."""
+    fn = _lib.optional_function("xent_release_workspace")
+    return int(fn()) if fn is not None else 0
+
+
 def _function(name):
     return _require_function(name, "linear_cross_entropy needs libxent >= 1.2.0")
 

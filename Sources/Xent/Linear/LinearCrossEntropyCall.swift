@@ -54,10 +54,10 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
     try bindingClassWeights { (call) throws(XentError) in
       let (counts, plan) = try call.validate()
       if rows == 0 { return call.empty() }
-      guard let workspace = xentshim_alloc_bytes(UInt(plan.bytes)) else {
+      guard let workspace = xentshim_workspace_take(UInt(plan.bytes)) else {
         throw .outOfMemory("linear cross-entropy: no memory for its \(plan.bytes)-byte workspace")
       }
-      defer { xentshim_free(workspace) }
+      defer { xentshim_workspace_give(workspace) }
       call.compute(counts, plan, workspace)
     }
   }

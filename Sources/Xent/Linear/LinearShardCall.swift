@@ -157,10 +157,10 @@ package struct LinearShardCall<T: SoftmaxScalar> {
   private func withWorkspace(
     _ plan: LinearPlan, biasGradient: Bool, _ body: (LinearWorkspace<T>) -> Void
   ) throws(XentError) {
-    guard let workspace = xentshim_alloc_bytes(UInt(plan.bytes)) else {
+    guard let workspace = xentshim_workspace_take(UInt(plan.bytes)) else {
       throw .outOfMemory("linear cross-entropy: no memory for its \(plan.bytes)-byte workspace")
     }
-    defer { xentshim_free(workspace) }
+    defer { xentshim_workspace_give(workspace) }
     xentblas_enter_single_threaded()
     defer { xentblas_leave_single_threaded() }
     body(LinearWorkspace<T>(workspace, plan, classes: cols, biasGradient: biasGradient))

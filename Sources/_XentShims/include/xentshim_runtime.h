@@ -25,9 +25,13 @@ int xentshim_cpu_has_avx512(void);
 double *xentshim_alloc_doubles(unsigned long n);
 /* n floats from malloc (NULL when n * 4 overflows or malloc fails): the bfloat16 call's float32 tile. */
 float *xentshim_alloc_floats(unsigned long n);
-/* n bytes from malloc (NULL when it fails): the linear cross-entropy's workspace. */
-void *xentshim_alloc_bytes(unsigned long n);
 void xentshim_free(void *p);
+/* The linear cross-entropy's workspace of at least n bytes: the kept block when it is as large, else a new one
+   (the kept one freed); NULL when malloc fails. Given back after the call, it becomes the kept block (one, for
+   the process; a block kept before is freed). Release frees the kept block and returns its size (0: none). */
+void *xentshim_workspace_take(unsigned long n);
+void xentshim_workspace_give(void *block);
+unsigned long xentshim_workspace_release(void);
 
 #if defined(__clang__)
 #pragma clang diagnostic pop

@@ -33,8 +33,9 @@ float *xentshim_alloc_floats(unsigned long n) {
 /* The workspace kept between linear cross-entropy calls: one block, its usable size in the 64 bytes before it.
    Taken by a call (the slot left empty, so that a concurrent call allocates its own) and given back after it,
    so that calls after the first touch no fresh page: the first touch of a fresh page costs a page fault and
-   its zeroing by the kernel (4 KiB pages: ~0.4 s per GiB here; 2 MiB pages with the kernel's compaction:
-   several times more), which a 256 MiB block would pay on every call. */
+   its zeroing by the kernel, which a block above glibc's mmap threshold (returned to the system by free)
+   would pay on every call. No huge-page hint: the kernel's compaction for it made the first touch slower
+   (CHANGELOG 1.4.0). */
 static _Atomic(unsigned char *) kept_workspace;
 enum { WORKSPACE_HEADER = 64 };
 

@@ -108,8 +108,7 @@ package struct LinearCrossEntropyCall<T: SoftmaxScalar> {
         statistics: tileStatistics, tiles: plan.tiles, tileLength: plan.tileLength,
         smoothing: options.labelSmoothing > 0, cap: T(options.softCap), threads: plan.tileWorkers)
       if let labelLogits {
-        let ld = min(plan.tileLength, classes)
-        tiles.scratch = (elements: plan.tileRows * ld, ld: ld)
+        tiles.scratch = (elements: plan.tileRows * plan.scratchStride, ld: plan.scratchStride)
         tiles.labelLogits = LabelLogits(labels: labelBase + start, ignore: options.ignoreIndex, out: labelLogits)
       }
       options.exponential.specialize(capped: options.softCap != 0, tiles)

@@ -32,6 +32,10 @@ struct LinearPlan {
   /// allows. Their logits may differ in the last bits from a block's tiles' (a BLAS may round a row
   /// differently in a GEMM of another height).
   var spanRows: Int
+  /// The leading dimension of a scratch tile, in elements: `min(tileLength, classes)`, padded by 64 bytes
+  /// when its rows would lie a multiple of 4 KiB apart (such rows share cache sets, and the BLAS writes a
+  /// few rows of C at a time).
+  var scratchStride: Int
 }
 
 /// At most this many groups of class tiles for ∂l/∂H (`LinearPlan.hiddenGroups`).
@@ -153,7 +157,8 @@ extension LinearPlan {
     // `linearSpanStatisticsBytes`), each in half the room of the logits and the ∂l/∂H parts. The span and
     // its tiles do not depend on the thread count; only how many workers form tiles at once does.
     var tileRows = tileHeight(blockRows), spanRows = blockRows, keepsLogits = true, tileWorkers = threads
-    let ld = min(tileLength, classes)
+    var ld = min(tileLength, classes)
+    if (ld * element) % 4096 == 0 { ld += 64 / element }
     if mayDropLogits {
       let half = blockRows * (classes * (separate ? 2 : 1) + (hiddenGroups - 1) * dim) * element / 2
       let blockStatistics = blockRows * slots * statisticsStride
@@ -172,7 +177,8 @@ extension LinearPlan {
       tileRows: tileRows, blockRows: blockRows, tileBytes: tileBytes, tileLength: tileLength, tiles: tiles,
       statisticsBytes: statisticsBytes, bytes: tileBytes + statisticsBytes + partialBytes + biasDoubles * 8,
       separateGradient: separate, biasDoubles: biasDoubles, threads: threads, tileWorkers: tileWorkers,
-      hiddenGroups: hiddenGroups, partialBytes: partialBytes, keepsLogits: keepsLogits, spanRows: spanRows)
+      hiddenGroups: hiddenGroups, partialBytes: partialBytes, keepsLogits: keepsLogits, spanRows: spanRows,
+      scratchStride: ld)
   }
 }
 

@@ -146,7 +146,7 @@ typedef struct xent_options {
                                  for the bias gradient's sums, plus 192; it must hold R = 1 (else
                                  XENT_ERR_INVALID_OPTION). R does not depend on which gradients are asked for.
                                  A call without gradients keeps no logits where it can: it forms them in one
-                                 tile per thread of about 8 MiB (up to 1024 rows f32, 512 f64, x min(classes,
+                                 tile per thread of about 16 MiB (up to 2048 rows f32, 1024 f64, x min(classes,
                                  2048), rows padded by 64 bytes where they would be a multiple of 4 KiB apart)
                                  over spans of several row blocks whose statistics take up to 16 MiB (one
                                  span: 2048 rows at 128256 classes), within the same bound; its loss and

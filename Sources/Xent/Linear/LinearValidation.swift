@@ -28,7 +28,7 @@ struct LinearPlan {
   var keepsLogits: Bool
   /// Rows whose tiles are formed in one pass (a multiple of `blockRows`, or `rows`): `blockRows` when the
   /// logits are kept; without them, as many blocks as their statistics fit in `linearSpanStatisticsBytes`
-  /// and in half the room the logits would take, so that the tiles can be as tall as `linearTileBytes`
+  /// and in half the room the logits would take, so that the tiles can be as tall as `linearScratchTileBytes`
   /// allows. Their logits may differ in the last bits from a block's tiles' (a BLAS may round a row
   /// differently in a GEMM of another height).
   var spanRows: Int
@@ -51,6 +51,9 @@ let linearWorkspaceDefault = 256 << 20
 /// bound allows: a row block is cut into the fewest tiles of equal height (a multiple of 16 rows).
 let linearTileLength = 2048
 let linearTileBytes = 8 << 20
+/// The bound of a tile formed in a scratch tile of its own (a call that keeps no logits): twice
+/// `linearTileBytes`, so that W is packed half as often again (2048 float32 rows).
+let linearScratchTileBytes = 16 << 20
 /// At most this many bytes of tile statistics per span of rows of a call that keeps no logits
 /// (`LinearPlan.spanRows`): 2048 rows at 128256 classes, 15420 at 32000.
 let linearSpanStatisticsBytes = 16 << 20
@@ -146,17 +149,20 @@ extension LinearPlan {
     let threads = workerCount(
       requested: requestedThreads, rows: rows, cols: classes.multipliedReportingOverflow(by: dim).partialValue,
       limit: 64)
-    // The fewest tiles of equal height (16-row multiples) of at most `linearTileBytes`.
+    // The fewest tiles of equal height (16-row multiples) of at most `linearTileBytes` (in the block) or
+    // `linearScratchTileBytes` (in a scratch tile).
     let maxTileRows = max(16, linearTileBytes / (tileLength * element))
-    func tileHeight(_ rows: Int) -> Int {
-      let count = (rows + maxTileRows - 1) / maxTileRows
+    let maxScratchRows = max(16, linearScratchTileBytes / (tileLength * element))
+    func tileHeight(_ rows: Int, most: Int) -> Int {
+      let count = (rows + most - 1) / most
       return min(rows, ((rows + count - 1) / count + 15) / 16 * 16)
     }
     // The row blocks are planned as if the logits were kept either way (the same blocks, the same
     // reduction). Without them, a scratch tile per worker and the statistics of a span of blocks (at most
     // `linearSpanStatisticsBytes`), each in half the room of the logits and the ∂l/∂H parts. The span and
     // its tiles do not depend on the thread count; only how many workers form tiles at once does.
-    var tileRows = tileHeight(blockRows), spanRows = blockRows, keepsLogits = true, tileWorkers = threads
+    var tileRows = tileHeight(blockRows, most: maxTileRows), spanRows = blockRows, keepsLogits = true
+    var tileWorkers = threads
     var ld = min(tileLength, classes)
     if (ld * element) % 4096 == 0 { ld += 64 / element }
     if mayDropLogits {
@@ -164,8 +170,8 @@ extension LinearPlan {
       let blockStatistics = blockRows * slots * statisticsStride
       let tileFit = half / (ld * element)  // rows of one tile in half the room
       var blocks = 1 + min(max(0, linearSpanStatisticsBytes - blockStatistics), half) / blockStatistics
-      if tileFit < maxTileRows { blocks = min(blocks, max(1, tileFit / blockRows)) }
-      let span = min(blocks * blockRows, max(rows, 1)), height = tileHeight(span)
+      if tileFit < maxScratchRows { blocks = min(blocks, max(1, tileFit / blockRows)) }
+      let span = min(blocks * blockRows, max(rows, 1)), height = tileHeight(span, most: maxScratchRows)
       if height <= tileFit {
         (spanRows, tileRows, keepsLogits, tileWorkers) = (span, height, false, min(threads, tileFit / height))
       }

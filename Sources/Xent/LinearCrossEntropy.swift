@@ -67,8 +67,9 @@ public func linearCrossEntropy<T: SoftmaxScalar>(
 }
 
 /// Frees the workspace block that the linear cross-entropy keeps between calls (one for the process: the
-/// largest a call has needed since the last release, reused by every call it is large enough for, so that
-/// later calls touch no fresh page) and returns its size in bytes, 0 when none was kept. The next call
-/// allocates again. Safe from any thread at any time: a call in progress keeps its block until it returns.
+/// largest a call has needed since the last release, or with concurrent calls the last one returned;
+/// reused by every call it is large enough for, so that later calls touch no fresh page) and returns its
+/// size in bytes, 0 when none was kept. The next call allocates again. Safe from any thread at any time: a
+/// call in progress keeps its block until it returns.
 @discardableResult
 public func releaseLinearWorkspace() -> Int { Int(xentshim_workspace_release()) }

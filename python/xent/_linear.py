@@ -26,8 +26,9 @@ def linear_cross_entropy_available():
 
 def release_workspace():
     """Frees the workspace block the library keeps between linear cross-entropy calls (``xent_release_workspace``:
-    one block for the process, the largest a call has needed since the last release) and returns its size in bytes;
-    0 when none was kept (always, with a library older than 1.4.0, which keeps none)."""
+    one block for the process: the largest a call has needed since the last release, or with concurrent calls the
+    last one returned) and returns its size in bytes; 0 when none was kept (always, with a library older than 1.4.0,
+    which keeps none)."""
     fn = _lib.optional_function("xent_release_workspace")
     return int(fn()) if fn is not None else 0
 

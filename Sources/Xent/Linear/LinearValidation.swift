@@ -53,7 +53,7 @@ let linearTileLength = 2048
 let linearTileBytes = 8 << 20
 /// The bound of a tile formed in a scratch tile of its own (a call that keeps no logits): twice
 /// `linearTileBytes`, so that W is packed half as often again (2048 float32 rows).
-let linearScratchTileBytes = 16 << 20
+let linearScratchTileBytes = 2 * linearTileBytes
 /// At most this many bytes of tile statistics per span of rows of a call that keeps no logits
 /// (`LinearPlan.spanRows`): 2048 rows at 128256 classes, 15420 at 32000.
 let linearSpanStatisticsBytes = 16 << 20
